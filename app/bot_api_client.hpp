@@ -1,0 +1,77 @@
+#pragma once
+
+// The Telegram Bot API over HTTP/1.1 with keep-alive, plain or TLS. This header keeps Beast and
+// OpenSSL out of the files that include it; only bot_api_client.cpp compiles them.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace tgsearch {
+
+/// Where and as whom to reach the Bot API.
+struct bot_api_endpoint {
+    /// Base URL: scheme, host, optional port and optional path prefix, without the
+    /// "/bot<token>" part. https verifies the server's certificate and host name;
+    /// http is for a local Bot API server or a test server.
+    std::string base_url = "https://api.telegram.org";
+    std::string token;
+};
+
+/// Outcome of one Bot API call.
+struct api_result {
+    /// How the call ended. `transport` covers DNS, connect, TLS, timeouts and resets: the
+    /// request may or may not have reached Telegram.
+    enum class status { ok, api_error, transport_error, cancelled } kind = status::transport_error;
+
+    int http_status = 0;              ///< 0 when no response arrived
+    int error_code = 0;               ///< Telegram's "error_code" when kind == api_error
+    std::string description;          ///< Telegram's description or the transport error; never
+                                      ///< contains the token
+    std::string body;                 ///< the raw JSON response body when one arrived
+    std::int32_t retry_after = 0;     ///< parameters.retry_after in seconds, 0 when absent
+    std::int64_t migrate_to_chat_id = 0;  ///< parameters.migrate_to_chat_id, 0 when absent
+
+    bool ok() const { return kind == status::ok; }
+};
+
+/// One keep-alive connection to the Bot API that performs calls one at a time.
+///
+/// Connects lazily on the first call and reconnects after errors or when the server closes the
+/// connection. Not thread-safe: use it from one coroutine at a time on its executor. Use one
+/// instance per concurrent caller (the poller, each sender).
+class bot_api_client {
+public:
+    /// Throws std::invalid_argument when `endpoint.base_url` is not an http or https URL; the
+    /// message names the URL and never the token.
+    bot_api_client(boost::asio::any_io_executor executor, bot_api_endpoint endpoint);
+    ~bot_api_client();
+
+    bot_api_client(const bot_api_client&) = delete;
+    bot_api_client& operator=(const bot_api_client&) = delete;
+
+    /// Calls `method` with `json_body` (a JSON object, sent as application/json). `timeout`
+    /// bounds the whole call, connect included. Never throws for network or API errors: they
+    /// come back in the result.
+    boost::asio::awaitable<api_result> call(std::string_view method, std::string json_body,
+                                            std::chrono::milliseconds timeout);
+
+    /// Aborts the call in progress, if any, and closes the connection. The aborted call
+    /// returns status::cancelled. Safe to call from the client's executor only.
+    void cancel();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+/// Replaces every occurrence of `token` in `text` with "<redacted>". Does nothing when the
+/// token is empty.
+std::string redact_token(std::string text, std::string_view token);
+
+}  // namespace tgsearch

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tgsearch {
+
+/// A word found in a text: its normalized term and where it sits in the original bytes.
+struct token {
+    std::string term;        ///< normalized form, the key in the index
+    std::size_t begin = 0;   ///< byte offset of the first byte in the original text
+    std::size_t end = 0;     ///< byte offset one past the last byte in the original text
+};
+
+/// Normalizes one word the same way for documents and queries: NFKC case folding, combining
+/// marks removed (except the breve of Cyrillic й), Arabic tatweel removed, alef forms unified,
+/// alef maqsura to yeh, teh marbuta to heh, Persian kaf and yeh to Arabic, Arabic-Indic and
+/// Persian digits to ASCII, Cyrillic ё to е. Invalid UTF-8 bytes are dropped.
+/// Thread-safe; allocates only the returned string.
+std::string normalize_word(std::string_view word);
+
+/// Splits `text` into words and appends one token per word to `out`. A word is a run of
+/// letters, digits and combining marks (a zero-width non-joiner inside a word is dropped and
+/// joins its halves); every emoji or other symbol character is a token of its own. Punctuation
+/// and spaces separate words. Tokens whose term is empty after normalization are skipped.
+/// Thread-safe.
+void tokenize(std::string_view text, std::vector<token>& out);
+
+/// Returns the normalized terms of a query, in order, duplicates kept.
+std::vector<std::string> query_terms(std::string_view query);
+
+}  // namespace tgsearch

@@ -1,0 +1,68 @@
+#pragma once
+
+#include "queue/mpmc_ring.hpp"
+
+#include <cstddef>
+#include <functional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace tgsearch {
+
+/// A fixed set of threads that pop elements from an mpmc_ring and pass each to a handler.
+///
+/// The threads stop once the ring is closed and drained; `join` (or the destructor) waits for
+/// them. The handler runs on the worker threads and must be safe to call concurrently.
+template <class T>
+class worker_pool {
+public:
+    using handler_type = std::function<void(T&)>;
+
+    /// Starts `thread_count` threads (at least one) consuming from `ring`, which must outlive
+    /// the pool.
+    worker_pool(mpmc_ring<T>& ring, std::size_t thread_count, handler_type handler)
+        : ring_(ring), handler_(std::move(handler)) {
+        if (thread_count == 0) {
+            thread_count = 1;
+        }
+        threads_.reserve(thread_count);
+        for (std::size_t i = 0; i < thread_count; ++i) {
+            threads_.emplace_back([this] { run(); });
+        }
+    }
+
+    worker_pool(const worker_pool&) = delete;
+    worker_pool& operator=(const worker_pool&) = delete;
+
+    /// Closes the ring and waits for the threads to drain it.
+    ~worker_pool() {
+        ring_.close();
+        join();
+    }
+
+    /// Waits for every thread to finish. Returns only after the ring has been closed.
+    void join() {
+        for (std::thread& thread : threads_) {
+            if (thread.joinable()) {
+                thread.join();
+            }
+        }
+    }
+
+    std::size_t size() const noexcept { return threads_.size(); }
+
+private:
+    void run() {
+        T item;
+        while (ring_.pop_wait(item)) {
+            handler_(item);
+        }
+    }
+
+    mpmc_ring<T>& ring_;
+    handler_type handler_;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace tgsearch
