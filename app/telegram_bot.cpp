@@ -1,1 +1,641 @@
-// placeholder
+#include "app/telegram_bot.hpp"
+
+#include "app/search_service.hpp"
+#include "core/bot_messages.hpp"
+#include "core/html.hpp"
+#include "core/offset_tracker.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <csignal>
+#include <deque>
+#include <exception>
+#include <map>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tgsearch {
+namespace {
+
+namespace asio = boost::asio;
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+/// Telegram returns at most this many updates per getUpdates call.
+constexpr int max_updates_per_poll = 100;
+
+/// The client gives a long poll this much longer than the server-side timeout before it counts
+/// the connection as dead.
+constexpr auto poll_read_margin = 10s;
+
+/// When a poll brings no new update (only ones still in flight, which Telegram sends again
+/// until they are confirmed), the next poll waits for the offset to move or this long.
+constexpr auto repoll_pause = 100ms;
+
+/// Retry delays after network errors and 5xx answers: doubling from the first to the cap, each
+/// scaled by a random factor in [0.5, 1] so that restarts do not synchronize.
+constexpr auto first_retry_delay = 500ms;
+constexpr auto max_retry_delay = 30s;
+
+/// A 409 Conflict means another poller or a webhook holds the token; waiting less than this
+/// would only fight it.
+constexpr auto conflict_delay = 3s;
+
+/// Upper bound on a 429 retry_after that is honoured as given.
+constexpr auto max_retry_after = 300s;
+
+/// Bound on one sendMessage call, connect included.
+constexpr auto send_timeout = 30s;
+
+/// Telegram's overall flood limit is about 30 messages per second per bot.
+constexpr double global_messages_per_second = 30.0;
+constexpr double global_burst = 30.0;
+
+/// Waits for a notification or a timeout. Several coroutines may wait at once; notify_all
+/// wakes them all. Used only on the I/O thread, so no locking is needed.
+class async_event {
+public:
+    explicit async_event(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+
+    asio::awaitable<void> wait_for(clock_type::duration timeout) {
+        asio::steady_timer timer(executor_, timeout);
+        waiters_.push_back(&timer);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        std::erase(waiters_, &timer);
+    }
+
+    void notify_all() {
+        for (asio::steady_timer* timer : waiters_) {
+            timer->cancel();
+        }
+    }
+
+private:
+    asio::any_io_executor executor_;
+    std::vector<asio::steady_timer*> waiters_;
+};
+
+/// A token bucket: `rate` tokens per second, at most `burst` saved up.
+class token_bucket {
+public:
+    token_bucket(double rate, double burst) : rate_(rate), burst_(burst), tokens_(burst) {}
+
+    /// Takes one token and returns how long the caller must wait before using it.
+    clock_type::duration take(clock_type::time_point now) {
+        const std::chrono::duration<double> elapsed = now - last_;
+        last_ = now;
+        tokens_ = std::min(burst_, tokens_ + elapsed.count() * rate_);
+        tokens_ -= 1.0;
+        if (tokens_ >= 0.0) {
+            return clock_type::duration::zero();
+        }
+        return std::chrono::duration_cast<clock_type::duration>(
+            std::chrono::duration<double>(-tokens_ / rate_));
+    }
+
+private:
+    double rate_;
+    double burst_;
+    double tokens_;
+    clock_type::time_point last_ = clock_type::now();
+};
+
+/// Replies of one chat, kept in the order its messages arrived so that they are sent in
+/// that order, one at a time.
+struct chat_queue {
+    std::deque<std::int64_t> update_ids;          ///< in arrival order
+    std::map<std::int64_t, outgoing_reply> ready;  ///< finished by a worker, not yet sent
+    bool sending = false;
+    bool scheduled = false;  ///< listed in the send queue
+};
+
+class telegram_bot {
+public:
+    telegram_bot(asio::io_context& io, std::shared_ptr<const search_index> index,
+                 const telegram_options& options)
+        : io_(io),
+          index_(std::move(index)),
+          options_(options),
+          poll_client_(io.get_executor(), options.endpoint),
+          signals_(io, SIGINT, SIGTERM),
+          stop_requested_(io.get_executor()),
+          offset_moved_(io.get_executor()),
+          send_work_(io.get_executor()),
+          send_abort_(io.get_executor()),
+          send_rate_(global_messages_per_second, global_burst),
+          random_(std::random_device{}()) {}
+
+    asio::awaitable<int> run();
+
+private:
+    asio::awaitable<bool> fetch_identity();
+    asio::awaitable<void> poll_loop();
+    asio::awaitable<void> send_loop();
+    /// Sends one reply, retrying as Telegram's errors allow. Returns true when the update is
+    /// done (sent, or dropped on purpose), false when shutdown abandoned it unsent.
+    asio::awaitable<bool> send_reply(bot_api_client& client, outgoing_reply reply);
+    asio::awaitable<void> confirm_offset();
+    std::size_t accept_updates(const std::string& body);
+    void on_reply(outgoing_reply reply);
+    void pump_chat(std::int64_t chat_id);
+    void finish(std::int64_t update_id);
+    void request_stop(const char* reason);
+    void wait_for_signal();
+    clock_type::duration next_retry_delay(clock_type::duration& delay);
+    asio::awaitable<void> sleep(clock_type::duration duration);
+
+    asio::io_context& io_;
+    std::shared_ptr<const search_index> index_;
+    telegram_options options_;
+    bot_api_client poll_client_;
+    asio::signal_set signals_;
+    async_event stop_requested_;
+    async_event offset_moved_;
+    async_event send_work_;
+    async_event send_abort_;  ///< ends the senders' waits when they must stop
+    token_bucket send_rate_;
+    std::minstd_rand random_;
+
+    std::string bot_username_;
+    std::unique_ptr<search_service> service_;
+    offset_tracker tracker_;
+    simdjson::dom::parser json_parser_;
+
+    std::vector<incoming_message> unqueued_;  ///< received, waiting for room in the ring
+    std::map<std::int64_t, chat_queue> chats_;
+    std::deque<std::int64_t> send_queue_;  ///< chats whose next reply is ready to send
+    std::vector<bot_api_client*> send_clients_;
+
+    bool stopping_ = false;
+    bool forced_ = false;       ///< a second signal: give up waiting for queued work
+    bool senders_done_ = false;
+    bool poller_done_ = false;
+    std::size_t malformed_updates_ = 0;
+};
+
+void telegram_bot::wait_for_signal() {
+    signals_.async_wait([this](const boost::system::error_code& error, int signal_number) {
+        if (error) {
+            return;
+        }
+        request_stop(signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+        wait_for_signal();
+    });
+}
+
+void telegram_bot::request_stop(const char* reason) {
+    if (stopping_) {
+        spdlog::warn("received {} again, exiting without waiting for queued work", reason);
+        forced_ = true;
+        send_abort_.notify_all();
+        for (bot_api_client* client : send_clients_) {
+            client->cancel();
+        }
+    } else {
+        spdlog::info("received {}, stopping: finishing queued work for up to {} s", reason,
+                     options_.shutdown_timeout.count());
+        stopping_ = true;
+    }
+    poll_client_.cancel();
+    stop_requested_.notify_all();
+    offset_moved_.notify_all();
+    send_work_.notify_all();
+}
+
+clock_type::duration telegram_bot::next_retry_delay(clock_type::duration& delay) {
+    delay = delay == clock_type::duration::zero()
+                ? clock_type::duration(first_retry_delay)
+                : std::min<clock_type::duration>(delay * 2, max_retry_delay);
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    return std::chrono::duration_cast<clock_type::duration>(delay * jitter(random_));
+}
+
+asio::awaitable<void> telegram_bot::sleep(clock_type::duration duration) {
+    // A stop request ends the sleep early, so shutdown never waits out a long backoff.
+    co_await stop_requested_.wait_for(duration);
+}
+
+asio::awaitable<int> telegram_bot::run() {
+    wait_for_signal();
+    if (!co_await fetch_identity()) {
+        signals_.cancel();
+        co_return stopping_ ? 0 : 1;
+    }
+
+    service_ = std::make_unique<search_service>(
+        index_, bot_username_, options_.workers, options_.ring_capacity,
+        [this](outgoing_reply reply) {
+            asio::post(io_, [this, reply = std::move(reply)]() mutable {
+                on_reply(std::move(reply));
+            });
+        });
+    spdlog::info("started {} search workers; polling getUpdates with a {} s timeout",
+                 service_->worker_count(), options_.poll_timeout.count());
+
+    const auto executor = io_.get_executor();
+    asio::co_spawn(executor, poll_loop(), asio::detached);
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.send_connections); ++i) {
+        asio::co_spawn(executor, send_loop(), asio::detached);
+    }
+
+    while (!stopping_) {
+        co_await stop_requested_.wait_for(24h);
+    }
+    while (!poller_done_) {
+        co_await offset_moved_.wait_for(10ms);
+    }
+
+    const auto deadline = clock_type::now() + options_.shutdown_timeout;
+    while (tracker_.in_flight() > 0 && !forced_ && clock_type::now() < deadline) {
+        co_await offset_moved_.wait_for(std::min<clock_type::duration>(deadline - clock_type::now(),
+                                                                        100ms));
+    }
+    if (tracker_.in_flight() > 0) {
+        spdlog::warn("{} updates were not finished before the shutdown deadline; Telegram will "
+                     "deliver them again at the next start",
+                     tracker_.in_flight());
+    }
+
+    senders_done_ = true;
+    send_work_.notify_all();
+    send_abort_.notify_all();
+    for (bot_api_client* client : send_clients_) {
+        client->cancel();
+    }
+    co_await confirm_offset();
+
+    service_->shutdown();
+    signals_.cancel();
+    if (malformed_updates_ > 0) {
+        spdlog::info("skipped {} malformed updates while running", malformed_updates_);
+    }
+    spdlog::info("stopped");
+    co_return 0;
+}
+
+asio::awaitable<bool> telegram_bot::fetch_identity() {
+    clock_type::duration delay{};
+    while (!stopping_) {
+        const api_result result = co_await poll_client_.call("getMe", "{}", 30s);
+        if (result.ok()) {
+            simdjson::dom::element root;
+            std::string_view username;
+            std::int64_t id = 0;
+            if (json_parser_.parse(result.body).get(root) == simdjson::SUCCESS &&
+                root["result"]["username"].get(username) == simdjson::SUCCESS &&
+                root["result"]["id"].get(id) == simdjson::SUCCESS) {
+                bot_username_ = std::string(username);
+                spdlog::info("connected to the Bot API as @{} (bot id {})", bot_username_, id);
+                co_return true;
+            }
+            spdlog::error("getMe returned no bot username and id; is --api-url a Bot API server?");
+        } else if (result.kind == api_result::status::api_error &&
+                   (result.error_code == 401 || result.error_code == 404)) {
+            spdlog::error("the Bot API rejected the bot token (getMe: {} {}); check "
+                          "TELEGRAM_BOT_TOKEN or --token-file",
+                          result.error_code, result.description);
+            co_return false;
+        } else if (result.kind == api_result::status::cancelled) {
+            co_return false;
+        } else {
+            spdlog::warn("getMe failed: {}", result.description);
+        }
+        const auto wait = next_retry_delay(delay);
+        spdlog::info("retrying getMe in {} ms",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+        co_await sleep(wait);
+    }
+    co_return false;
+}
+
+asio::awaitable<void> telegram_bot::poll_loop() {
+    clock_type::duration delay{};
+    bool conflict_logged = false;
+    while (!stopping_) {
+        if (!unqueued_.empty()) {
+            // Back-pressure: the ring is full, so take no new updates until it has room.
+            service_->submit(unqueued_);
+            if (!unqueued_.empty()) {
+                co_await offset_moved_.wait_for(5ms);
+                continue;
+            }
+        }
+
+        const std::string request = fmt::format(
+            R"({{"offset":{},"timeout":{},"limit":{},"allowed_updates":["message"]}})",
+            tracker_.offset(), options_.poll_timeout.count(), max_updates_per_poll);
+        const auto started = clock_type::now();
+        const api_result result =
+            co_await poll_client_.call("getUpdates", request, options_.poll_timeout + poll_read_margin);
+        if (stopping_ || result.kind == api_result::status::cancelled) {
+            break;
+        }
+
+        if (!result.ok()) {
+            clock_type::duration wait = next_retry_delay(delay);
+            if (result.kind == api_result::status::api_error && result.error_code == 409) {
+                if (!conflict_logged) {
+                    spdlog::error("getUpdates conflict (409): another instance or a webhook is "
+                                  "using this bot token: {}",
+                                  result.description);
+                    conflict_logged = true;
+                }
+                wait = std::max<clock_type::duration>(wait, conflict_delay);
+            } else if (result.retry_after > 0) {
+                wait = std::min<clock_type::duration>(std::chrono::seconds(result.retry_after),
+                                                      max_retry_after);
+                spdlog::warn("getUpdates rate limited (429), retrying in {} s", result.retry_after);
+            } else {
+                spdlog::warn("getUpdates failed: {}; retrying in {} ms", result.description,
+                             std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+            }
+            co_await sleep(wait);
+            continue;
+        }
+        delay = clock_type::duration::zero();
+        conflict_logged = false;
+
+        const std::size_t fresh = accept_updates(result.body);
+        if (!unqueued_.empty()) {
+            service_->submit(unqueued_);
+        }
+        const auto elapsed = clock_type::now() - started;
+        if (fresh == 0 && elapsed < repoll_pause) {
+            co_await offset_moved_.wait_for(repoll_pause - elapsed);
+        }
+    }
+    // Updates that never reached the ring are queued now, so that shutdown finishes them too.
+    while (!unqueued_.empty() && !forced_) {
+        service_->submit(unqueued_);
+        if (!unqueued_.empty()) {
+            co_await offset_moved_.wait_for(5ms);
+        }
+    }
+    poller_done_ = true;
+}
+
+std::size_t telegram_bot::accept_updates(const std::string& body) {
+    simdjson::dom::element root;
+    simdjson::dom::array updates;
+    if (json_parser_.parse(body).get(root) != simdjson::SUCCESS ||
+        root["result"].get(updates) != simdjson::SUCCESS) {
+        spdlog::warn("getUpdates returned a body that is not {{\"ok\":true,\"result\":[...]}}; "
+                     "ignoring it");
+        return 0;
+    }
+
+    std::size_t fresh = 0;
+    for (simdjson::dom::element update : updates) {
+        std::int64_t update_id = 0;
+        if (update["update_id"].get(update_id) != simdjson::SUCCESS) {
+            // Without an id the update cannot be confirmed on its own; a later offset covers it.
+            ++malformed_updates_;
+            spdlog::warn("skipped an update without a numeric update_id");
+            continue;
+        }
+        if (!tracker_.begin(update_id)) {
+            continue;  // still in flight, or finished and not yet confirmed
+        }
+        ++fresh;
+
+        simdjson::dom::element message;
+        if (update["message"].get(message) != simdjson::SUCCESS) {
+            spdlog::debug("ignored update {}: not a message", update_id);
+            finish(update_id);
+            continue;
+        }
+        incoming_message incoming;
+        incoming.update_id = update_id;
+        std::string_view chat_type;
+        std::string_view text;
+        if (message["chat"]["id"].get(incoming.chat_id) != simdjson::SUCCESS ||
+            message["chat"]["type"].get(chat_type) != simdjson::SUCCESS ||
+            message["message_id"].get(incoming.message_id) != simdjson::SUCCESS) {
+            ++malformed_updates_;
+            spdlog::warn("skipped update {}: message lacks chat.id, chat.type or message_id",
+                         update_id);
+            finish(update_id);
+            continue;
+        }
+        if (message["text"].get(text) != simdjson::SUCCESS) {
+            spdlog::debug("ignored update {} in chat {}: message has no text", update_id,
+                          incoming.chat_id);
+            finish(update_id);
+            continue;
+        }
+        incoming.chat_type = std::string(chat_type);
+        incoming.text = std::string(text);
+        spdlog::debug("received update {} in chat {}", update_id, incoming.chat_id);
+        chats_[incoming.chat_id].update_ids.push_back(update_id);
+        unqueued_.push_back(std::move(incoming));
+    }
+    return fresh;
+}
+
+void telegram_bot::on_reply(outgoing_reply reply) {
+    const std::int64_t chat_id = reply.chat_id;
+    chats_[chat_id].ready.insert_or_assign(reply.update_id, std::move(reply));
+    pump_chat(chat_id);
+}
+
+void telegram_bot::pump_chat(std::int64_t chat_id) {
+    const auto found = chats_.find(chat_id);
+    if (found == chats_.end()) {
+        return;
+    }
+    chat_queue& chat = found->second;
+    while (!chat.sending && !chat.scheduled && !chat.update_ids.empty()) {
+        const auto ready = chat.ready.find(chat.update_ids.front());
+        if (ready == chat.ready.end()) {
+            break;
+        }
+        if (ready->second.html.empty()) {
+            finish(ready->first);
+            chat.ready.erase(ready);
+            chat.update_ids.pop_front();
+            continue;
+        }
+        chat.scheduled = true;
+        send_queue_.push_back(chat_id);
+        send_work_.notify_all();
+    }
+    if (chat.update_ids.empty() && !chat.sending) {
+        chats_.erase(found);
+    }
+}
+
+void telegram_bot::finish(std::int64_t update_id) {
+    const std::int64_t before = tracker_.offset();
+    tracker_.finish(update_id);
+    if (tracker_.offset() != before) {
+        offset_moved_.notify_all();
+    }
+}
+
+asio::awaitable<void> telegram_bot::send_loop() {
+    bot_api_client client(io_.get_executor(), options_.endpoint);
+    send_clients_.push_back(&client);
+    while (!senders_done_) {
+        if (send_queue_.empty()) {
+            co_await send_work_.wait_for(1s);
+            continue;
+        }
+        const std::int64_t chat_id = send_queue_.front();
+        send_queue_.pop_front();
+        chat_queue& chat = chats_[chat_id];
+        chat.scheduled = false;
+        chat.sending = true;
+        const std::int64_t update_id = chat.update_ids.front();
+        outgoing_reply reply = std::move(chat.ready.at(update_id));
+        chat.ready.erase(update_id);
+
+        // NOTE: only the overall rate is limited here; Telegram's per-chat and per-group limits
+        // are met only as long as chats send few queries.
+        const auto wait = send_rate_.take(clock_type::now());
+        if (wait > clock_type::duration::zero()) {
+            co_await send_abort_.wait_for(wait);
+        }
+        const bool done = co_await send_reply(client, std::move(reply));
+
+        // pump_chat never erases a chat while it is sending, so `chat` is still valid.
+        chat.sending = false;
+        chat.update_ids.pop_front();
+        if (done) {
+            finish(update_id);
+        }
+        pump_chat(chat_id);
+    }
+    std::erase(send_clients_, &client);
+}
+
+asio::awaitable<bool> telegram_bot::send_reply(bot_api_client& client, outgoing_reply reply) {
+    bool as_plain_text = false;
+    bool migrated = false;
+    clock_type::duration delay{};
+    while (!forced_ && !senders_done_) {
+        boost::json::object request;
+        request["chat_id"] = reply.chat_id;
+        if (as_plain_text) {
+            request["text"] = html_to_plain_text(reply.html);
+        } else {
+            request["text"] = reply.html;
+            request["parse_mode"] = "HTML";
+        }
+        boost::json::object link_preview;
+        link_preview["is_disabled"] = true;
+        request["link_preview_options"] = std::move(link_preview);
+        if (reply.reply_to_message_id != 0) {
+            boost::json::object reply_parameters;
+            reply_parameters["message_id"] = reply.reply_to_message_id;
+            reply_parameters["allow_sending_without_reply"] = true;
+            request["reply_parameters"] = std::move(reply_parameters);
+        }
+        std::string body = boost::json::serialize(request);
+
+        const api_result result = co_await client.call("sendMessage", std::move(body), send_timeout);
+        if (result.ok()) {
+            spdlog::debug("sent reply to update {} in chat {}", reply.update_id, reply.chat_id);
+            co_return true;
+        }
+        if (result.kind == api_result::status::cancelled) {
+            break;
+        }
+        if (result.kind == api_result::status::api_error) {
+            if (result.error_code == 429) {
+                const auto wait = std::min<clock_type::duration>(
+                    std::chrono::seconds(std::max(1, result.retry_after)), max_retry_after);
+                spdlog::warn("sendMessage to chat {} rate limited (429), retrying in {} s",
+                             reply.chat_id,
+                             std::chrono::duration_cast<std::chrono::seconds>(wait).count());
+                co_await send_abort_.wait_for(wait);
+                continue;
+            }
+            if (result.error_code == 403) {
+                spdlog::info("dropped the reply to update {}: chat {} blocked the bot or removed "
+                             "it (403)",
+                             reply.update_id, reply.chat_id);
+                co_return true;
+            }
+            if (result.error_code == 400 && result.migrate_to_chat_id != 0 && !migrated) {
+                spdlog::info("chat {} became supergroup {}; resending there", reply.chat_id,
+                             result.migrate_to_chat_id);
+                reply.chat_id = result.migrate_to_chat_id;
+                migrated = true;
+                continue;
+            }
+            if (result.error_code == 400 && !as_plain_text &&
+                result.description.find("can't parse entities") != std::string::npos) {
+                spdlog::warn("Telegram could not parse the HTML of the reply to update {} ({}); "
+                             "resending as plain text",
+                             reply.update_id, result.description);
+                as_plain_text = true;
+                continue;
+            }
+            if (result.error_code >= 400 && result.error_code < 500) {
+                spdlog::warn("dropped the reply to update {} in chat {}: {} {}", reply.update_id,
+                             reply.chat_id, result.error_code, result.description);
+                co_return true;
+            }
+        }
+        const auto wait = next_retry_delay(delay);
+        spdlog::warn("sendMessage to chat {} failed: {}; retrying in {} ms", reply.chat_id,
+                     result.description,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+        co_await send_abort_.wait_for(wait);
+    }
+    spdlog::warn("left the reply to update {} in chat {} unsent: shutting down", reply.update_id,
+                 reply.chat_id);
+    co_return false;
+}
+
+asio::awaitable<void> telegram_bot::confirm_offset() {
+    const std::int64_t offset = tracker_.offset();
+    const std::string request =
+        fmt::format(R"({{"offset":{},"timeout":0,"limit":1,"allowed_updates":["message"]}})", offset);
+    const api_result result = co_await poll_client_.call("getUpdates", request, 10s);
+    if (result.ok()) {
+        spdlog::info("confirmed updates up to offset {}", offset);
+    } else {
+        spdlog::warn("could not confirm offset {}: {}; Telegram will deliver those updates again",
+                     offset, result.description);
+    }
+}
+
+}  // namespace
+
+int run_telegram_bot(std::shared_ptr<const search_index> index, const telegram_options& options) {
+    asio::io_context io(1);
+    telegram_bot bot(io, std::move(index), options);
+    int exit_code = 1;
+    asio::co_spawn(io, bot.run(), [&exit_code](std::exception_ptr error, int code) {
+        if (error) {
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception& failure) {
+                spdlog::critical("the Telegram bot stopped on an unexpected error: {}",
+                                 failure.what());
+            }
+            exit_code = 1;
+            return;
+        }
+        exit_code = code;
+    });
+    io.run();
+    return exit_code;
+}
+
+}  // namespace tgsearch

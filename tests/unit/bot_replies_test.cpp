@@ -1,1 +1,134 @@
+#include "core/bot_replies.hpp"
+#include "core/html.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace tgsearch;
+
+namespace {
+
+std::shared_ptr<const search_index> make_index() {
+    std::vector<document> docs;
+    docs.push_back({"web:nginx", "nginx — web server", "A small and fast web server and reverse proxy.",
+                    "https://nginx.org/"});
+    docs.push_back({"web:apache", "apache2 — Apache HTTP Server",
+                    "The Apache HTTP Server, a popular web server.", "https://httpd.apache.org/"});
+    docs.push_back({"misc:tags", "Tags <b> & \"quotes\"", "Text with <script> & ampersands.",
+                    "javascript:alert(1)"});
+    docs.push_back({"misc:nourl", "", "A document without title or url about gardening.", ""});
+    return search_index::build(std::move(docs));
+}
+
+incoming_message message(std::string chat_type, std::string text) {
+    incoming_message result;
+    result.update_id = 1;
+    result.chat_id = chat_type == "private" ? 42 : -100123;
+    result.message_id = 7;
+    result.chat_type = std::move(chat_type);
+    result.text = std::move(text);
+    return result;
+}
+
+}  // namespace
+
+TEST_CASE("reply to private text is a search", "[replies]") {
+    const auto index = make_index();
+    const reply_builder builder(*index, "tgsearch_bot");
+    const outgoing_reply reply = builder.reply_to(message("private", "reverse proxy"));
+    CHECK(reply.update_id == 1);
+    CHECK(reply.chat_id == 42);
+    CHECK(reply.reply_to_message_id == 0);
+    CHECK(reply.html.find("<a href=\"https://nginx.org/\">nginx — web server</a>") !=
+          std::string::npos);
+    CHECK(reply.html.find("<b>proxy</b>") != std::string::npos);
+}
+
+TEST_CASE("reply ignores plain group chatter", "[replies]") {
+    const auto index = make_index();
+    const reply_builder builder(*index, "tgsearch_bot");
+    CHECK(builder.reply_to(message("group", "web server")).html.empty());
+    CHECK(builder.reply_to(message("supergroup", "web server")).html.empty());
+    CHECK(builder.reply_to(message("channel", "web server")).html.empty());
+}
+
+TEST_CASE("reply answers group search commands", "[replies]") {
+    const auto index = make_index();
+    const reply_builder builder(*index, "tgsearch_bot");
+    for (const char* text : {"/search web server", "/search@tgsearch_bot web server",
+                             "/search@TGSearch_Bot web server"}) {
+        CAPTURE(text);
+        const outgoing_reply reply = builder.reply_to(message("supergroup", text));
+        CHECK(reply.reply_to_message_id == 7);
+        CHECK(reply.html.find("nginx") != std::string::npos);
+    }
+}
+
+TEST_CASE("reply ignores commands for other bots", "[replies]") {
+    const auto index = make_index();
+    const reply_builder builder(*index, "tgsearch_bot");
+    CHECK(builder.reply_to(message("group", "/search@OtherBot web server")).html.empty());
+    CHECK(builder.reply_to(message("private", "/help@OtherBot")).html.empty());
+    CHECK(builder.reply_to(message("group", "/weather")).html.empty());
+}
+
+TEST_CASE("reply gives usage for start, help and empty queries", "[replies]") {
+    const auto index = make_index();
+    const reply_builder builder(*index, "tgsearch_bot");
+    const std::string help = builder.render_help();
+    CHECK(help.find("/search@tgsearch_bot") != std::string::npos);
+    CHECK(help.find("4 documents") != std::string::npos);
+    CHECK(builder.reply_to(message("private", "/start")).html == help);
+    CHECK(builder.reply_to(message("private", "/help")).html == help);
+    CHECK(builder.reply_to(message("group", "/help@tgsearch_bot")).html == help);
+    CHECK_FALSE(builder.reply_to(message("private", "  \n\t ")).html.empty());
+    CHECK(builder.reply_to(message("group", "/search")).html.find("Usage") != std::string::npos);
+}
+
+TEST_CASE("reply escapes query and corpus text", "[replies]") {
+    const auto index = make_index();
+    const reply_builder builder(*index, "");
+    const std::string html = builder.render_search("tags <b> & \"quotes\"");
+    CHECK(html.find("&lt;b&gt;") != std::string::npos);
+    CHECK(html.find("<script>") == std::string::npos);
+    // A javascript: URL is never linked.
+    CHECK(html.find("javascript:") == std::string::npos);
+    CHECK(html.find("href") == std::string::npos);
+}
+
+TEST_CASE("reply says nothing found", "[replies]") {
+    const auto index = make_index();
+    const reply_builder builder(*index, "");
+    const std::string html = builder.render_search("zzzzqqq <x>");
+    CHECK(html.starts_with("Nothing found for <b>zzzzqqq &lt;x&gt;</b>"));
+}
+
+TEST_CASE("reply uses id when title is empty", "[replies]") {
+    const auto index = make_index();
+    const reply_builder builder(*index, "");
+    const std::string html = builder.render_search("gardening");
+    CHECK(html.find("<b>misc:nourl</b>") != std::string::npos);
+}
+
+TEST_CASE("reply stays within Telegram's length limit", "[replies]") {
+    // Long titles, long texts dense with the query word and long URLs in every document.
+    std::vector<document> docs;
+    for (int i = 0; i < 10; ++i) {
+        std::string word_run;
+        for (int j = 0; j < 2000; ++j) {
+            word_run += "proxy ";
+        }
+        docs.push_back({"doc" + std::to_string(i), std::string(3000, 'T') + " proxy", word_run,
+                        "https://example.org/" + std::string(900, 'u')});
+    }
+    const auto index = search_index::build(std::move(docs));
+    const reply_builder builder(*index, "");
+    const std::string long_query(20000, 'p');
+    for (const std::string& query : {std::string("proxy"), long_query + " proxy"}) {
+        const std::string html = builder.render_search(query);
+        CHECK(telegram_html_length(html) <= telegram_max_message_chars);
+        CHECK(html.size() <= 32768);
+    }
+}

@@ -1,1 +1,74 @@
+#include "core/offset_tracker.hpp"
+
 #include <catch2/catch.hpp>
+
+using tgsearch::offset_tracker;
+
+TEST_CASE("offset starts at the given value", "[offset]") {
+    CHECK(offset_tracker().offset() == 0);
+    CHECK(offset_tracker(500).offset() == 500);
+}
+
+TEST_CASE("offset stays below an unfinished update", "[offset]") {
+    offset_tracker tracker;
+    REQUIRE(tracker.begin(10));
+    REQUIRE(tracker.begin(11));
+    REQUIRE(tracker.begin(12));
+    CHECK(tracker.offset() == 10);
+
+    tracker.finish(12);
+    CHECK(tracker.offset() == 10);  // 10 and 11 could still be lost
+    tracker.finish(10);
+    CHECK(tracker.offset() == 11);
+    tracker.finish(11);
+    CHECK(tracker.offset() == 13);
+    CHECK(tracker.in_flight() == 0);
+}
+
+TEST_CASE("offset skips updates already in flight", "[offset]") {
+    offset_tracker tracker;
+    REQUIRE(tracker.begin(5));
+    CHECK_FALSE(tracker.begin(5));
+    CHECK(tracker.in_flight() == 1);
+}
+
+TEST_CASE("offset skips finished updates above the mark", "[offset]") {
+    // Telegram sends 21 again while 20 holds the mark down; it must not be answered twice.
+    offset_tracker tracker;
+    REQUIRE(tracker.begin(20));
+    REQUIRE(tracker.begin(21));
+    tracker.finish(21);
+    CHECK_FALSE(tracker.begin(21));
+    tracker.finish(20);
+    CHECK(tracker.offset() == 22);
+    CHECK_FALSE(tracker.begin(21));
+    CHECK_FALSE(tracker.begin(20));
+    CHECK(tracker.begin(22));
+}
+
+TEST_CASE("offset handles gaps between update ids", "[offset]") {
+    offset_tracker tracker;
+    REQUIRE(tracker.begin(100));
+    REQUIRE(tracker.begin(250));
+    tracker.finish(100);
+    CHECK(tracker.offset() == 250);
+    tracker.finish(250);
+    CHECK(tracker.offset() == 251);
+}
+
+TEST_CASE("offset ignores unknown finishes", "[offset]") {
+    offset_tracker tracker;
+    REQUIRE(tracker.begin(7));
+    tracker.finish(8);
+    CHECK(tracker.offset() == 7);
+    CHECK(tracker.in_flight() == 1);
+}
+
+TEST_CASE("offset works with 64-bit update ids", "[offset]") {
+    offset_tracker tracker;
+    const std::int64_t big = (std::int64_t{1} << 40) + 3;
+    REQUIRE(tracker.begin(big));
+    CHECK(tracker.offset() == big);
+    tracker.finish(big);
+    CHECK(tracker.offset() == big + 1);
+}
