@@ -1,0 +1,1298 @@
+#!/usr/bin/env python3
+"""A fake Telegram Bot API server for tests, standard library only.
+
+It serves /bot<token>/<method> over HTTP/1.1 with keep-alive on 127.0.0.1 and implements the
+parts of the Bot API that tgsearch calls, with Telegram's semantics and validation:
+
+* getMe returns a configurable bot user.
+* getUpdates long-polls: `offset` confirms (drops) every update with a smaller id, `limit` is
+  clamped to 1..100 and `timeout` to 0..50 seconds, and a second getUpdates made while one is
+  waiting makes the waiting one fail with 409 Conflict.
+* sendMessage checks chat_id, text and reply_parameters. It parses parse_mode HTML as strictly
+  as Telegram documents it. Only Telegram's tags and the entities &lt; &gt; &amp; &quot; and
+  &#N; are allowed, and any other "<" or "&" is an error. The visible text must be 1..4096
+  code points.
+
+Tests use it in-process (FakeBotApi.start()/stop(), push_update(), the recorded requests and
+sent messages); by hand it runs as `python3 fake_bot_api.py --port 8081 --interactive`, and
+`python3 fake_bot_api.py --self-test` checks the fake itself.
+
+Fault knobs: fail_next() makes the next calls of a method fail with a chosen error, and
+set_delay() slows a method down. A per-chat flood limit can be added in _check_flood().
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import select
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+# Telegram's limits, from https://core.telegram.org/bots/api (getUpdates, sendMessage).
+MAX_POLL_TIMEOUT_SECONDS = 50
+MAX_UPDATES_PER_POLL = 100
+MAX_MESSAGE_CHARS = 4096
+# The fake rejects a raw text parameter longer than this many UTF-8 bytes.
+# NOTE: Telegram documents no limit on the raw text before parsing; this is the bound that
+# tgsearch's renderer is meant to stay under.
+MAX_RAW_TEXT_BYTES = 32768
+# The fake rejects request bodies larger than this, so a broken client cannot exhaust memory.
+MAX_REQUEST_BODY_BYTES = 1 << 20
+
+# How often a waiting getUpdates checks whether its client has gone away.
+DISCONNECT_CHECK_SECONDS = 0.2
+
+CONFLICT_DESCRIPTION = ("Conflict: terminated by other getUpdates request; make sure that only "
+                        "one bot instance is running")
+
+
+class ApiError(Exception):
+    """An error response in Telegram's shape: {"ok":false,"error_code":..,"description":..}."""
+
+    def __init__(self, error_code: int, description: str,
+                 parameters: dict[str, Any] | None = None, http_status: int | None = None):
+        super().__init__(description)
+        self.error_code = error_code
+        self.description = description
+        self.parameters = parameters
+        self.http_status = http_status or error_code
+
+    def body(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"ok": False, "error_code": self.error_code,
+                                  "description": self.description}
+        if self.parameters:
+            result["parameters"] = self.parameters
+        return result
+
+
+class ClientGone(Exception):
+    """The client closed its connection while its request was waiting."""
+
+
+# ------------------------------------------------------------------------------------------
+# HTML parse mode
+
+class HtmlParseError(Exception):
+    pass
+
+
+# Telegram's HTML tags (https://core.telegram.org/bots/api#html-style) and the entity type each
+# one produces.
+_TAG_ENTITY_TYPES = {
+    "b": "bold", "strong": "bold",
+    "i": "italic", "em": "italic",
+    "u": "underline", "ins": "underline",
+    "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
+    "span": "spoiler", "tg-spoiler": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
+
+_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ENTITY_RE = re.compile(r"&(?:(lt|gt|amp|quot)|#([0-9]{1,8})|#[xX]([0-9a-fA-F]{1,7}));")
+
+
+@dataclass
+class ParsedHtml:
+    """The visible text of an HTML message and its entities.
+
+    `entities` use Telegram's UTF-16 offsets; `links` repeat the text links with code point
+    offsets into `text`, which is what Python tests index with.
+    """
+    text: str
+    entities: list[dict[str, Any]]
+    links: list[tuple[int, int, str]]
+
+
+def _byte_offset(html: str, index: int) -> int:
+    return len(html[:index].encode("utf-8"))
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _decode_entity(html: str, index: int) -> tuple[str, int]:
+    """Decode the entity at html[index] == "&"; return (character, index after it)."""
+    match = _ENTITY_RE.match(html, index)
+    if match is None:
+        raise HtmlParseError(
+            f'Character "&" is reserved and must be escaped as "&amp;" at byte offset '
+            f'{_byte_offset(html, index)}')
+    if match.group(1):
+        return _NAMED_ENTITIES[match.group(1)], match.end()
+    code = int(match.group(2)) if match.group(2) else int(match.group(3), 16)
+    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        raise HtmlParseError(
+            f"Invalid numeric HTML entity at byte offset {_byte_offset(html, index)}")
+    return chr(code), match.end()
+
+
+def _parse_attributes(html: str, index: int, tag: str, tag_offset: int
+                      ) -> tuple[dict[str, str], int]:
+    """Parse the attributes of a start tag from html[index]; return them and the index after
+    the closing ">"."""
+    attributes: dict[str, str] = {}
+    length = len(html)
+    while True:
+        while index < length and html[index].isspace():
+            index += 1
+        if index >= length:
+            raise HtmlParseError(f"Unclosed start tag at byte offset {tag_offset}")
+        if html[index] == ">":
+            return attributes, index + 1
+        name_begin = index
+        while index < length and not html[index].isspace() and html[index] not in "=>":
+            index += 1
+        name = html[name_begin:index].lower()
+        if not name or not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
+            raise HtmlParseError(
+                f'Invalid attribute name in the tag "{tag}" at byte offset {tag_offset}')
+        while index < length and html[index].isspace():
+            index += 1
+        if index >= length:
+            raise HtmlParseError(f"Unclosed start tag at byte offset {tag_offset}")
+        if html[index] != "=":
+            attributes[name] = ""
+            continue
+        index += 1
+        while index < length and html[index].isspace():
+            index += 1
+        if index >= length:
+            raise HtmlParseError(f"Unclosed start tag at byte offset {tag_offset}")
+        value_chars: list[str] = []
+        quote = html[index]
+        if quote in "\"'":
+            index += 1
+            while True:
+                if index >= length:
+                    raise HtmlParseError(
+                        f'Unclosed attribute value in the tag "{tag}" at byte offset '
+                        f'{tag_offset}')
+                char = html[index]
+                if char == quote:
+                    index += 1
+                    break
+                if char == "&":
+                    decoded, index = _decode_entity(html, index)
+                    value_chars.append(decoded)
+                    continue
+                if char == "<":
+                    raise HtmlParseError(
+                        f'Character "<" in an attribute value of the tag "{tag}" at byte '
+                        f'offset {_byte_offset(html, index)}')
+                value_chars.append(char)
+                index += 1
+        else:
+            while index < length and not html[index].isspace() and html[index] != ">":
+                char = html[index]
+                if char in "\"'<=`":
+                    raise HtmlParseError(
+                        f'Invalid unquoted attribute value in the tag "{tag}" at byte offset '
+                        f'{tag_offset}')
+                if char == "&":
+                    decoded, index = _decode_entity(html, index)
+                    value_chars.append(decoded)
+                    continue
+                value_chars.append(char)
+                index += 1
+        attributes[name] = "".join(value_chars)
+
+
+def parse_telegram_html(html: str) -> ParsedHtml:
+    """Parse `html` the way Telegram's HTML parse mode does, but stricter about "&".
+
+    Raises HtmlParseError with a message in Telegram's style ("Unsupported start tag ... at
+    byte offset N") for an unknown tag, a bare "<" or "&", an unknown named entity, a
+    mismatched or unclosed tag, or a span without class "tg-spoiler". Telegram itself keeps a
+    bare "&" as text, but its documentation requires escaping it, so the fake rejects it.
+    """
+    out: list[str] = []
+    out_utf16 = 0          # length of "".join(out) in UTF-16 code units
+    out_chars = 0          # ... and in code points
+    # Each open tag: (name, attributes, UTF-16 start, code point start).
+    stack: list[tuple[str, dict[str, str], int, int]] = []
+    entities: list[dict[str, Any]] = []
+    links: list[tuple[int, int, str]] = []
+    index = 0
+    length = len(html)
+
+    def append(text: str) -> None:
+        nonlocal out_utf16, out_chars
+        out.append(text)
+        out_utf16 += _utf16_length(text)
+        out_chars += len(text)
+
+    while index < length:
+        char = html[index]
+        if char == "&":
+            decoded, index = _decode_entity(html, index)
+            append(decoded)
+            continue
+        if char != "<":
+            next_special = index + 1
+            while next_special < length and html[next_special] not in "<&":
+                next_special += 1
+            append(html[index:next_special])
+            index = next_special
+            continue
+
+        tag_offset = _byte_offset(html, index)
+        index += 1
+        if index < length and html[index] == "/":
+            index += 1
+            name_begin = index
+            while index < length and not html[index].isspace() and html[index] != ">":
+                index += 1
+            name = html[name_begin:index].lower()
+            while index < length and html[index].isspace():
+                index += 1
+            if index >= length or html[index] != ">":
+                raise HtmlParseError(f"Unclosed end tag at byte offset {tag_offset}")
+            index += 1
+            if not stack:
+                raise HtmlParseError(f'Unexpected end tag "{name}" at byte offset {tag_offset}')
+            open_name, attributes, start_utf16, start_chars = stack.pop()
+            if name != open_name:
+                raise HtmlParseError(
+                    f'Unmatched end tag at byte offset {tag_offset}, expected "</{open_name}>", '
+                    f'found "</{name}>"')
+            entity: dict[str, Any] = {"type": _TAG_ENTITY_TYPES[open_name],
+                                      "offset": start_utf16, "length": out_utf16 - start_utf16}
+            if open_name == "a":
+                entity["url"] = attributes.get("href", "")
+                links.append((start_chars, out_chars - start_chars, entity["url"]))
+            elif open_name == "pre" and attributes.get("language"):
+                entity["language"] = attributes["language"]
+            elif open_name == "blockquote" and "expandable" in attributes:
+                entity["type"] = "expandable_blockquote"
+            elif open_name == "tg-emoji":
+                entity["custom_emoji_id"] = attributes["emoji-id"]
+            if entity["length"] > 0:
+                entities.append(entity)
+            continue
+
+        name_begin = index
+        while index < length and not html[index].isspace() and html[index] not in ">/":
+            index += 1
+        if index >= length:
+            raise HtmlParseError(f"Unclosed start tag at byte offset {tag_offset}")
+        name = html[name_begin:index].lower()
+        if name not in _TAG_ENTITY_TYPES:
+            raise HtmlParseError(f'Unsupported start tag "{name}" at byte offset {tag_offset}')
+        attributes, index = _parse_attributes(html, index, name, tag_offset)
+        if name == "span" and attributes.get("class") != "tg-spoiler":
+            raise HtmlParseError(
+                f'Tag "span" must have class "tg-spoiler" at byte offset {tag_offset}')
+        if name == "tg-emoji" and not attributes.get("emoji-id", "").isdigit():
+            raise HtmlParseError(
+                f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset {tag_offset}')
+        if name == "code" and stack and stack[-1][0] == "pre":
+            language = attributes.get("class", "")
+            if language.startswith("language-"):
+                stack[-1][1]["language"] = language[len("language-"):]
+        stack.append((name, attributes, out_utf16, out_chars))
+
+    if stack:
+        raise HtmlParseError(
+            f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    entities.sort(key=lambda item: (item["offset"], -item["length"]))
+    return ParsedHtml("".join(out), entities, links)
+
+
+# ------------------------------------------------------------------------------------------
+# Recorded state
+
+@dataclass
+class RequestRecord:
+    """One HTTP request the fake received and the response it sent.
+
+    `seq` and `done_seq` come from one counter that ticks on every request arrival and every
+    response, so comparing them orders events across connections without clock skew.
+    """
+    seq: int
+    method: str                       # Bot API method as written in the path, "" if none
+    http_method: str
+    content_type: str
+    params: dict[str, Any]
+    connection_id: int
+    time_received: float              # time.monotonic()
+    token_ok: bool = False
+    status: int = 0                   # HTTP status sent, 0 while pending or when abandoned
+    response: dict[str, Any] | None = None
+    done_seq: int = 0
+    time_done: float = 0.0
+    abandoned: bool = False           # the client went away before the response
+    delivered_update_ids: list[int] = field(default_factory=list)
+    sent_index: int | None = None     # index into sent_messages() for an accepted sendMessage
+
+
+@dataclass
+class SentMessage:
+    """A message that sendMessage accepted."""
+    chat_id: int
+    message_id: int
+    html: str                         # the raw text parameter
+    parse_mode: str
+    text: str                         # visible text after parsing
+    entities: list[dict[str, Any]]
+    links: list[tuple[int, int, str]]
+    reply_to_message_id: int | None
+    reply_parameters: dict[str, Any] | None
+    link_preview_options: dict[str, Any] | None
+    request_seq: int
+    done_seq: int
+    time: float
+
+
+@dataclass
+class _Fault:
+    method: str
+    error: ApiError
+    times: int
+
+
+class FakeBotApi:
+    """The fake server and its recorded state. Every public method is thread-safe."""
+
+    def __init__(self, token: str, *, username: str = "tgsearch_test_bot",
+                 bot_id: int | None = None, first_name: str = "tgsearch test bot",
+                 host: str = "127.0.0.1", port: int = 0, first_update_id: int = 1000,
+                 verbose: bool = False):
+        self.token = token
+        token_prefix = token.split(":")[0]
+        if bot_id is None:
+            bot_id = int(token_prefix) if token_prefix.isdigit() else 7000000001
+        self.bot_user = {"id": bot_id,
+                         "is_bot": True, "first_name": first_name, "username": username,
+                         "can_join_groups": True, "can_read_all_group_messages": False,
+                         "supports_inline_queries": False}
+        self.verbose = verbose
+        self._host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._event_counter = 0
+        self._next_update_id = first_update_id
+        self._pending: list[dict[str, Any]] = []     # unconfirmed updates, by update_id
+        self._confirmed_offset = 0
+        self._allowed_updates: list[str] | None = None
+        self._poll_generation = 0
+        self._chats: dict[int, dict[str, Any]] = {}
+        self._message_ids: dict[int, set[int]] = {}
+        self._next_message_id: dict[int, int] = {}
+        self._requests: list[RequestRecord] = []
+        self._sent: list[SentMessage] = []
+        self._offsets: list[tuple[int, int]] = []    # (request seq, offset)
+        self._faults: list[_Fault] = []
+        self._delays: dict[str, float] = {}
+        self._connections: dict[int, socket.socket] = {}
+        self._next_connection_id = 1
+        self._stopping = False
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> "FakeBotApi":
+        fake = self
+
+        class Handler(_BotApiHandler):
+            api = fake
+
+        server = ThreadingHTTPServer((self._host, self._port), Handler)
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="fake-bot-api",
+                                        kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, wake every waiting getUpdates and close open connections."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+            connections = list(self._connections.values())
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "FakeBotApi":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() the fake first"
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # --- updates -------------------------------------------------------------------------
+
+    def push_update(self, update: dict[str, Any]) -> int:
+        """Queue `update` for getUpdates, giving it the next update_id unless it has one.
+
+        Returns the update_id. Ids must increase, as Telegram's do.
+        """
+        with self._cond:
+            return self._push_locked(update)
+
+    def push_updates(self, updates: list[dict[str, Any]]) -> list[int]:
+        """Queue several updates at once, so that one getUpdates can return them all."""
+        with self._cond:
+            return [self._push_locked(update) for update in updates]
+
+    def _push_locked(self, update: dict[str, Any]) -> int:
+        if "update_id" not in update:
+            update["update_id"] = self._next_update_id
+        update_id = update["update_id"]
+        if self._pending and update_id <= self._pending[-1]["update_id"]:
+            raise ValueError(f"update_id {update_id} does not increase")
+        self._next_update_id = update_id + 1
+        message = update.get("message")
+        if message:
+            chat = message["chat"]
+            self._chats.setdefault(chat["id"], dict(chat))
+            self._message_ids.setdefault(chat["id"], set()).add(message["message_id"])
+        self._pending.append(update)
+        self._cond.notify_all()
+        return update_id
+
+    def next_message_id(self, chat_id: int) -> int:
+        """Allocate a message id in `chat_id` for a user's message; bot messages share it."""
+        with self._lock:
+            return self._allocate_message_id(chat_id)
+
+    def make_message_update(self, chat: dict[str, Any], text: str,
+                            sender: dict[str, Any] | None = None,
+                            date: int | None = None) -> dict[str, Any]:
+        """Build a message update like Telegram's, with bot_command entities for commands."""
+        if sender is None:
+            if chat["type"] == "private":
+                sender = {"id": chat["id"], "is_bot": False,
+                          "first_name": chat.get("first_name", "User")}
+            else:
+                sender = {"id": 424242001, "is_bot": False, "first_name": "Member"}
+        message: dict[str, Any] = {
+            "message_id": self.next_message_id(chat["id"]),
+            "from": sender,
+            "chat": chat,
+            "date": date if date is not None else int(time.time()),
+            "text": text,
+        }
+        entities = command_entities(text)
+        if entities:
+            message["entities"] = entities
+        return {"message": message}
+
+    def push_message(self, chat: dict[str, Any], text: str, **kwargs: Any) -> dict[str, Any]:
+        update = self.make_message_update(chat, text, **kwargs)
+        self.push_update(update)
+        return update
+
+    # --- recorded state ------------------------------------------------------------------
+
+    def requests(self, method: str | None = None) -> list[RequestRecord]:
+        with self._lock:
+            return [record for record in self._requests
+                    if method is None or record.method == method]
+
+    def sent_messages(self) -> list[SentMessage]:
+        with self._lock:
+            return list(self._sent)
+
+    def offsets(self) -> list[tuple[int, int]]:
+        """Every offset received by getUpdates, as (request seq, offset) in arrival order."""
+        with self._lock:
+            return list(self._offsets)
+
+    @property
+    def confirmed_offset(self) -> int:
+        """The highest offset received: updates below it are confirmed and dropped."""
+        with self._lock:
+            return self._confirmed_offset
+
+    def pending_update_ids(self) -> list[int]:
+        with self._lock:
+            return [update["update_id"] for update in self._pending]
+
+    def connection_count(self) -> int:
+        """How many TCP connections have been accepted so far."""
+        with self._lock:
+            return self._next_connection_id - 1
+
+    def wait_for(self, predicate: Callable[["FakeBotApi"], bool], timeout: float) -> bool:
+        """Wait until predicate(self) is true or `timeout` seconds pass; return its value.
+
+        The predicate runs without the lock held, after every recorded request.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate(self):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._cond:
+                self._cond.wait(min(remaining, 0.25))
+
+    # --- fault knobs ---------------------------------------------------------------------
+
+    def fail_next(self, method: str, error_code: int, description: str, *, times: int = 1,
+                  parameters: dict[str, Any] | None = None) -> None:
+        """Make the next `times` calls of `method` fail with `error_code` and `description`
+        (e.g. 429 with parameters {"retry_after": 3}, or 502)."""
+        with self._lock:
+            self._faults.append(_Fault(method, ApiError(error_code, description, parameters),
+                                       times))
+
+    def set_delay(self, method: str, seconds: float) -> None:
+        """Delay every response to `method` by `seconds` (0 removes the delay)."""
+        with self._lock:
+            self._delays[method] = seconds
+
+    # --- internals used by the handler ---------------------------------------------------
+
+    def _tick(self) -> int:
+        self._event_counter += 1
+        return self._event_counter
+
+    def _allocate_message_id(self, chat_id: int) -> int:
+        message_id = self._next_message_id.get(chat_id, 100)
+        self._next_message_id[chat_id] = message_id + 1
+        return message_id
+
+    def _register_connection(self, connection: socket.socket) -> int:
+        with self._lock:
+            connection_id = self._next_connection_id
+            self._next_connection_id += 1
+            self._connections[connection_id] = connection
+            return connection_id
+
+    def _unregister_connection(self, connection_id: int) -> None:
+        with self._lock:
+            self._connections.pop(connection_id, None)
+
+    def _begin(self, method: str, http_method: str, content_type: str,
+               params: dict[str, Any], connection_id: int, token_ok: bool) -> RequestRecord:
+        with self._cond:
+            record = RequestRecord(seq=self._tick(), method=method, http_method=http_method,
+                                   content_type=content_type, params=params,
+                                   connection_id=connection_id,
+                                   time_received=time.monotonic(), token_ok=token_ok)
+            self._requests.append(record)
+            self._cond.notify_all()
+            return record
+
+    def _finish(self, record: RequestRecord, status: int, response: dict[str, Any] | None,
+                abandoned: bool = False) -> None:
+        with self._cond:
+            record.status = 0 if abandoned else status
+            record.response = response
+            record.abandoned = abandoned
+            record.done_seq = self._tick()
+            record.time_done = time.monotonic()
+            if record.sent_index is not None:
+                self._sent[record.sent_index].done_seq = record.done_seq
+            self._cond.notify_all()
+
+    def _take_fault(self, method: str) -> ApiError | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.method == method and fault.times > 0:
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self._faults.remove(fault)
+                    return fault.error
+            return None
+
+    def _delay_for(self, method: str) -> float:
+        with self._lock:
+            return self._delays.get(method, 0.0)
+
+    def _check_flood(self, chat_id: int, now: float) -> ApiError | None:
+        """Return a 429 error when a flood limit is exceeded; the fake has none yet."""
+        return None
+
+    # --- methods -------------------------------------------------------------------------
+
+    def _api_get_me(self, record: RequestRecord, params: dict[str, Any],
+                    is_gone: Callable[[], bool]) -> Any:
+        return dict(self.bot_user)
+
+    def _api_get_updates(self, record: RequestRecord, params: dict[str, Any],
+                         is_gone: Callable[[], bool]) -> Any:
+        offset = _int_param(params, "offset", 0)
+        limit = min(max(_int_param(params, "limit", MAX_UPDATES_PER_POLL), 1),
+                    MAX_UPDATES_PER_POLL)
+        timeout = min(max(_int_param(params, "timeout", 0), 0), MAX_POLL_TIMEOUT_SECONDS)
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, str):
+            try:
+                allowed = json.loads(allowed)
+            except ValueError:
+                raise ApiError(400, "Bad Request: can't parse allowed_updates JSON array")
+        if allowed is not None and not (isinstance(allowed, list)
+                                        and all(isinstance(item, str) for item in allowed)):
+            raise ApiError(400, "Bad Request: allowed_updates must be an array of strings")
+
+        with self._cond:
+            self._poll_generation += 1
+            generation = self._poll_generation
+            self._cond.notify_all()
+            if allowed is not None:
+                self._allowed_updates = allowed
+            self._offsets.append((record.seq, offset))
+            if offset < 0:
+                # A negative offset keeps the last -offset updates and drops the rest.
+                keep = self._pending[offset:] if -offset < len(self._pending) else self._pending
+                if keep:
+                    self._confirmed_offset = max(self._confirmed_offset, keep[0]["update_id"])
+                self._pending = list(keep)
+            elif offset > 0:
+                self._confirmed_offset = max(self._confirmed_offset, offset)
+                self._pending = [update for update in self._pending
+                                 if update["update_id"] >= offset]
+            deadline = time.monotonic() + timeout
+            while True:
+                if generation != self._poll_generation:
+                    if is_gone():
+                        raise ClientGone()
+                    raise ApiError(409, CONFLICT_DESCRIPTION)
+                ready = [update for update in self._pending if self._is_allowed(update)]
+                if ready or self._stopping:
+                    batch = ready[:limit]
+                    record.delivered_update_ids = [update["update_id"] for update in batch]
+                    return batch
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return []
+                self._cond.wait(min(remaining, DISCONNECT_CHECK_SECONDS))
+                if is_gone():
+                    raise ClientGone()
+
+    def _is_allowed(self, update: dict[str, Any]) -> bool:
+        allowed = self._allowed_updates
+        if not allowed:
+            return True
+        return any(kind in update for kind in allowed)
+
+    def _api_send_message(self, record: RequestRecord, params: dict[str, Any],
+                          is_gone: Callable[[], bool]) -> Any:
+        chat_id = _chat_id_param(params.get("chat_id"))
+        with self._lock:
+            chat = self._chats.get(chat_id)
+        if chat is None:
+            raise ApiError(400, "Bad Request: chat not found")
+
+        text = params.get("text")
+        if text is None or text == "":
+            raise ApiError(400, "Bad Request: message text is empty")
+        if not isinstance(text, str):
+            raise ApiError(400, "Bad Request: text must be a string")
+        try:
+            raw_bytes = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ApiError(400, "Bad Request: text must be encoded in UTF-8")
+        if raw_bytes > MAX_RAW_TEXT_BYTES:
+            raise ApiError(400, "Bad Request: message is too long")
+
+        parse_mode = params.get("parse_mode") or ""
+        if not isinstance(parse_mode, str):
+            raise ApiError(400, "Bad Request: unsupported parse_mode")
+        if parse_mode.lower() == "html":
+            try:
+                parsed = parse_telegram_html(text)
+            except HtmlParseError as error:
+                raise ApiError(400, f"Bad Request: can't parse entities: {error}")
+        elif parse_mode == "":
+            parsed = ParsedHtml(text, [], [])
+        else:
+            # NOTE: the fake does not implement Markdown or MarkdownV2.
+            raise ApiError(400, f"Bad Request: unsupported parse_mode {parse_mode!r} in the fake")
+        if not parsed.text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if len(parsed.text) > MAX_MESSAGE_CHARS:
+            raise ApiError(400, "Bad Request: message is too long")
+
+        reply_parameters = _json_object_param(params, "reply_parameters")
+        reply_to = None
+        if reply_parameters is not None:
+            reply_to = _int_value(reply_parameters.get("message_id"),
+                                  "reply_parameters.message_id")
+            allow_without = bool(reply_parameters.get("allow_sending_without_reply", False))
+        elif "reply_to_message_id" in params:
+            reply_to = _int_param(params, "reply_to_message_id", 0)
+            allow_without = _bool_value(params.get("allow_sending_without_reply", False))
+        if reply_to is not None:
+            with self._lock:
+                known = reply_to in self._message_ids.get(chat_id, set())
+            if not known and not allow_without:
+                raise ApiError(400, "Bad Request: message to be replied not found")
+        link_preview_options = _json_object_param(params, "link_preview_options")
+
+        flood_error = self._check_flood(chat_id, time.monotonic())
+        if flood_error is not None:
+            raise flood_error
+
+        with self._cond:
+            message_id = self._allocate_message_id(chat_id)
+            self._message_ids.setdefault(chat_id, set()).add(message_id)
+            self._sent.append(SentMessage(
+                chat_id=chat_id, message_id=message_id, html=text, parse_mode=parse_mode,
+                text=parsed.text, entities=parsed.entities, links=parsed.links,
+                reply_to_message_id=reply_to, reply_parameters=reply_parameters,
+                link_preview_options=link_preview_options, request_seq=record.seq,
+                done_seq=0, time=time.monotonic()))
+            record.sent_index = len(self._sent) - 1
+            self._cond.notify_all()
+        result: dict[str, Any] = {
+            "message_id": message_id,
+            "from": {key: self.bot_user[key] for key in ("id", "is_bot", "first_name",
+                                                         "username")},
+            "chat": chat,
+            "date": int(time.time()),
+            "text": parsed.text,
+        }
+        if parsed.entities:
+            result["entities"] = parsed.entities
+        return result
+
+
+_METHODS = {
+    "getme": ("getMe", FakeBotApi._api_get_me),
+    "getupdates": ("getUpdates", FakeBotApi._api_get_updates),
+    "sendmessage": ("sendMessage", FakeBotApi._api_send_message),
+}
+
+
+def command_entities(text: str) -> list[dict[str, Any]]:
+    """Return the bot_command entity Telegram attaches to a message that starts with a
+    command such as "/search" or "/search@SomeBot"."""
+    match = re.match(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?=\s|$)", text)
+    if not match:
+        return []
+    return [{"type": "bot_command", "offset": 0, "length": _utf16_length(match.group(0))}]
+
+
+def private_chat(chat_id: int, first_name: str = "User") -> dict[str, Any]:
+    return {"id": chat_id, "type": "private", "first_name": first_name}
+
+
+def group_chat(chat_id: int, title: str = "Test group") -> dict[str, Any]:
+    if chat_id >= 0:
+        raise ValueError("group chat ids are negative")
+    return {"id": chat_id, "type": "group", "title": title,
+            "all_members_are_administrators": True}
+
+
+def supergroup_chat(chat_id: int, title: str = "Test supergroup") -> dict[str, Any]:
+    if not str(chat_id).startswith("-100"):
+        raise ValueError("supergroup chat ids look like -100xxxxxxxxxx")
+    return {"id": chat_id, "type": "supergroup", "title": title}
+
+
+def _int_value(value: Any, name: str) -> int:
+    if isinstance(value, bool):
+        raise ApiError(400, f"Bad Request: invalid {name}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,19}", value.strip()):
+        return int(value)
+    raise ApiError(400, f"Bad Request: invalid {name}")
+
+
+def _int_param(params: dict[str, Any], name: str, default: int) -> int:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    return _int_value(value, name)
+
+
+def _bool_value(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.lower() in ("true", "1")
+    return bool(value)
+
+
+def _chat_id_param(value: Any) -> int:
+    if value is None or value == "":
+        raise ApiError(400, "Bad Request: chat_id is empty")
+    if isinstance(value, str) and value.startswith("@"):
+        raise ApiError(400, "Bad Request: chat not found")
+    if isinstance(value, float):
+        # A JSON number with a fraction or exponent: a client that lost 64-bit precision.
+        raise ApiError(400, "Bad Request: chat not found")
+    return _int_value(value, "chat_id")
+
+
+def _json_object_param(params: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ApiError(400, f"Bad Request: can't parse {name} JSON object")
+    if not isinstance(value, dict):
+        raise ApiError(400, f"Bad Request: {name} must be a JSON object")
+    return value
+
+
+# ------------------------------------------------------------------------------------------
+# HTTP
+
+class _BotApiHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-bot-api/1"
+    # Bounds how long an idle keep-alive connection keeps its thread.
+    timeout = 120
+    api: FakeBotApi
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection_id = self.api._register_connection(self.connection)
+
+    def finish(self) -> None:
+        self.api._unregister_connection(self.connection_id)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.api.verbose:
+            # The request path contains the token, so print it redacted.
+            sys.stderr.write(f"fake-bot-api: {self.command} {_redact(self.path, self.api.token)}"
+                             f" -> {args[1] if len(args) > 1 else ''}\n")
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def _client_gone(self) -> bool:
+        """Return True when the client has closed the connection (EOF is readable)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            total = 0
+            while True:
+                size_line = self.rfile.readline(1024)
+                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                total += size
+                if total > MAX_REQUEST_BODY_BYTES:
+                    raise ApiError(413, "Request Entity Too Large")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BODY_BYTES:
+            raise ApiError(413, "Request Entity Too Large")
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _parse_params(self, body: bytes, query: str) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        for key, values in urllib.parse.parse_qs(query, keep_blank_values=True).items():
+            params[key] = values[-1]
+        if not body:
+            return params
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "Bad Request: request body must be encoded in UTF-8")
+        if content_type == "application/json":
+            try:
+                decoded = json.loads(text)
+            except ValueError as error:
+                raise ApiError(400, f"Bad Request: can't parse JSON body: {error}")
+            if not isinstance(decoded, dict):
+                raise ApiError(400, "Bad Request: the JSON body must be an object")
+            params.update(decoded)
+        elif content_type == "application/x-www-form-urlencoded":
+            for key, values in urllib.parse.parse_qs(text, keep_blank_values=True).items():
+                params[key] = values[-1]
+        else:
+            raise ApiError(400, f"Bad Request: unsupported Content-Type {content_type!r}")
+        return params
+
+    def _handle(self) -> None:
+        api = self.api
+        parsed_url = urllib.parse.urlsplit(self.path)
+        match = re.fullmatch(r"/bot([^/]*)/([A-Za-z_]*)", parsed_url.path)
+        method_key = match.group(2).lower() if match else ""
+        method_name, method_impl = _METHODS.get(method_key, (match.group(2) if match else "",
+                                                             None))
+        token_ok = bool(match) and match.group(1) == api.token
+        content_type = self.headers.get("Content-Type", "")
+        try:
+            body = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            return
+        except ApiError as error:
+            self._respond(error.http_status, error.body())
+            self.close_connection = True
+            return
+
+        params: dict[str, Any] = {}
+        error: ApiError | None = None
+        try:
+            params = self._parse_params(body, parsed_url.query)
+        except ApiError as parse_error:
+            error = parse_error
+        record = api._begin(method_name, self.command, content_type, params,
+                            self.connection_id, token_ok)
+
+        status = 200
+        response: dict[str, Any]
+        try:
+            if not match:
+                raise ApiError(404, "Not Found")
+            if not token_ok:
+                raise ApiError(401, "Unauthorized")
+            if method_impl is None:
+                raise ApiError(404, "Not Found: method not found")
+            if error is not None:
+                raise error
+            delay = api._delay_for(method_name)
+            if delay > 0:
+                time.sleep(delay)
+            fault = api._take_fault(method_name)
+            if fault is not None:
+                raise fault
+            result = method_impl(api, record, params, self._client_gone)
+            response = {"ok": True, "result": result}
+        except ClientGone:
+            api._finish(record, 0, None, abandoned=True)
+            self.close_connection = True
+            return
+        except ApiError as api_error:
+            status = api_error.http_status
+            response = api_error.body()
+        api._finish(record, status, response)
+        self._respond(status, response)
+
+    def _respond(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+
+
+def _redact(text: str, token: str) -> str:
+    return text.replace(token, "<token>") if token else text
+
+
+# ------------------------------------------------------------------------------------------
+# Self-test
+
+def _self_test() -> int:
+    token = "123456:SELF-test_token"
+    failures: list[str] = []
+    passed = 0
+
+    def check(condition: bool, name: str, detail: Any = "") -> None:
+        nonlocal passed
+        if condition:
+            passed += 1
+        else:
+            failures.append(f"{name}: {detail}")
+            print(f"FAIL {name}: {detail}")
+
+    def call(connection: http.client.HTTPConnection, method: str, body: Any,
+             token_in_path: str = token, content_type: str = "application/json"
+             ) -> tuple[int, dict[str, Any]]:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        connection.request("POST", f"/bot{token_in_path}/{method}", body=data,
+                           headers={"Content-Type": content_type})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+
+    with FakeBotApi(token) as fake:
+        connection = http.client.HTTPConnection("127.0.0.1", fake.port, timeout=10)
+        status, body = call(connection, "getMe", {})
+        check(status == 200 and body["result"]["username"] == "tgsearch_test_bot",
+              "getMe returns the bot", body)
+        status, body = call(connection, "getMe", {}, token_in_path="123456:wrong")
+        check(status == 401 and body == {"ok": False, "error_code": 401,
+                                         "description": "Unauthorized"},
+              "wrong token gets 401", body)
+        status, body = call(connection, "noSuchMethod", {})
+        check(status == 404 and body["description"] == "Not Found: method not found",
+              "unknown method gets 404", body)
+        status, body = call(connection, "getUpdates", {"offset": 0, "timeout": 0})
+        check(status == 200 and body["result"] == [], "empty getUpdates returns []", body)
+
+        # Long poll: a waiting getUpdates returns as soon as an update is pushed.
+        chat = private_chat(5000000001, "Amal")
+        pusher = threading.Timer(0.3, lambda: fake.push_message(chat, "/start"))
+        started = time.monotonic()
+        pusher.start()
+        status, body = call(connection, "getUpdates",
+                            {"offset": 0, "timeout": 5, "limit": 100,
+                             "allowed_updates": ["message"]})
+        elapsed = time.monotonic() - started
+        check(status == 200 and len(body["result"]) == 1, "long poll gets the update", body)
+        check(0.2 < elapsed < 2.0, "long poll wakes up on push", f"{elapsed:.2f} s")
+        update = body["result"][0]
+        check(update["message"]["entities"] == [{"type": "bot_command", "offset": 0,
+                                                 "length": 6}],
+              "commands carry a bot_command entity", update)
+        first_id = update["update_id"]
+
+        # Unconfirmed updates come back; an offset confirms them.
+        status, body = call(connection, "getUpdates", {"offset": 0, "timeout": 0})
+        check([item["update_id"] for item in body["result"]] == [first_id],
+              "unconfirmed update is delivered again", body)
+        for index in range(150):
+            fake.push_message(chat, f"message {index}")
+        status, body = call(connection, "getUpdates", {"offset": first_id + 1, "limit": 500})
+        ids = [item["update_id"] for item in body["result"]]
+        check(ids == list(range(first_id + 1, first_id + 101)),
+              "limit is clamped to 100 and updates are in order", ids[:3])
+        check(fake.confirmed_offset == first_id + 1, "offset is recorded",
+              fake.confirmed_offset)
+        status, body = call(connection, "getUpdates", {"offset": first_id + 151, "timeout": 0})
+        check(body["result"] == [] and fake.pending_update_ids() == [],
+              "offset past the last update confirms all", fake.pending_update_ids())
+        check(fake.connection_count() == 1, "one keep-alive connection served every call",
+              fake.connection_count())
+
+        # A second getUpdates while one waits makes the first return 409.
+        other = http.client.HTTPConnection("127.0.0.1", fake.port, timeout=10)
+        results: dict[str, Any] = {}
+
+        def long_poll() -> None:
+            results["first"] = call(other, "getUpdates", {"timeout": 5})
+
+        poller = threading.Thread(target=long_poll)
+        poller.start()
+        time.sleep(0.3)
+        status, body = call(connection, "getUpdates", {"timeout": 0})
+        poller.join(timeout=10)
+        first_status, first_body = results.get("first", (0, {}))
+        check(first_status == 409 and first_body.get("description") == CONFLICT_DESCRIPTION,
+              "older getUpdates gets 409", results)
+        check(status == 200, "newer getUpdates succeeds", body)
+        other.close()
+
+        # A client that closes its connection during a long poll gets no 409 recorded.
+        raw = socket.create_connection(("127.0.0.1", fake.port), timeout=5)
+        request_body = b'{"timeout": 5}'
+        raw.sendall(f"POST /bot{token}/getUpdates HTTP/1.1\r\nHost: x\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(request_body)}"
+                    f"\r\n\r\n".encode() + request_body)
+        time.sleep(0.3)
+        raw.close()
+        status, body = call(connection, "getUpdates", {"timeout": 0})
+        fake.wait_for(lambda api: api.requests("getUpdates")[-2].done_seq > 0, 2)
+        abandoned = fake.requests("getUpdates")[-2]
+        check(status == 200 and abandoned.abandoned and abandoned.status == 0,
+              "a poll whose client left is abandoned, not answered", abandoned)
+
+        # sendMessage validation.
+        def send(text: str, **extra: Any) -> tuple[int, dict[str, Any]]:
+            return call(connection, "sendMessage",
+                        {"chat_id": chat["id"], "text": text, "parse_mode": "HTML", **extra})
+
+        accepted = [
+            "<b>bold</b> &lt;tag&gt; &amp; &quot;q&quot; &#128512; &#x1F600; a > b",
+            '<a href="https://example.org/?a=1&amp;b=2">link</a>',
+            "<i><b>nested</b></i> <s>x</s> <u>y</u> <code>z</code> <pre>p</pre>",
+            '<pre><code class="language-cpp">int x;</code></pre>',
+            '<span class="tg-spoiler">s</span> <tg-spoiler>t</tg-spoiler>',
+            "<blockquote expandable>quote</blockquote> <B>upper</B>",
+            '<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>',
+            "x" * MAX_MESSAGE_CHARS,
+            "<b>" + "é" * MAX_MESSAGE_CHARS + "</b>",
+        ]
+        for text in accepted:
+            status, body = send(text)
+            check(status == 200, f"accepts {text[:40]!r}", body)
+        status, body = send('<a href="https://example.org/">link</a> <b>x</b>')
+        entities = body.get("result", {}).get("entities", [])
+        check(body.get("result", {}).get("text") == "link x", "returns the visible text", body)
+        check(entities == [{"type": "text_link", "offset": 0, "length": 4,
+                            "url": "https://example.org/"},
+                           {"type": "bold", "offset": 5, "length": 1}],
+              "returns entities", entities)
+        status, body = send("😀<b>é</b>")
+        check(body.get("result", {}).get("entities") == [{"type": "bold", "offset": 2,
+                                                          "length": 1}],
+              "entity offsets count UTF-16 units", body)
+
+        rejected = [
+            ("a < b", "Unsupported start tag"),
+            ("a & b", "must be escaped"),
+            ("&nbsp;", "must be escaped"),
+            ("&apos;", "must be escaped"),
+            ("<b>open", "Can't find end tag"),
+            ("<b>x</i>", "Unmatched end tag"),
+            ("x</b>", "Unexpected end tag"),
+            ("<br/>", "Unsupported start tag"),
+            ("<span>x</span>", "must have class"),
+            ('<a href="x&y">l</a>', "must be escaped"),
+            ("<b", "Unclosed start tag"),
+            ("<b>x</b", "Unclosed end tag"),
+            ("&#0;", "Invalid numeric HTML entity"),
+        ]
+        for text, reason in rejected:
+            status, body = send(text)
+            description = body.get("description", "")
+            check(status == 400 and description.startswith("Bad Request: can't parse entities:")
+                  and reason in description, f"rejects {text!r}", body)
+        status, body = send("x" * (MAX_MESSAGE_CHARS + 1))
+        check(status == 400 and body["description"] == "Bad Request: message is too long",
+              "rejects 4097 characters", body)
+        status, body = send("&lt;" * 8193)
+        check(status == 400 and body["description"] == "Bad Request: message is too long",
+              "rejects a raw text over 32768 bytes", body)
+        status, body = send("<b> </b>\n")
+        check(status == 400 and body["description"] == "Bad Request: message text is empty",
+              "rejects whitespace-only text", body)
+        status, body = call(connection, "sendMessage", {"chat_id": 42, "text": "x"})
+        check(status == 400 and body["description"] == "Bad Request: chat not found",
+              "rejects an unknown chat", body)
+        status, body = send("x", reply_parameters={"message_id": 999999})
+        check(status == 400 and "replied not found" in body["description"],
+              "rejects a reply to an unknown message", body)
+        status, body = send("x", reply_parameters={"message_id": 999999,
+                                                   "allow_sending_without_reply": True})
+        check(status == 200, "allows sending without reply", body)
+        status, body = call(connection, "sendMessage",
+                            f"chat_id={chat['id']}&text=%3Cb%3Eform%3C%2Fb%3E&parse_mode=HTML"
+                            .encode(), content_type="application/x-www-form-urlencoded")
+        check(status == 200 and body["result"]["text"] == "form", "accepts form bodies", body)
+
+        fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 3",
+                       parameters={"retry_after": 3})
+        status, body = send("x")
+        check(status == 429 and body.get("parameters") == {"retry_after": 3},
+              "fail_next injects an error", body)
+        status, body = send("x")
+        check(status == 200, "fail_next affects one call only", body)
+        sent = fake.sent_messages()
+        check(len(sent) == len(accepted) + 5, "records accepted messages only", len(sent))
+        connection.close()
+
+    print(f"{passed} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+# ------------------------------------------------------------------------------------------
+# Command line
+
+def _serve(args: argparse.Namespace) -> int:
+    token = os.environ.get("TELEGRAM_BOT_TOKEN", "")
+    if args.token_file:
+        with open(args.token_file, encoding="utf-8") as token_file:
+            token = token_file.read().strip()
+    if not token:
+        token = "123456:TEST-token"
+    fake = FakeBotApi(token, username=args.username, port=args.port, verbose=args.verbose)
+    fake.start()
+    print(f"fake Bot API listening on {fake.url} for bot @{args.username}", flush=True)
+    if args.interactive:
+        print(f"each line you type is a message from private chat {args.chat_id}; "
+              "replies are printed as visible text", flush=True)
+    stop = threading.Event()
+
+    def print_replies() -> None:
+        printed = 0
+        while not stop.is_set():
+            fake.wait_for(lambda api: len(api.sent_messages()) > printed, 0.5)
+            messages = fake.sent_messages()
+            for message in messages[printed:]:
+                print(f"--- reply in chat {message.chat_id}:\n{message.text}\n", flush=True)
+            printed = len(messages)
+            for record in fake.requests():
+                if record.status >= 400 and not getattr(record, "_printed", False):
+                    record._printed = True  # type: ignore[attr-defined]
+                    print(f"--- {record.method} failed: {record.response}", flush=True)
+
+    printer = threading.Thread(target=print_replies, daemon=True)
+    printer.start()
+    chat = private_chat(args.chat_id, "Console")
+    try:
+        if args.interactive:
+            for line in sys.stdin:
+                fake.push_message(chat, line.rstrip("\n"))
+            time.sleep(1.0)
+        else:
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        fake.stop()
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any)")
+    parser.add_argument("--token-file", help="file with the bot token (default: env "
+                        "TELEGRAM_BOT_TOKEN, else 123456:TEST-token)")
+    parser.add_argument("--username", default="tgsearch_test_bot", help="bot username")
+    parser.add_argument("--interactive", action="store_true",
+                        help="turn each stdin line into a private message and print replies")
+    parser.add_argument("--chat-id", type=int, default=5000000001,
+                        help="private chat id used by --interactive")
+    parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    parser.add_argument("--self-test", action="store_true", help="test the fake and exit")
+    args = parser.parse_args()
+    if args.self_test:
+        return _self_test()
+    return _serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
