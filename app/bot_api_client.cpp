@@ -1,1 +1,842 @@
-// placeholder
+#include "app/bot_api_client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/verify_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+namespace tgsearch {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+/// Maximum response body in bytes. getUpdates returns at most 100 updates, which with
+/// 4096-character messages, their entities and replied-to messages come to a few MB (an
+/// estimate). The limit leaves ample room but bounds what a broken server can make us buffer.
+constexpr std::uint64_t max_response_body_bytes = 64ull * 1024 * 1024;
+constexpr std::string_view max_response_body_text = "64 MiB";
+
+/// Maximum response head in bytes. Beast's default is 8 KiB, and a proxy in front of the Bot
+/// API may add headers of its own.
+constexpr std::uint32_t max_response_header_bytes = 64 * 1024;
+
+/// Maximum JSON nesting accepted when scanning a response, raised from Boost.JSON's default of
+/// 32 so that no deeply nested update is rejected here. It only bounds the scanner's stack.
+constexpr std::size_t max_json_depth = 256;
+
+constexpr std::string_view user_agent = "tgsearch/0.1";
+
+// Keys of a Bot API response longer than this are not among the ones the scanner looks for.
+constexpr std::size_t max_tracked_key_size = 32;
+
+/// The parts of a base URL that a request needs.
+struct base_url {
+    bool tls = false;
+    bool host_is_name = false;  // false for IP literals, which get no SNI
+    std::string host;           // name or address to resolve, IPv6 without brackets
+    std::string port;
+    std::string host_header;  // host as written, plus the port when it is not the default
+    std::string path_prefix;  // empty or "/prefix", without a trailing slash
+};
+
+base_url parse_base_url(const std::string& text, std::string_view token) {
+    const auto invalid = [&](std::string_view reason) {
+        return std::invalid_argument(
+            redact_token("invalid --api-url \"" + text + "\": " + std::string(reason), token));
+    };
+    constexpr std::string_view expected_scheme = "expected an http:// or https:// URL";
+
+    const auto parsed = boost::urls::parse_uri(text);
+    if (!parsed) {
+        throw invalid(expected_scheme);
+    }
+    const boost::urls::url_view url = *parsed;
+
+    base_url out;
+    if (url.scheme_id() == boost::urls::scheme::https) {
+        out.tls = true;
+    } else if (url.scheme_id() != boost::urls::scheme::http) {
+        throw invalid(expected_scheme);
+    }
+    if (!url.has_authority() || url.encoded_host().empty()) {
+        throw invalid("missing host name");
+    }
+    if (url.has_userinfo()) {
+        throw invalid("user info before the host is not supported");
+    }
+    if (url.has_query() || url.has_fragment()) {
+        throw invalid("a query or fragment is not allowed, so remove the part from \"?\" or \"#\"");
+    }
+    switch (url.host_type()) {
+        case boost::urls::host_type::name:
+            out.host_is_name = true;
+            break;
+        case boost::urls::host_type::ipv4:
+        case boost::urls::host_type::ipv6:
+            break;
+        default:
+            throw invalid("unsupported host, expected a host name, an IPv4 or an IPv6 address");
+    }
+    out.host = url.host_address();
+
+    const std::string_view default_port = out.tls ? "443" : "80";
+    const std::string_view port = url.port();
+    if (port.empty()) {
+        out.port = default_port;
+    } else {
+        unsigned number = 0;
+        const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+        if (error != std::errc() || end != port.data() + port.size() || number == 0 ||
+            number > 65535) {
+            throw invalid("the port must be a number from 1 to 65535");
+        }
+        out.port = std::to_string(number);
+    }
+
+    out.host_header = std::string_view(url.encoded_host());
+    if (out.port != default_port) {
+        out.host_header += ':';
+        out.host_header += out.port;
+    }
+
+    std::string_view path = url.encoded_path();
+    // Boost.URL 1.81 accepts "http://host:80a" as port 80 and path "a", although a path after
+    // the host must be empty or start with "/".
+    if (!path.empty() && path.front() != '/') {
+        throw invalid("expected \"/\" or the end after the host and port");
+    }
+    while (!path.empty() && path.back() == '/') {
+        path.remove_suffix(1);
+    }
+    out.path_prefix = path;
+    return out;
+}
+
+// The token goes into the request target unescaped, so anything that could end the path
+// segment or the request line is rejected. Issued tokens are "<bot id>:<base64url secret>".
+void check_token(std::string_view token) {
+    if (token.empty()) {
+        throw std::invalid_argument("missing bot token");
+    }
+    const bool valid = std::all_of(token.begin(), token.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               c == ':' || c == '-' || c == '_';
+    });
+    if (!valid) {
+        throw std::invalid_argument(
+            "invalid bot token: it may contain only letters, digits, ':', '-' and '_'");
+    }
+}
+
+void check_method(std::string_view method) {
+    const bool valid = !method.empty() && std::all_of(method.begin(), method.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    });
+    if (!valid) {
+        throw std::invalid_argument("invalid Bot API method name \"" + std::string(method) +
+                                    "\": expected letters and digits only");
+    }
+}
+
+/// Envelope fields of a Bot API response: everything except "result".
+struct bot_api_envelope {
+    bool is_response = false;  // a JSON object with a boolean "ok"
+    bool ok = false;
+    std::optional<std::int64_t> error_code;
+    std::optional<std::string> description;
+    std::int64_t retry_after = 0;
+    std::int64_t migrate_to_chat_id = 0;
+};
+
+/// Boost.JSON SAX handler that keeps the envelope fields and skips every other value, so a
+/// large "result" is scanned but not stored. It stops at `"ok": true`, because a successful
+/// response needs nothing more and its "result" is parsed by the caller.
+class envelope_scanner {
+public:
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+
+    bot_api_envelope envelope;
+    bool stopped_at_ok = false;
+
+    bool on_document_begin(error_code&) { return true; }
+    bool on_document_end(error_code&) { return true; }
+
+    bool on_object_begin(error_code&) {
+        if (depth_ == 0) {
+            top_level_is_object_ = true;
+        } else if (depth_ == 1 && top_field_ == top_field::parameters) {
+            in_parameters_ = true;
+        }
+        ++depth_;
+        return true;
+    }
+    bool on_object_end(std::size_t, error_code&) {
+        leave_container();
+        return true;
+    }
+    bool on_array_begin(error_code&) {
+        ++depth_;
+        return true;
+    }
+    bool on_array_end(std::size_t, error_code&) {
+        leave_container();
+        return true;
+    }
+
+    bool on_key_part(boost::json::string_view part, std::size_t, error_code&) {
+        append_key(part);
+        return true;
+    }
+    bool on_key(boost::json::string_view part, std::size_t, error_code&) {
+        append_key(part);
+        if (depth_ == 1) {
+            top_field_ = classify_top_key();
+        } else if (depth_ == 2 && in_parameters_) {
+            parameter_field_ = classify_parameter_key();
+        }
+        key_.clear();
+        key_too_long_ = false;
+        return true;
+    }
+
+    bool on_string_part(boost::json::string_view part, std::size_t, error_code&) {
+        if (at_top_field(top_field::description)) {
+            description_.append(part.data(), part.size());
+        }
+        return true;
+    }
+    bool on_string(boost::json::string_view part, std::size_t, error_code&) {
+        if (at_top_field(top_field::description)) {
+            description_.append(part.data(), part.size());
+            envelope.description = std::move(description_);
+            description_.clear();
+        }
+        return true;
+    }
+
+    bool on_number_part(boost::json::string_view, error_code&) { return true; }
+    bool on_int64(std::int64_t value, boost::json::string_view, error_code&) {
+        store_integer(value);
+        return true;
+    }
+    bool on_uint64(std::uint64_t value, boost::json::string_view, error_code&) {
+        if (value <= std::uint64_t(std::numeric_limits<std::int64_t>::max())) {
+            store_integer(static_cast<std::int64_t>(value));
+        }
+        return true;
+    }
+    bool on_double(double, boost::json::string_view, error_code&) { return true; }
+
+    bool on_bool(bool value, error_code& ec) {
+        if (at_top_field(top_field::ok)) {
+            envelope.is_response = top_level_is_object_;
+            envelope.ok = value;
+            if (value) {
+                stopped_at_ok = true;
+                ec = make_error_code(boost::system::errc::operation_canceled);
+                return false;
+            }
+        }
+        return true;
+    }
+    bool on_null(error_code&) { return true; }
+    bool on_comment_part(boost::json::string_view, error_code&) { return true; }
+    bool on_comment(boost::json::string_view, error_code&) { return true; }
+
+private:
+    enum class top_field { other, ok, error_code, description, parameters };
+    enum class parameter_field { other, retry_after, migrate_to_chat_id };
+
+    bool at_top_field(top_field field) const { return depth_ == 1 && top_field_ == field; }
+
+    void leave_container() {
+        --depth_;
+        if (depth_ <= 1) {
+            in_parameters_ = false;
+        }
+    }
+
+    void append_key(boost::json::string_view part) {
+        const bool tracked = depth_ == 1 || (depth_ == 2 && in_parameters_);
+        if (!tracked || key_too_long_) {
+            return;
+        }
+        if (key_.size() + part.size() > max_tracked_key_size) {
+            key_too_long_ = true;
+            return;
+        }
+        key_.append(part.data(), part.size());
+    }
+
+    top_field classify_top_key() const {
+        if (key_too_long_) {
+            return top_field::other;
+        }
+        if (key_ == "ok") {
+            return top_field::ok;
+        }
+        if (key_ == "error_code") {
+            return top_field::error_code;
+        }
+        if (key_ == "description") {
+            return top_field::description;
+        }
+        if (key_ == "parameters") {
+            return top_field::parameters;
+        }
+        return top_field::other;
+    }
+
+    parameter_field classify_parameter_key() const {
+        if (key_too_long_) {
+            return parameter_field::other;
+        }
+        if (key_ == "retry_after") {
+            return parameter_field::retry_after;
+        }
+        if (key_ == "migrate_to_chat_id") {
+            return parameter_field::migrate_to_chat_id;
+        }
+        return parameter_field::other;
+    }
+
+    void store_integer(std::int64_t value) {
+        if (at_top_field(top_field::error_code)) {
+            envelope.error_code = value;
+        } else if (depth_ == 2 && in_parameters_) {
+            if (parameter_field_ == parameter_field::retry_after) {
+                envelope.retry_after = value;
+            } else if (parameter_field_ == parameter_field::migrate_to_chat_id) {
+                envelope.migrate_to_chat_id = value;
+            }
+        }
+    }
+
+    std::size_t depth_ = 0;  // containers open at the current position
+    bool top_level_is_object_ = false;
+    bool in_parameters_ = false;
+    top_field top_field_ = top_field::other;
+    parameter_field parameter_field_ = parameter_field::other;
+    std::string key_;
+    bool key_too_long_ = false;
+    std::string description_;
+};
+
+bot_api_envelope scan_envelope(std::string_view body) {
+    boost::json::parse_options options;
+    options.max_depth = max_json_depth;
+    boost::json::basic_parser<envelope_scanner> parser(options);
+    error_code error;
+    parser.write_some(false, body.data(), body.size(), error);
+    if (error && !parser.handler().stopped_at_ok) {
+        return {};
+    }
+    return std::move(parser.handler().envelope);
+}
+
+int clamp_to_int(std::int64_t value) {
+    return static_cast<int>(std::clamp<std::int64_t>(value, std::numeric_limits<int>::min(),
+                                                     std::numeric_limits<int>::max()));
+}
+
+std::string describe_status(const http::response<http::string_body>& response) {
+    std::string text = "HTTP " + std::to_string(response.result_int());
+    std::string_view reason = response.reason();
+    if (reason.empty()) {
+        reason = http::obsolete_reason(response.result());
+    }
+    if (!reason.empty()) {
+        text += ' ';
+        text += reason;
+    }
+    return text;
+}
+
+api_result interpret_response(http::response<http::string_body>& response, std::string_view method,
+                              std::string_view token) {
+    api_result result;
+    result.http_status = static_cast<int>(response.result_int());
+    std::string body = std::move(response.body());
+    bot_api_envelope envelope = scan_envelope(body);
+    const bool success_status = result.http_status >= 200 && result.http_status < 300;
+
+    if (envelope.is_response && envelope.ok && success_status) {
+        result.kind = api_result::status::ok;
+        result.body = std::move(body);
+        return result;
+    }
+
+    result.kind = api_result::status::api_error;
+    if (envelope.is_response && !envelope.ok) {
+        result.error_code = clamp_to_int(envelope.error_code.value_or(result.http_status));
+        result.description =
+            envelope.description ? std::move(*envelope.description) : describe_status(response);
+        result.retry_after = static_cast<std::int32_t>(
+            std::clamp<std::int64_t>(envelope.retry_after, 0, std::numeric_limits<int>::max()));
+        result.migrate_to_chat_id = envelope.migrate_to_chat_id;
+    } else {
+        result.error_code = result.http_status;
+        result.description = "POST " + std::string(method) + ": " + describe_status(response);
+        if (success_status) {
+            result.description += " with a body that is not a Bot API response";
+        }
+    }
+    result.description = redact_token(std::move(result.description), token);
+    result.body = redact_token(std::move(body), token);
+    return result;
+}
+
+/// Host name check of ssl::host_name_verification that also records a mismatch as the
+/// verification error, so that the handshake failure reports why the certificate was rejected.
+class verify_host_name {
+public:
+    explicit verify_host_name(const std::string& host) : check_(host) {}
+
+    bool operator()(bool preverified, ssl::verify_context& context) {
+        if (check_(preverified, context)) {
+            return true;
+        }
+        // The check fails a chain OpenSSL accepted only at depth 0 and only on a name mismatch.
+        if (preverified) {
+            X509_STORE_CTX_set_error(context.native_handle(), X509_V_ERR_HOSTNAME_MISMATCH);
+        }
+        return false;
+    }
+
+private:
+    ssl::host_name_verification check_;
+};
+
+std::string describe_handshake_error(const error_code& error, SSL* tls) {
+    const long verify_result = SSL_get_verify_result(tls);
+    if (verify_result != X509_V_OK) {
+        return std::string("certificate verification failed: ") +
+               X509_verify_cert_error_string(verify_result);
+    }
+    return error.message();
+}
+
+std::string describe_read_error(const error_code& error) {
+    if (error == http::error::body_limit) {
+        return "the response body exceeds " + std::string(max_response_body_text);
+    }
+    if (error == http::error::header_limit) {
+        return "the response head exceeds " + std::to_string(max_response_header_bytes) + " bytes";
+    }
+    return error.message();
+}
+
+}  // namespace
+
+std::string redact_token(std::string text, std::string_view token) {
+    constexpr std::string_view replacement = "<redacted>";
+    // Secrets in tokens issued by Telegram are 35 characters long. A shorter secret is not
+    // looked for on its own, so a test token such as "1:a" does not blank out unrelated text.
+    constexpr std::size_t min_secret_size = 8;
+
+    const auto replace_all = [&text, replacement](std::string_view needle) {
+        for (std::size_t at = text.find(needle); at != std::string::npos;
+             at = text.find(needle, at + replacement.size())) {
+            text.replace(at, needle.size(), replacement);
+        }
+    };
+    if (token.empty()) {
+        return text;
+    }
+    replace_all(token);
+    // The secret after the colon is replaced on its own too, which covers a token whose colon
+    // was percent-encoded when a server echoed the request target.
+    const std::size_t colon = token.find(':');
+    if (colon != std::string_view::npos && token.size() - colon - 1 >= min_secret_size) {
+        replace_all(token.substr(colon + 1));
+    }
+    return text;
+}
+
+struct bot_api_client::impl {
+    /// Flags of the call in progress. The deadline timer's handler holds a weak reference, so a
+    /// handler that runs after its call ended finds nothing and does nothing.
+    struct call_state {
+        bool timed_out = false;
+        bool cancelled = false;
+    };
+
+    /// Outcome of a resolve, shared with the resolver's handler. getaddrinfo cannot be
+    /// interrupted, so a timed-out or cancelled call stops waiting and leaves the handler to
+    /// finish later on this shared state alone.
+    struct resolve_state {
+        explicit resolve_state(const asio::any_io_executor& executor)
+            : wakeup(executor, std::chrono::steady_clock::time_point::max()) {}
+
+        asio::steady_timer wakeup;
+        error_code error;
+        tcp::resolver::results_type endpoints;
+        bool done = false;
+    };
+
+    /// Result of writing one request and reading its response.
+    struct exchange_outcome {
+        error_code error;
+        bool during_write = false;
+        bool response_started = false;  // some response bytes arrived before the error
+        std::optional<http::response<http::string_body>> response;
+        bool keep_alive = false;
+    };
+
+    impl(asio::any_io_executor executor, bot_api_endpoint endpoint)
+        : executor_(std::move(executor)),
+          token_(std::move(endpoint.token)),
+          url_(parse_base_url(endpoint.base_url, token_)),
+          resolver_(executor_),
+          deadline_timer_(executor_) {
+        check_token(token_);
+        if (url_.tls) {
+            // tls_client with a floor of TLS 1.2 rather than tlsv12_client, which also caps the
+            // version at 1.2 and so would rule out TLS 1.3.
+            tls_context_.emplace(ssl::context::tls_client);
+            SSL_CTX_set_min_proto_version(tls_context_->native_handle(), TLS1_2_VERSION);
+            tls_context_->set_default_verify_paths();
+            tls_context_->set_verify_mode(ssl::verify_peer);
+        }
+    }
+
+    asio::awaitable<api_result> call(std::string method, std::string json_body,
+                                     std::chrono::milliseconds timeout) {
+        if (current_call_) {
+            throw std::logic_error("bot_api_client::call: another call is in progress");
+        }
+        auto state = std::make_shared<call_state>();
+        current_call_ = state;
+        start_deadline(timeout, state);
+
+        http::request<http::string_body> request{
+            http::verb::post, url_.path_prefix + "/bot" + token_ + "/" + method, 11};
+        request.set(http::field::host, url_.host_header);
+        request.set(http::field::user_agent, user_agent);
+        request.set(http::field::content_type, "application/json");
+        request.set(http::field::connection, "keep-alive");
+        request.body() = std::move(json_body);
+        request.prepare_payload();
+
+        api_result result;
+        try {
+            result = co_await perform(method, request, *state, timeout);
+        } catch (...) {
+            finish_call();
+            throw;
+        }
+        finish_call();
+        co_return result;
+    }
+
+    void cancel() {
+        if (current_call_) {
+            current_call_->cancelled = true;
+        }
+        abort_io();
+    }
+
+private:
+    asio::awaitable<api_result> perform(const std::string& method,
+                                        const http::request<http::string_body>& request,
+                                        call_state& state, std::chrono::milliseconds timeout) {
+        for (;;) {
+            const bool reused = connection_open();
+            if (!reused) {
+                if (auto failure = co_await connect(method, state, timeout)) {
+                    co_return std::move(*failure);
+                }
+            }
+
+            exchange_outcome outcome;
+            if (url_.tls) {
+                outcome = co_await exchange(*tls_stream_, request);
+            } else {
+                outcome = co_await exchange(*plain_stream_, request);
+            }
+
+            if (outcome.error) {
+                close_connection();
+                if (auto stopped = stop_result(state, method, timeout)) {
+                    co_return std::move(*stopped);
+                }
+                // A server may close an idle keep-alive connection at any moment, and the
+                // client learns it only on the next request. When no response byte came
+                // back, the server did not respond to this request, so it is sent once more
+                // on a fresh connection. The second attempt is never on a reused one.
+                // NOTE: a server that read the request, acted on it and then closed without
+                // replying would see it twice. Telegram is not known to do that.
+                if (reused && !outcome.response_started) {
+                    continue;
+                }
+                co_return transport_failure(
+                    method, (outcome.during_write ? "failed to send the request: "
+                                                  : "failed to read the response: ") +
+                                describe_read_error(outcome.error));
+            }
+
+            if (!outcome.keep_alive) {
+                close_connection();
+            }
+            co_return interpret_response(*outcome.response, method, token_);
+        }
+    }
+
+    // Returns the failure, or nothing once the connection is ready.
+    asio::awaitable<std::optional<api_result>> connect(const std::string& method, call_state& state,
+                                                       std::chrono::milliseconds timeout) {
+        auto resolved = std::make_shared<resolve_state>(executor_);
+        pending_resolve_ = resolved;
+        resolver_.async_resolve(
+            url_.host, url_.port,
+            [resolved](error_code error, tcp::resolver::results_type endpoints) {
+                resolved->error = error;
+                resolved->endpoints = std::move(endpoints);
+                resolved->done = true;
+                resolved->wakeup.cancel();
+            });
+        if (!resolved->done) {
+            co_await resolved->wakeup.async_wait(use_tuple);
+        }
+        if (auto stopped = stop_result(state, method, timeout)) {
+            co_return stopped;
+        }
+        if (resolved->error) {
+            co_return transport_failure(
+                method, "failed to resolve " + url_.host + ": " + resolved->error.message());
+        }
+
+        buffer_.clear();
+        beast::tcp_stream* stream = nullptr;
+        if (url_.tls) {
+            tls_stream_.emplace(executor_, *tls_context_);
+            stream = &beast::get_lowest_layer(*tls_stream_);
+        } else {
+            plain_stream_.emplace(executor_);
+            stream = &*plain_stream_;
+        }
+
+        // Checked before each address, so that a timeout or cancel() that closed the socket
+        // between two attempts does not let the next address be tried.
+        const auto still_wanted = [state = current_call_](const error_code&, const tcp::endpoint&) {
+            return !state->timed_out && !state->cancelled;
+        };
+        auto [connect_error, endpoint] =
+            co_await stream->async_connect(resolved->endpoints, still_wanted, use_tuple);
+        if (auto stopped = stop_result(state, method, timeout)) {
+            co_return stopped;
+        }
+        if (connect_error) {
+            close_connection();
+            co_return transport_failure(method, "failed to connect to " + url_.host_header + ": " +
+                                                    connect_error.message());
+        }
+
+        // Both options are optimisations: a request is one write, and keep-alive probes notice
+        // a peer that vanished during a long poll. A failure to set them is not worth a call.
+        error_code ignored;
+        stream->socket().set_option(tcp::no_delay(true), ignored);
+        stream->socket().set_option(asio::socket_base::keep_alive(true), ignored);
+
+        if (url_.tls) {
+            if (auto failure = co_await handshake(method, state, timeout)) {
+                co_return failure;
+            }
+        }
+        co_return std::nullopt;
+    }
+
+    asio::awaitable<std::optional<api_result>> handshake(const std::string& method,
+                                                         call_state& state,
+                                                         std::chrono::milliseconds timeout) {
+        SSL* tls = tls_stream_->native_handle();
+        // RFC 6066 allows only host names in SNI, not IP literals.
+        if (url_.host_is_name && SSL_set_tlsext_host_name(tls, url_.host.c_str()) != 1) {
+            close_connection();
+            co_return transport_failure(method, "failed to set the TLS server name " + url_.host);
+        }
+        tls_stream_->set_verify_callback(verify_host_name(url_.host));
+
+        auto [handshake_error] =
+            co_await tls_stream_->async_handshake(ssl::stream_base::client, use_tuple);
+        if (auto stopped = stop_result(state, method, timeout)) {
+            co_return stopped;
+        }
+        if (handshake_error) {
+            std::string reason = describe_handshake_error(handshake_error, tls);
+            close_connection();
+            co_return transport_failure(
+                method, "TLS handshake with " + url_.host_header + " failed: " + reason);
+        }
+        co_return std::nullopt;
+    }
+
+    template <class Stream>
+    asio::awaitable<exchange_outcome> exchange(Stream& stream,
+                                               const http::request<http::string_body>& request) {
+        exchange_outcome outcome;
+        auto [write_error, bytes_written] = co_await http::async_write(stream, request, use_tuple);
+        if (write_error) {
+            outcome.error = write_error;
+            outcome.during_write = true;
+            co_return outcome;
+        }
+
+        http::response_parser<http::string_body> parser;
+        parser.header_limit(max_response_header_bytes);
+        parser.body_limit(max_response_body_bytes);
+        auto [read_error, bytes_read] =
+            co_await http::async_read(stream, buffer_, parser, use_tuple);
+        if (read_error) {
+            outcome.error = read_error;
+            outcome.response_started = parser.got_some() || buffer_.size() != 0;
+            co_return outcome;
+        }
+        // Bytes left after the response would be taken as the start of the next one.
+        outcome.keep_alive = parser.get().keep_alive() && !parser.need_eof() && buffer_.size() == 0;
+        outcome.response = parser.release();
+        co_return outcome;
+    }
+
+    void start_deadline(std::chrono::milliseconds timeout,
+                        const std::shared_ptr<call_state>& state) {
+        deadline_timer_.expires_after(timeout);
+        deadline_timer_.async_wait(
+            [this, weak_state = std::weak_ptr<call_state>(state)](error_code error) {
+                const auto state = weak_state.lock();
+                // A live state means its call is still running, so `this` is alive too.
+                if (error || !state) {
+                    return;
+                }
+                state->timed_out = true;
+                abort_io();
+            });
+    }
+
+    void finish_call() {
+        deadline_timer_.cancel();
+        current_call_.reset();
+    }
+
+    // Returns the result of a call that cancel() or the deadline stopped, if either did.
+    std::optional<api_result> stop_result(const call_state& state, const std::string& method,
+                                          std::chrono::milliseconds timeout) {
+        if (!state.cancelled && !state.timed_out) {
+            return std::nullopt;
+        }
+        close_connection();
+        api_result result;
+        if (state.cancelled) {
+            result.kind = api_result::status::cancelled;
+            result.description = "POST " + method + ": cancelled";
+        } else {
+            result.kind = api_result::status::transport_error;
+            result.description =
+                "POST " + method + ": timed out after " + std::to_string(timeout.count()) + " ms";
+        }
+        return result;
+    }
+
+    api_result transport_failure(const std::string& method, std::string reason) const {
+        api_result result;
+        result.kind = api_result::status::transport_error;
+        result.description = redact_token("POST " + method + ": " + std::move(reason), token_);
+        return result;
+    }
+
+    beast::tcp_stream* current_stream() {
+        if (url_.tls) {
+            return tls_stream_ ? &beast::get_lowest_layer(*tls_stream_) : nullptr;
+        }
+        return plain_stream_ ? &*plain_stream_ : nullptr;
+    }
+
+    bool connection_open() {
+        beast::tcp_stream* stream = current_stream();
+        return stream != nullptr && stream->socket().is_open();
+    }
+
+    // Closes the socket, which makes every operation pending on it complete with an error. The
+    // stream objects stay until the next connect replaces them, because a pending operation
+    // may still refer to them. No TLS close_notify is sent, since the connection is dropped
+    // either way.
+    void close_connection() {
+        if (beast::tcp_stream* stream = current_stream()) {
+            stream->close();
+        }
+    }
+
+    // Makes the operation in progress, whichever it is, complete at once.
+    void abort_io() {
+        resolver_.cancel();
+        if (auto resolved = pending_resolve_.lock()) {
+            resolved->wakeup.cancel();
+        }
+        close_connection();
+    }
+
+    asio::any_io_executor executor_;
+    std::string token_;
+    base_url url_;
+    std::optional<ssl::context> tls_context_;
+    tcp::resolver resolver_;
+    asio::steady_timer deadline_timer_;
+    std::optional<beast::tcp_stream> plain_stream_;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> tls_stream_;
+    beast::flat_buffer buffer_;
+    std::shared_ptr<call_state> current_call_;
+    std::weak_ptr<resolve_state> pending_resolve_;
+};
+
+bot_api_client::bot_api_client(boost::asio::any_io_executor executor, bot_api_endpoint endpoint)
+    : impl_(std::make_unique<impl>(std::move(executor), std::move(endpoint))) {}
+
+bot_api_client::~bot_api_client() = default;
+
+boost::asio::awaitable<api_result> bot_api_client::call(std::string_view method,
+                                                        std::string json_body,
+                                                        std::chrono::milliseconds timeout) {
+    // Not a coroutine itself: the method name is checked and copied now, while the caller's
+    // string is certainly alive, and the coroutine body owns its copy.
+    check_method(method);
+    return impl_->call(std::string(method), std::move(json_body), timeout);
+}
+
+void bot_api_client::cancel() { impl_->cancel(); }
+
+}  // namespace tgsearch

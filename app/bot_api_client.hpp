@@ -33,7 +33,8 @@ struct api_result {
     int error_code = 0;               ///< Telegram's "error_code" when kind == api_error
     std::string description;          ///< Telegram's description or the transport error; never
                                       ///< contains the token
-    std::string body;                 ///< the raw JSON response body when one arrived
+    std::string body;                 ///< the response body when one arrived: raw when ok,
+                                      ///< with the token redacted otherwise
     std::int32_t retry_after = 0;     ///< parameters.retry_after in seconds, 0 when absent
     std::int64_t migrate_to_chat_id = 0;  ///< parameters.migrate_to_chat_id, 0 when absent
 
@@ -43,12 +44,16 @@ struct api_result {
 /// One keep-alive connection to the Bot API that performs calls one at a time.
 ///
 /// Connects lazily on the first call and reconnects after errors or when the server closes the
-/// connection. Not thread-safe: use it from one coroutine at a time on its executor. Use one
-/// instance per concurrent caller (the poller, each sender).
+/// connection. Not thread-safe: use it from one coroutine at a time on its executor, which must
+/// be a strand when its io_context runs on more than one thread. Use one instance per
+/// concurrent caller (the poller, each sender). Destroy it only when no call is in progress.
 class bot_api_client {
 public:
-    /// Throws std::invalid_argument when `endpoint.base_url` is not an http or https URL; the
-    /// message names the URL and never the token.
+    /// Throws std::invalid_argument when `endpoint.base_url` is not an http or https URL made
+    /// of a host, an optional port and an optional path prefix. User info, a query or a
+    /// fragment are rejected too. It also throws when the token is empty or contains a
+    /// character other than a letter, a digit, ':', '-' or '_'. The message names the URL and
+    /// never the token.
     bot_api_client(boost::asio::any_io_executor executor, bot_api_endpoint endpoint);
     ~bot_api_client();
 
@@ -56,8 +61,11 @@ public:
     bot_api_client& operator=(const bot_api_client&) = delete;
 
     /// Calls `method` with `json_body` (a JSON object, sent as application/json). `timeout`
-    /// bounds the whole call, connect included. Never throws for network or API errors: they
-    /// come back in the result.
+    /// bounds the whole call, connect included. When a reused connection fails before any
+    /// response byte arrives, the request is sent once more on a new connection. Never throws
+    /// for network or API errors: they come back in the result. Throws std::invalid_argument
+    /// at once when `method` is empty or not made of letters and digits, and the awaitable
+    /// throws std::logic_error when another call on this client is in progress.
     boost::asio::awaitable<api_result> call(std::string_view method, std::string json_body,
                                             std::chrono::milliseconds timeout);
 
@@ -70,8 +78,9 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-/// Replaces every occurrence of `token` in `text` with "<redacted>". Does nothing when the
-/// token is empty.
+/// Replaces every occurrence of `token` in `text` with "<redacted>", and every occurrence of
+/// its secret part (after the first ':') when that part has at least 8 characters, which
+/// catches a token whose colon was percent-encoded. Does nothing when the token is empty.
 std::string redact_token(std::string text, std::string_view token);
 
 }  // namespace tgsearch
