@@ -1,1 +1,348 @@
-int main(){}
+// Measures index build time, memory and query latency on a JSONL corpus.
+//
+//   index_bench CORPUS.jsonl[.gz] [QUERIES.tsv]
+//
+// QUERIES.tsv has a header line and the query in its second tab-separated column; the third,
+// when present, lists the expected document ids separated by commas. The program also draws
+// queries of one to three words from the corpus itself. It prints the machine, the numbers,
+// and the top results of a fixed query. When the corpus has nginx packages, it exits 1 unless
+// "nginx reverse proxy" ranks one of them in the top 3.
+
+#include "core/search_index.hpp"
+#include "core/snippet.hpp"
+#include "core/text_normalizer.hpp"
+
+#include <simdjson.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+using bench_clock = std::chrono::steady_clock;
+
+double seconds_since(bench_clock::time_point start) {
+    return std::chrono::duration<double>(bench_clock::now() - start).count();
+}
+
+/// Reads a JSONL file, gzip-compressed or not (gzread passes plain files through).
+std::vector<tgsearch::document> load_jsonl(const char* path) {
+    gzFile file = gzopen(path, "rb");
+    if (file == nullptr) {
+        std::fprintf(stderr, "error: cannot open corpus %s\n", path);
+        std::exit(2);
+    }
+    gzbuffer(file, 1 << 20);
+
+    std::vector<tgsearch::document> docs;
+    simdjson::dom::parser parser;
+    std::string line;
+    char chunk[1 << 16];
+    std::size_t line_number = 0;
+    std::size_t skipped = 0;
+    bool more = true;
+    while (more) {
+        line.clear();
+        // gzgets stops at a newline or a full buffer, so a long line takes several calls.
+        while (true) {
+            if (gzgets(file, chunk, sizeof chunk) == nullptr) {
+                more = false;
+                break;
+            }
+            line += chunk;
+            if (!line.empty() && line.back() == '\n') break;
+        }
+        if (line.empty()) continue;
+        ++line_number;
+
+        simdjson::dom::element object;
+        if (parser.parse(line).get(object) != simdjson::SUCCESS) {
+            ++skipped;
+            continue;
+        }
+        tgsearch::document doc;
+        std::string_view value;
+        if (object["id"].get(value) == simdjson::SUCCESS) doc.id = value;
+        if (object["title"].get(value) == simdjson::SUCCESS) doc.title = value;
+        if (object["text"].get(value) == simdjson::SUCCESS) doc.text = value;
+        if (object["url"].get(value) == simdjson::SUCCESS) doc.url = value;
+        if (doc.id.empty() && doc.text.empty()) {
+            ++skipped;
+            continue;
+        }
+        docs.push_back(std::move(doc));
+    }
+    gzclose(file);
+    if (skipped > 0) {
+        std::fprintf(stderr, "warning: skipped %zu of %zu lines that are not documents\n", skipped,
+                     line_number);
+    }
+    return docs;
+}
+
+/// Returns a field of /proc/self/status in KiB, such as "VmRSS" or "VmHWM", or 0.
+std::size_t proc_status_kib(std::string_view field) {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.compare(0, field.size(), field) == 0 && line.size() > field.size() &&
+            line[field.size()] == ':') {
+            return std::stoul(line.substr(field.size() + 1));
+        }
+    }
+    return 0;
+}
+
+std::string cpu_model() {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(cpuinfo, line)) {
+        if (line.rfind("model name", 0) == 0) {
+            const auto colon = line.find(':');
+            if (colon != std::string::npos) return line.substr(colon + 2);
+        }
+    }
+    return "unknown";
+}
+
+struct sample_query {
+    std::string text;
+    std::vector<std::string> expected_ids;
+};
+
+std::vector<sample_query> load_queries(const char* path) {
+    std::ifstream input(path);
+    if (!input) {
+        std::fprintf(stderr, "error: cannot open queries %s\n", path);
+        std::exit(2);
+    }
+    std::vector<sample_query> queries;
+    std::string line;
+    std::getline(input, line);  // header
+    while (std::getline(input, line)) {
+        std::vector<std::string> columns;
+        std::stringstream fields(line);
+        std::string field;
+        while (std::getline(fields, field, '\t')) columns.push_back(field);
+        if (columns.size() < 2 || columns[1].empty()) continue;
+        sample_query query{columns[1], {}};
+        if (columns.size() > 2) {
+            std::stringstream ids(columns[2]);
+            while (std::getline(ids, field, ',')) {
+                if (!field.empty()) query.expected_ids.push_back(field);
+            }
+        }
+        queries.push_back(std::move(query));
+    }
+    return queries;
+}
+
+/// Draws queries of one to three adjacent words from random documents.
+std::vector<std::string> corpus_queries(const tgsearch::search_index& index, std::size_t count) {
+    std::mt19937 random(12345);
+    std::vector<std::string> queries;
+    std::vector<tgsearch::token> tokens;
+    while (queries.size() < count) {
+        const auto doc = static_cast<std::uint32_t>(random() % index.document_count());
+        const std::string& text = index.document_at(doc).text;
+        tokens.clear();
+        tgsearch::tokenize(text, tokens);
+        if (tokens.empty()) continue;
+        const std::size_t words = 1 + random() % 3;
+        const std::size_t first = random() % tokens.size();
+        const std::size_t last = std::min(tokens.size() - 1, first + words - 1);
+        std::string query;
+        for (std::size_t i = first; i <= last; ++i) {
+            if (!query.empty()) query += ' ';
+            query += text.substr(tokens[i].begin, tokens[i].end - tokens[i].begin);
+        }
+        queries.push_back(std::move(query));
+    }
+    return queries;
+}
+
+struct latency_summary {
+    double p50 = 0;
+    double p90 = 0;
+    double p99 = 0;
+    double max = 0;
+    double mean = 0;
+};
+
+latency_summary summarize(std::vector<double> micros) {
+    latency_summary summary;
+    if (micros.empty()) return summary;
+    std::sort(micros.begin(), micros.end());
+    const auto at = [&](double fraction) {
+        const auto rank = static_cast<std::size_t>(fraction * static_cast<double>(micros.size()));
+        return micros[std::min(rank, micros.size() - 1)];
+    };
+    summary.p50 = at(0.50);
+    summary.p90 = at(0.90);
+    summary.p99 = at(0.99);
+    summary.max = micros.back();
+    double total = 0;
+    for (const double value : micros) total += value;
+    summary.mean = total / static_cast<double>(micros.size());
+    return summary;
+}
+
+void print_latency(const char* label, std::size_t count, const latency_summary& summary) {
+    std::printf(
+        "%-28s n=%-6zu p50=%8.1f us  p90=%8.1f us  p99=%8.1f us  max=%8.1f us  "
+        "mean=%8.1f us\n",
+        label, count, summary.p50, summary.p90, summary.p99, summary.max, summary.mean);
+}
+
+/// Runs every query once, timing each search alone, and returns the latencies in µs.
+std::vector<double> time_queries(const tgsearch::search_index& index,
+                                 const std::vector<std::string>& queries, std::size_t limit) {
+    std::vector<double> micros;
+    micros.reserve(queries.size());
+    std::size_t sink = 0;
+    for (const std::string& query : queries) {
+        const auto start = bench_clock::now();
+        const auto hits = index.search(query, limit);
+        micros.push_back(seconds_since(start) * 1e6);
+        sink += hits.size();
+    }
+    if (sink == static_cast<std::size_t>(-1)) std::puts("");
+    return micros;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || argc > 3) {
+        std::fprintf(stderr, "usage: %s CORPUS.jsonl[.gz] [QUERIES.tsv]\n", argv[0]);
+        return 2;
+    }
+    constexpr std::size_t results_limit = 10;
+    constexpr std::size_t snippet_chars = 200;
+
+    std::printf("cpu: %s, %u hardware threads\n", cpu_model().c_str(),
+                std::thread::hardware_concurrency());
+    std::printf("compiler: g++ %s%s\n", __VERSION__,
+#ifdef NDEBUG
+                ", NDEBUG"
+#else
+                ", assertions on"
+#endif
+    );
+
+    auto start = bench_clock::now();
+    std::vector<tgsearch::document> docs = load_jsonl(argv[1]);
+    std::size_t text_bytes = 0;
+    for (const auto& doc : docs) text_bytes += doc.title.size() + doc.text.size();
+    std::printf("load: %zu documents, %.1f MB of title+text in %.2f s, RSS %.1f MB\n", docs.size(),
+                static_cast<double>(text_bytes) / 1e6, seconds_since(start),
+                static_cast<double>(proc_status_kib("VmRSS")) / 1024.0);
+    if (docs.empty()) {
+        std::fprintf(stderr, "error: corpus %s has no documents\n", argv[1]);
+        return 2;
+    }
+
+    start = bench_clock::now();
+    const auto index = tgsearch::search_index::build(std::move(docs));
+    const double build_seconds = seconds_since(start);
+    std::printf("build: %zu documents, %zu terms in %.2f s\n", index->document_count(),
+                index->term_count(), build_seconds);
+    std::printf("memory_bytes: %.1f MB; RSS %.1f MB, peak RSS %.1f MB\n",
+                static_cast<double>(index->memory_bytes()) / 1e6,
+                static_cast<double>(proc_status_kib("VmRSS")) / 1024.0,
+                static_cast<double>(proc_status_kib("VmHWM")) / 1024.0);
+
+    // Latency: the sample queries repeated, then words drawn from the corpus.
+    std::vector<sample_query> samples;
+    if (argc == 3) samples = load_queries(argv[2]);
+    std::vector<std::string> sample_texts;
+    constexpr std::size_t timed_queries = 3000;
+    while (!samples.empty() && sample_texts.size() < timed_queries) {
+        for (const auto& sample : samples) sample_texts.push_back(sample.text);
+    }
+    const std::vector<std::string> drawn = corpus_queries(*index, timed_queries);
+    time_queries(*index, drawn, results_limit);  // warm caches and the accumulator
+    if (!sample_texts.empty()) {
+        const auto micros = time_queries(*index, sample_texts, results_limit);
+        print_latency("search, sample queries", micros.size(), summarize(micros));
+    }
+    {
+        const auto micros = time_queries(*index, drawn, results_limit);
+        print_latency("search, corpus words", micros.size(), summarize(micros));
+    }
+    {
+        std::vector<double> micros;
+        for (const std::string& query : drawn) {
+            const auto terms = tgsearch::query_terms(query);
+            for (const auto& hit : index->search(query, 5)) {
+                const auto snippet_start = bench_clock::now();
+                const std::string html = tgsearch::make_snippet_html(
+                    index->document_at(hit.doc).text, terms, snippet_chars);
+                micros.push_back(seconds_since(snippet_start) * 1e6);
+            }
+        }
+        print_latency("snippet, 200 chars", micros.size(), summarize(micros));
+    }
+
+    // Recall@10 over the sample queries whose expected documents are in this corpus.
+    if (!samples.empty()) {
+        std::unordered_map<std::string_view, std::uint32_t> doc_by_id;
+        for (std::uint32_t doc = 0; doc < index->document_count(); ++doc) {
+            doc_by_id.emplace(index->document_at(doc).id, doc);
+        }
+        std::size_t judged = 0;
+        std::size_t found = 0;
+        for (const auto& sample : samples) {
+            bool any_expected = false;
+            for (const auto& id : sample.expected_ids) any_expected |= doc_by_id.count(id) > 0;
+            if (!any_expected) continue;
+            ++judged;
+            bool hit_expected = false;
+            for (const auto& hit : index->search(sample.text, 10)) {
+                const std::string& id = index->document_at(hit.doc).id;
+                hit_expected |= std::find(sample.expected_ids.begin(), sample.expected_ids.end(),
+                                          id) != sample.expected_ids.end();
+            }
+            if (hit_expected) {
+                ++found;
+            } else {
+                std::printf("  no expected document in top 10: %s\n", sample.text.c_str());
+            }
+        }
+        std::printf("recall@10: %zu of %zu sample queries with expected documents here\n", found,
+                    judged);
+    }
+
+    // Ranking check: an nginx package must be in the top 3 for this query.
+    const std::string_view check_query = "nginx reverse proxy";
+    const std::string_view nginx_prefix = "debian:en:nginx";
+    bool corpus_has_nginx = false;
+    for (std::uint32_t doc = 0; doc < index->document_count() && !corpus_has_nginx; ++doc) {
+        corpus_has_nginx = index->document_at(doc).id.rfind(nginx_prefix, 0) == 0;
+    }
+    const auto hits = index->search(check_query, 5);
+    std::printf("top 5 for \"%.*s\":\n", static_cast<int>(check_query.size()), check_query.data());
+    bool nginx_in_top3 = false;
+    for (std::size_t rank = 0; rank < hits.size(); ++rank) {
+        const auto& doc = index->document_at(hits[rank].doc);
+        std::printf("  %zu. %-32s matched=%u score=%.3f  %s\n", rank + 1, doc.id.c_str(),
+                    hits[rank].matched_terms, static_cast<double>(hits[rank].score),
+                    doc.title.c_str());
+        if (rank < 3 && doc.id.rfind(nginx_prefix, 0) == 0) nginx_in_top3 = true;
+    }
+    if (corpus_has_nginx) {
+        std::printf("check: nginx package in top 3: %s\n", nginx_in_top3 ? "yes" : "NO");
+        if (!nginx_in_top3) return 1;
+    }
+    return 0;
+}

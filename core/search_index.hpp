@@ -33,20 +33,28 @@ struct search_hit {
 class search_index {
 public:
     /// Builds the index over `docs`, taking ownership of them. Titles and texts are tokenized
-    /// with `tokenize`; a title word counts `params.title_boost` times.
+    /// with `tokenize`; a title word counts `params.title_boost` times. A corpus of 2048
+    /// documents or more is split across up to 8 threads (no more than the hardware has); the
+    /// index comes out the same for any thread count. Throws std::bad_alloc when memory runs
+    /// out and std::length_error past 2^32 - 1 documents or 4 GiB of distinct terms.
     static std::shared_ptr<const search_index> build(std::vector<document> docs,
                                                      bm25_params params = {});
 
     /// Returns up to `limit` documents for `query`, best first. Documents that contain more
     /// distinct query terms rank above those with fewer; ties break by BM25 score, then by
-    /// lower document number. An empty or all-punctuation query returns nothing.
+    /// lower document number. An empty or all-punctuation query returns nothing. A repeated
+    /// word counts once, and words past the 64th distinct one are ignored. Each thread keeps a
+    /// score buffer of one slot per document, so apart from the query's own terms a call
+    /// allocates in proportion to `limit`.
     std::vector<search_hit> search(std::string_view query, std::size_t limit) const;
 
     const document& document_at(std::uint32_t doc) const { return docs_[doc]; }
     std::size_t document_count() const { return docs_.size(); }
     std::size_t term_count() const;
 
-    /// Estimates the heap bytes held by the index and its documents.
+    /// Estimates the heap bytes held by the index and its documents from string and vector
+    /// capacities. Excludes the per-thread score buffers (8 bytes per document per thread that
+    /// has searched) and allocator overhead.
     std::size_t memory_bytes() const;
 
     search_index(const search_index&) = delete;

@@ -1,1 +1,102 @@
+#include "core/html.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <string>
+
+using tgsearch::append_html_escaped;
+using tgsearch::html_escape;
+using tgsearch::html_to_plain_text;
+using tgsearch::telegram_html_length;
+using tgsearch::utf8_floor;
+using tgsearch::utf8_length;
+
+TEST_CASE("html_escape replaces the four special characters", "[html]") {
+    CHECK(html_escape("a < b > c & d \"e\"") == "a &lt; b &gt; c &amp; d &quot;e&quot;");
+    CHECK(html_escape("plain text") == "plain text");
+    CHECK(html_escape("") == "");
+    CHECK(html_escape("&amp;") == "&amp;amp;");
+    CHECK(html_escape("it's") == "it's");
+}
+
+TEST_CASE("html_escape replaces invalid UTF-8", "[html]") {
+    CHECK(html_escape("مرحبا <ёж> 😂") == "مرحبا &lt;ёж&gt; 😂");
+    CHECK(html_escape("a\xFF"
+                      "b") ==
+          "a\xEF\xBF\xBD"
+          "b");
+    CHECK(html_escape("\xC3") == "\xEF\xBF\xBD");                  // truncated sequence
+    CHECK(html_escape("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+    CHECK(html_escape("\xED\xA0\x80") ==
+          "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // UTF-16 surrogate
+}
+
+TEST_CASE("append_html_escaped appends to existing text", "[html]") {
+    std::string out = "<b>";
+    append_html_escaped(out, "1 < 2");
+    out += "</b>";
+    CHECK(out == "<b>1 &lt; 2</b>");
+}
+
+TEST_CASE("utf8_length counts code points", "[html]") {
+    CHECK(utf8_length("") == 0);
+    CHECK(utf8_length("abc") == 3);
+    CHECK(utf8_length("ёж") == 2);
+    CHECK(utf8_length("مرحبا") == 5);
+    CHECK(utf8_length("😂") == 1);
+    CHECK(utf8_length("👍🏽") == 2);  // emoji and skin-tone modifier are two code points
+}
+
+TEST_CASE("utf8_floor never ends inside a sequence", "[html]") {
+    const std::string text = "aё😂";  // 1 + 2 + 4 bytes
+    CHECK(utf8_floor(text, 0) == 0);
+    CHECK(utf8_floor(text, 1) == 1);
+    CHECK(utf8_floor(text, 2) == 1);  // would split ё
+    CHECK(utf8_floor(text, 3) == 3);
+    CHECK(utf8_floor(text, 4) == 3);
+    CHECK(utf8_floor(text, 5) == 3);
+    CHECK(utf8_floor(text, 6) == 3);
+    CHECK(utf8_floor(text, 7) == 7);
+    CHECK(utf8_floor(text, 100) == 7);
+    CHECK(utf8_floor("", 5) == 0);
+}
+
+TEST_CASE("telegram_html_length counts entities once", "[html]") {
+    CHECK(telegram_html_length("plain") == 5);
+    CHECK(telegram_html_length("<b>bold</b>") == 4);
+    CHECK(telegram_html_length("<a href=\"https://example.org/?a=1&amp;b=2\">link</a>") == 4);
+    CHECK(telegram_html_length("<a href=\"x>y\">t</a>") == 1);  // '>' inside quotes
+    CHECK(telegram_html_length("&lt;&gt;&amp;&quot;") == 4);
+    CHECK(telegram_html_length("&#123;&#x1F600;&#X41;") == 3);
+    CHECK(telegram_html_length("ёж <i>مرحبا</i> 😂") == 10);
+    CHECK(telegram_html_length("") == 0);
+}
+
+TEST_CASE("telegram_html_length counts bare ampersands", "[html]") {
+    CHECK(telegram_html_length("a & b") == 5);
+    CHECK(telegram_html_length("&unknown;") == 9);
+    CHECK(telegram_html_length("&#;") == 3);
+    CHECK(telegram_html_length("&#xZZ;") == 6);
+    CHECK(telegram_html_length("&amp") == 4);
+    CHECK(telegram_html_length("<unterminated") == 13);
+}
+
+TEST_CASE("html_to_plain_text strips tags and decodes entities", "[html]") {
+    CHECK(html_to_plain_text("<b>1 &lt; 2</b> &amp; <i>3 &gt; 2</i>") == "1 < 2 & 3 > 2");
+    CHECK(html_to_plain_text("&quot;q&quot; &#65;&#x42; &#x1F600;") == "\"q\" AB 😀");
+    CHECK(html_to_plain_text("&#0; &#xD800;") == "\xEF\xBF\xBD \xEF\xBF\xBD");
+    CHECK(html_to_plain_text("<pre><code class=\"language-sh\">ls</code></pre>") == "ls");
+    CHECK(html_to_plain_text("a & b") == "a & b");
+    CHECK(html_to_plain_text("") == "");
+}
+
+TEST_CASE("html_to_plain_text appends link addresses", "[html]") {
+    CHECK(html_to_plain_text("<a href=\"https://nginx.org/\">nginx</a>") ==
+          "nginx (https://nginx.org/)");
+    CHECK(html_to_plain_text("see <a href=\"https://x.org/?a=1&amp;b=2\"><b>x</b></a>.") ==
+          "see x (https://x.org/?a=1&b=2).");
+    CHECK(html_to_plain_text("<a href='https://y.org'>y</a>") == "y (https://y.org)");
+    // A link that shows its own address is written once.
+    CHECK(html_to_plain_text("<a href=\"https://z.org\">https://z.org</a>") == "https://z.org");
+    CHECK(html_to_plain_text("<a>bare</a>") == "bare");
+}
