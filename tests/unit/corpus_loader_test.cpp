@@ -1,1 +1,543 @@
+#include "app/sample_corpus.hpp"
+#include "core/corpus_loader.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using namespace tgsearch;
+
+namespace {
+
+const std::string fixtures = std::string(TGSEARCH_FIXTURES_DIR) + "/corpus/";
+
+struct loaded_corpus {
+    std::vector<document> docs;
+    std::vector<load_error> errors;
+    load_report report;
+
+    const document* find(std::string_view id) const {
+        const auto it = std::find_if(docs.begin(), docs.end(),
+                                     [id](const document& doc) { return doc.id == id; });
+        return it == docs.end() ? nullptr : &*it;
+    }
+};
+
+loaded_corpus load_file(const std::string& name, corpus_format format = corpus_format::detect) {
+    loaded_corpus corpus;
+    corpus.report = load_corpus_file(fixtures + name, format, corpus.docs,
+                                     [&corpus](const load_error& error) {
+                                         corpus.errors.push_back(error);
+                                     });
+    return corpus;
+}
+
+loaded_corpus load_bytes(std::string_view name, std::string_view bytes,
+                         corpus_format format = corpus_format::detect) {
+    loaded_corpus corpus;
+    corpus.report = load_corpus_bytes(name, bytes, format, corpus.docs,
+                                      [&corpus](const load_error& error) {
+                                          corpus.errors.push_back(error);
+                                      });
+    return corpus;
+}
+
+std::string read_fixture(const std::string& name) {
+    std::ifstream file(fixtures + name, std::ios::binary);
+    REQUIRE(file);
+    return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+std::string gzip_bytes(std::string_view plain) {
+    z_stream stream{};
+    REQUIRE(deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                         Z_DEFAULT_STRATEGY) == Z_OK);
+    std::string compressed(deflateBound(&stream, static_cast<uLong>(plain.size())), '\0');
+    stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
+    stream.avail_in = static_cast<uInt>(plain.size());
+    stream.next_out = reinterpret_cast<Bytef*>(compressed.data());
+    stream.avail_out = static_cast<uInt>(compressed.size());
+    REQUIRE(deflate(&stream, Z_FINISH) == Z_STREAM_END);
+    compressed.resize(stream.total_out);
+    deflateEnd(&stream);
+    return compressed;
+}
+
+std::size_t count_code_points(std::string_view text) {
+    return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }));
+}
+
+bool is_valid_utf8(std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto lead = static_cast<unsigned char>(text[i]);
+        std::size_t length = 0;
+        if (lead < 0x80) {
+            length = 1;
+        } else if (lead >> 5 == 0x6) {
+            length = 2;
+        } else if (lead >> 4 == 0xE) {
+            length = 3;
+        } else if (lead >> 3 == 0x1E) {
+            length = 4;
+        }
+        if (length == 0 || i + length > text.size()) {
+            return false;
+        }
+        for (std::size_t k = 1; k < length; ++k) {
+            if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
+                return false;
+            }
+        }
+        i += length;
+    }
+    return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// JSON Lines
+
+TEST_CASE("jsonl loads every field of good records", "[corpus]") {
+    const loaded_corpus corpus = load_file("records.jsonl");
+
+    CHECK(corpus.errors.empty());
+    CHECK(corpus.report.loaded == 7);
+    CHECK(corpus.report.skipped == 0);
+    CHECK(corpus.report.ignored == 0);
+    REQUIRE(corpus.docs.size() == 7);
+
+    const document& first = corpus.docs[0];
+    CHECK(first.id == "doc:1");
+    CHECK(first.title == "First document");
+    CHECK(first.text == "Plain text of the first document.");
+    CHECK(first.url == "https://example.org/1");
+
+    const document* escaped = corpus.find("doc:6");
+    REQUIRE(escaped != nullptr);
+    CHECK(escaped->title.empty());
+    CHECK(escaped->text == "Only text, no title: \u00e9t\u00e9 \"quoted\"\nsecond line");
+
+    const document* title_only = corpus.find("doc:7");
+    REQUIRE(title_only != nullptr);
+    CHECK(title_only->title == "Only a title");
+    CHECK(title_only->text.empty());
+}
+
+TEST_CASE("jsonl null or missing url leaves url empty", "[corpus]") {
+    const loaded_corpus corpus = load_file("records.jsonl");
+
+    const document* null_url = corpus.find("doc:2");
+    REQUIRE(null_url != nullptr);
+    CHECK(null_url->url.empty());
+    const document* missing_url = corpus.find("doc:3");
+    REQUIRE(missing_url != nullptr);
+    CHECK(missing_url->url.empty());
+}
+
+TEST_CASE("jsonl integer id becomes its decimal text", "[corpus]") {
+    const loaded_corpus corpus = load_file("records.jsonl");
+
+    const document* integer_id = corpus.find("42");
+    REQUIRE(integer_id != nullptr);
+    CHECK(integer_id->title == "Integer id");
+
+    const loaded_corpus big = load_bytes("ids.jsonl", "{\"id\":18446744073709551615,\"text\":\"a\"}\n"
+                                                      "{\"id\":-7,\"text\":\"b\"}\n");
+    CHECK(big.errors.empty());
+    CHECK(big.find("18446744073709551615") != nullptr);
+    CHECK(big.find("-7") != nullptr);
+}
+
+TEST_CASE("jsonl missing id is generated from file name and line", "[corpus]") {
+    const loaded_corpus corpus = load_file("records.jsonl");
+
+    const document* generated = corpus.find("records.jsonl:5");
+    REQUIRE(generated != nullptr);
+    CHECK(generated->title == "No id");
+}
+
+TEST_CASE("jsonl reports each malformed line and skips only it", "[corpus]") {
+    const loaded_corpus corpus = load_file("malformed.jsonl");
+
+    REQUIRE(corpus.docs.size() == 3);
+    CHECK(corpus.docs[0].id == "ok:1");
+    CHECK(corpus.docs[1].id == "ok:2");
+    CHECK(corpus.docs[2].id == "ok:3");
+    CHECK(corpus.report.loaded == 3);
+    CHECK(corpus.report.skipped == 7);
+    CHECK(corpus.report.ignored == 0);
+
+    struct expected_error {
+        std::size_t line;
+        const char* reason;
+    };
+    const std::vector<expected_error> expected = {
+        {2, "invalid JSON"},                       // unterminated string
+        {3, "record is not a JSON object"},        // an array
+        {4, "field \"text\" is not a string"},     // a number
+        {7, "\"text\" and \"title\" are both"},    // both empty
+        {8, "invalid JSON"},                       // content after the object
+        {9, "invalid JSON"},                       // `tru` inside an unread field
+        {11, "invalid JSON"},                      // last line cut off, no newline
+    };
+    REQUIRE(corpus.errors.size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        INFO("error " << i << ": " << corpus.errors[i].reason);
+        CHECK(corpus.errors[i].line == expected[i].line);
+        CHECK_THAT(corpus.errors[i].reason, Catch::Contains(expected[i].reason));
+        CHECK(corpus.errors[i].file == fixtures + "malformed.jsonl");
+    }
+    CHECK_THAT(corpus.errors[2].reason, Catch::Contains("found a number"));
+}
+
+TEST_CASE("jsonl wrongly typed fields are reported by name", "[corpus]") {
+    const loaded_corpus corpus = load_bytes("types.jsonl",
+                                            "{\"id\":1.5,\"text\":\"a\"}\n"
+                                            "{\"id\":\"t\",\"title\":[],\"text\":\"a\"}\n"
+                                            "{\"id\":\"u\",\"text\":\"a\",\"url\":false}\n"
+                                            "{\"id\":\"v\",\"text\":null,\"title\":null}\n");
+
+    CHECK(corpus.docs.empty());
+    REQUIRE(corpus.errors.size() == 4);
+    CHECK_THAT(corpus.errors[0].reason, Catch::Contains("field \"id\" is not a string or an "
+                                                        "integer (found a fraction)"));
+    CHECK_THAT(corpus.errors[1].reason, Catch::Contains("field \"title\" is not a string"));
+    CHECK_THAT(corpus.errors[2].reason, Catch::Contains("field \"url\" is not a string"));
+    CHECK_THAT(corpus.errors[3].reason, Catch::Contains("record has no text"));
+}
+
+TEST_CASE("jsonl blank lines are skipped without errors", "[corpus]") {
+    const loaded_corpus corpus = load_bytes("blank.jsonl", "\n   \n\t\n{\"id\":\"a\",\"text\":\"x\"}\n\n"
+                                                           "{\"text\":\"y\"}\n\n");
+
+    CHECK(corpus.errors.empty());
+    REQUIRE(corpus.docs.size() == 2);
+    CHECK(corpus.docs[0].id == "a");
+    CHECK(corpus.docs[1].id == "blank.jsonl:6");
+}
+
+TEST_CASE("jsonl invalid UTF-8 line is reported and skipped", "[corpus]") {
+    const loaded_corpus corpus = load_bytes("utf8.jsonl", "{\"id\":\"a\",\"text\":\"ok\"}\n"
+                                                          "{\"id\":\"b\",\"text\":\"bad \xff\xfe\"}\n"
+                                                          "{\"id\":\"c\",\"text\":\"ok\"}\n");
+
+    REQUIRE(corpus.docs.size() == 2);
+    CHECK(corpus.docs[1].id == "c");
+    REQUIRE(corpus.errors.size() == 1);
+    CHECK(corpus.errors[0].line == 2);
+    CHECK_THAT(corpus.errors[0].reason, Catch::Contains("invalid JSON"));
+    CHECK_THAT(corpus.errors[0].reason, Catch::Contains("UTF-8"));
+}
+
+TEST_CASE("jsonl gzip with two members loads like the plain file", "[corpus]") {
+    const loaded_corpus plain = load_file("records.jsonl");
+    const loaded_corpus compressed = load_file("records.jsonl.gz");
+
+    CHECK(compressed.errors.empty());
+    REQUIRE(compressed.docs.size() == plain.docs.size());
+    for (std::size_t i = 0; i < plain.docs.size(); ++i) {
+        if (plain.docs[i].id == "records.jsonl:5") {
+            // A generated id names the file it came from.
+            CHECK(compressed.docs[i].id == "records.jsonl.gz:5");
+        } else {
+            CHECK(compressed.docs[i].id == plain.docs[i].id);
+        }
+        CHECK(compressed.docs[i].title == plain.docs[i].title);
+        CHECK(compressed.docs[i].text == plain.docs[i].text);
+        CHECK(compressed.docs[i].url == plain.docs[i].url);
+    }
+}
+
+TEST_CASE("jsonl byte order mark and CRLF endings are accepted", "[corpus]") {
+    const loaded_corpus corpus = load_file("bom.jsonl");
+
+    CHECK(corpus.errors.empty());
+    REQUIRE(corpus.docs.size() == 2);
+    CHECK(corpus.docs[0].id == "bom:1");
+    CHECK(corpus.docs[0].text == "first line after a byte order mark");
+    CHECK(corpus.docs[1].id == "bom:2");
+}
+
+TEST_CASE("gzip corrupt or truncated data throws naming the file", "[corpus]") {
+    const std::string compressed = read_fixture("records.jsonl.gz");
+    std::vector<document> docs;
+
+    const std::string truncated = compressed.substr(0, compressed.size() / 2);
+    CHECK_THROWS_WITH(load_corpus_bytes("cut.jsonl.gz", truncated, corpus_format::jsonl, docs, {}),
+                      Catch::Contains("cut.jsonl.gz") && Catch::Contains("truncated"));
+
+    std::string corrupt = compressed;
+    corrupt[12] = static_cast<char>(corrupt[12] ^ 0x5a);
+    corrupt[13] = static_cast<char>(corrupt[13] ^ 0xa5);
+    CHECK_THROWS_WITH(load_corpus_bytes("bad.jsonl.gz", corrupt, corpus_format::jsonl, docs, {}),
+                      Catch::Contains("cannot decompress bad.jsonl.gz"));
+
+    const std::string trailing = compressed + "garbage";
+    CHECK_THROWS_WITH(load_corpus_bytes("tail.jsonl.gz", trailing, corpus_format::jsonl, docs, {}),
+                      Catch::Contains("after the gzip stream"));
+    CHECK(docs.empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Telegram Desktop export
+
+TEST_CASE("telegram single chat export loads text messages", "[corpus]") {
+    const loaded_corpus corpus = load_file("supergroup_export.json");
+
+    CHECK(corpus.report.loaded == 5);
+    CHECK(corpus.report.ignored == 3);  // a service message, a photo without text, unsupported
+    CHECK(corpus.report.skipped == 1);
+    REQUIRE(corpus.docs.size() == 5);
+
+    const document* plain = corpus.find("1500000001:2");
+    REQUIRE(plain != nullptr);
+    CHECK(plain->text == "How do I rebuild a package from source?");
+    CHECK(plain->title == "How do I rebuild a package from source?");
+    CHECK(plain->url == "https://t.me/c/1500000001/2");
+
+    const document* entities = corpus.find("1500000001:3");
+    REQUIRE(entities != nullptr);
+    CHECK(entities->text == "Run apt-get source hello, then dpkg-buildpackage. See the guide "
+                            "#packaging");
+
+    const document* mention = corpus.find("1500000001:9");
+    REQUIRE(mention != nullptr);
+    CHECK(mention->text == "@bob thanks, it works \U0001F44D");
+
+    CHECK(corpus.find("1500000001:1") == nullptr);
+    CHECK(corpus.find("1500000001:4") == nullptr);
+    CHECK(corpus.find("1500000001:6") == nullptr);
+    CHECK(corpus.find("1500000001:8") == nullptr);
+}
+
+TEST_CASE("telegram hex escapes are repaired, escaped backslashes kept", "[corpus]") {
+    const loaded_corpus corpus = load_file("supergroup_export.json");
+
+    const document* repaired = corpus.find("1500000001:5");
+    REQUIRE(repaired != nullptr);
+    CHECK(repaired->text == "first line\nsecond line with a literal \\x41");
+    CHECK(repaired->title == "first line");
+}
+
+TEST_CASE("telegram malformed message is reported with its line", "[corpus]") {
+    const loaded_corpus corpus = load_file("supergroup_export.json");
+
+    REQUIRE(corpus.errors.size() == 1);
+    CHECK(corpus.errors[0].file == fixtures + "supergroup_export.json");
+    CHECK(corpus.errors[0].line == 103);  // the line of the message's opening brace
+    CHECK_THAT(corpus.errors[0].reason,
+               Catch::Contains("field \"text\" is not a string or an array (found a number)"));
+}
+
+TEST_CASE("telegram title is the first line cut at a word", "[corpus]") {
+    const loaded_corpus corpus = load_file("supergroup_export.json");
+
+    const document* long_text = corpus.find("1500000001:7");
+    REQUIRE(long_text != nullptr);
+    const std::string& title = long_text->title;
+    const std::string ellipsis = "\u2026";
+    REQUIRE(title.ends_with(ellipsis));
+    CHECK(is_valid_utf8(title));
+    CHECK(count_code_points(title) <= 80);
+    CHECK(count_code_points(title) > 40);
+
+    const std::string head = title.substr(0, title.size() - ellipsis.size());
+    REQUIRE(long_text->text.starts_with(head));
+    CHECK(long_text->text[head.size()] == ' ');
+    CHECK(long_text->text.find('\n') > head.size());
+}
+
+TEST_CASE("telegram titles never split a UTF-8 sequence", "[corpus]") {
+    // 100 two-byte letters without a space: the cut must fall between code points.
+    std::string word;
+    for (int i = 0; i < 100; ++i) {
+        word += "\u0436";
+    }
+    const std::string json = "{\"type\":\"personal_chat\",\"id\":5,\"messages\":[{\"id\":1,"
+                             "\"type\":\"message\",\"text\":\"" + word + "\"}]}";
+    const loaded_corpus corpus = load_bytes("result.json", json);
+
+    REQUIRE(corpus.docs.size() == 1);
+    CHECK(is_valid_utf8(corpus.docs[0].title));
+    CHECK(count_code_points(corpus.docs[0].title) == 80);
+    CHECK(corpus.docs[0].url.empty());
+}
+
+TEST_CASE("telegram full account export loads every chat", "[corpus]") {
+    const loaded_corpus corpus = load_file("account_export.json");
+
+    CHECK(corpus.errors.empty());
+    CHECK(corpus.report.loaded == 4);
+    CHECK(corpus.report.ignored == 1);
+    REQUIRE(corpus.docs.size() == 4);
+
+    const document* personal = corpus.find("1002:12");
+    REQUIRE(personal != nullptr);
+    CHECK(personal->text == "Yes, postfix runs the new version now.");
+    CHECK(personal->url.empty());
+    CHECK(corpus.find("1002:11") != nullptr);
+
+    const document* channel = corpus.find("1600000002:2");
+    REQUIRE(channel != nullptr);
+    CHECK(channel->text == "Version 2.0 is out with faster search.");
+    CHECK(channel->url == "https://t.me/c/1600000002/2");
+
+    const document* left_group = corpus.find("1700000003:5");
+    REQUIRE(left_group != nullptr);
+    CHECK(left_group->url.empty());
+}
+
+TEST_CASE("telegram channel excerpt loads posts and skips service", "[corpus]") {
+    const loaded_corpus corpus = load_file("channel_excerpt.json");
+
+    // Messages 1 and 2 of the excerpt are service messages, and the other 28 are posts.
+    CHECK(corpus.errors.empty());
+    CHECK(corpus.report.loaded == 28);
+    CHECK(corpus.report.ignored == 2);
+    REQUIRE(corpus.docs.size() == 28);
+    for (const document& doc : corpus.docs) {
+        CHECK(doc.id.starts_with("1638471920:"));
+        CHECK(doc.url == "https://t.me/c/" + doc.id.substr(0, 10) + "/" + doc.id.substr(11));
+        CHECK_FALSE(doc.title.empty());
+        CHECK(is_valid_utf8(doc.title));
+    }
+
+    const document* persian = corpus.find("1638471920:4");
+    REQUIRE(persian != nullptr);
+    CHECK(persian->title == "\u2728 \u062a\u0642\u0648\u06cc\u0645");
+    CHECK(persian->text.starts_with(persian->title + "\n"));
+    CHECK(persian->text.find("https://") == std::string::npos);  // text_link keeps its label
+    CHECK(persian->text.ends_with("#\u0646\u0631\u0645\u200c\u0627\u0641\u0632\u0627\u0631 "
+                                  "#\u0646\u0631\u0645\u200c\u0627\u0641\u0632\u0627\u0631_"
+                                  "\u0622\u0632\u0627\u062f"));
+}
+
+TEST_CASE("telegram invalid JSON throws naming the file", "[corpus]") {
+    std::vector<document> docs(1);
+    const std::string broken = "{\n \"type\": \"public_channel\",\n \"id\": 1,\n \"messages\": [\n"
+                               "  {\"id\": 1, \"type\": \"message\", \"text\": \"hello\"},\n"
+                               "  {\"id\": 2, \"text\": tru}\n ]\n}\n";
+    CHECK_THROWS_WITH(load_corpus_bytes("broken.json", broken, corpus_format::detect, docs, {}),
+                      Catch::Contains("broken.json is not valid JSON"));
+    CHECK(docs.size() == 1);  // the message loaded before the error is taken back
+
+    CHECK_THROWS_WITH(load_corpus_bytes("cut.json", "{\"messages\": [{\"id\": 1, \"text\": \"a",
+                                        corpus_format::detect, docs, {}),
+                      Catch::Contains("cut.json is not valid JSON"));
+    CHECK_THROWS_WITH(load_corpus_bytes("list.json", "[1, 2]", corpus_format::detect, docs, {}),
+                      Catch::Contains("list.json is not a Telegram Desktop export"));
+    CHECK_THROWS_WITH(load_corpus_bytes("other.json", "{\"a\": 1}", corpus_format::detect, docs,
+                                        {}),
+                      Catch::Contains("no \"messages\" or \"chats\" field"));
+    CHECK(docs.size() == 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Format detection and arguments
+
+TEST_CASE("format is detected from the file name", "[corpus]") {
+    const std::string jsonl = "{\"id\":\"a\",\"text\":\"x\"}\n";
+    const std::string export_json = read_fixture("account_export.json");
+
+    for (const char* name : {"data.jsonl", "DATA.JSONL", "data.ndjson", "dir/data.jsonl.gz"}) {
+        INFO(name);
+        const loaded_corpus corpus = load_bytes(name, jsonl);
+        CHECK(corpus.report.loaded == 1);
+        CHECK(corpus.errors.empty());
+    }
+    for (const char* name : {"result.json", "export/result.json", "chat.json", "chat.json.gz"}) {
+        INFO(name);
+        const loaded_corpus corpus = load_bytes(name, export_json);
+        CHECK(corpus.report.loaded == 4);
+    }
+}
+
+TEST_CASE("format is detected from the first line", "[corpus]") {
+    const loaded_corpus jsonl = load_bytes("corpus.txt", "\n\n{\"id\":\"a\",\"text\":\"x\"}\n"
+                                                         "{\"id\":\"b\",\"text\":\"y\"}\n");
+    CHECK(jsonl.report.loaded == 2);
+    CHECK(jsonl.errors.empty());
+
+    const loaded_corpus indented = load_bytes("corpus.txt", read_fixture("account_export.json"));
+    CHECK(indented.report.loaded == 4);
+
+    const std::string minified = "{\"type\":\"public_channel\",\"id\":7,\"messages\":[{\"id\":1,"
+                                 "\"type\":\"message\",\"text\":\"one line export\"}]}";
+    const loaded_corpus one_line = load_bytes("corpus.txt", minified);
+    REQUIRE(one_line.docs.size() == 1);
+    CHECK(one_line.docs[0].id == "7:1");
+
+    const loaded_corpus compressed = load_bytes("corpus.bin", gzip_bytes(read_fixture("bom.jsonl")));
+    CHECK(compressed.report.loaded == 2);
+}
+
+TEST_CASE("explicit format overrides the file name", "[corpus]") {
+    const loaded_corpus corpus =
+        load_bytes("result.json", "{\"id\":\"a\",\"text\":\"x\"}\n", corpus_format::jsonl);
+    CHECK(corpus.report.loaded == 1);
+}
+
+TEST_CASE("undetectable format throws with the fix", "[corpus]") {
+    std::vector<document> docs;
+    CHECK_THROWS_WITH(load_corpus_bytes("notes.txt", "hello world\n", corpus_format::detect, docs,
+                                        {}),
+                      Catch::Contains("cannot detect the corpus format of notes.txt") &&
+                          Catch::Contains("--format jsonl or --format telegram"));
+    CHECK_THROWS_AS(load_corpus_bytes("empty.txt", "", corpus_format::detect, docs, {}),
+                    std::runtime_error);
+}
+
+TEST_CASE("parse_corpus_format accepts the documented names", "[corpus]") {
+    CHECK(parse_corpus_format("detect") == corpus_format::detect);
+    CHECK(parse_corpus_format("jsonl") == corpus_format::jsonl);
+    CHECK(parse_corpus_format("telegram") == corpus_format::telegram_export);
+    CHECK(parse_corpus_format("telegram-export") == corpus_format::telegram_export);
+}
+
+TEST_CASE("parse_corpus_format rejects other names", "[corpus]") {
+    CHECK_THROWS_AS(parse_corpus_format("csv"), std::invalid_argument);
+    CHECK_THROWS_WITH(parse_corpus_format("xml"),
+                      "invalid corpus format \"xml\": expected detect, jsonl or telegram");
+    CHECK_THROWS_AS(parse_corpus_format(""), std::invalid_argument);
+    CHECK_THROWS_AS(parse_corpus_format("JSONL"), std::invalid_argument);
+}
+
+TEST_CASE("unreadable corpus path throws with the path", "[corpus]") {
+    std::vector<document> docs;
+    const std::string path = fixtures + "no-such-dir/missing.jsonl";
+    CHECK_THROWS_WITH(load_corpus_file(path, corpus_format::detect, docs, {}),
+                      Catch::Contains("cannot read corpus file " + path));
+    CHECK_THROWS_AS(load_corpus_file(fixtures, corpus_format::jsonl, docs, {}),
+                    std::runtime_error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sample corpus
+
+TEST_CASE("sample corpus is embedded and loads", "[corpus]") {
+    const std::string_view bytes = tgsearch::sample_corpus_gz();
+    REQUIRE(bytes.size() > 2);
+    CHECK(static_cast<unsigned char>(bytes[0]) == 0x1f);
+    CHECK(static_cast<unsigned char>(bytes[1]) == 0x8b);
+
+    const loaded_corpus corpus = load_bytes("sample_corpus.jsonl.gz", bytes);
+    CHECK(corpus.errors.empty());
+    CHECK(corpus.report.loaded > 2500);
+    CHECK(corpus.find("debian:en:nginx") != nullptr);
+    CHECK(corpus.find("debian:en:openssh-client") != nullptr);
+    CHECK(corpus.find("debian:ru:nginx") != nullptr);
+    CHECK(corpus.find("fortune:ar:debian-hints:1") != nullptr);
+}
