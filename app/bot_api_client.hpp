@@ -29,13 +29,13 @@ struct api_result {
     /// request may or may not have reached Telegram.
     enum class status { ok, api_error, transport_error, cancelled } kind = status::transport_error;
 
-    int http_status = 0;              ///< 0 when no response arrived
-    int error_code = 0;               ///< Telegram's "error_code" when kind == api_error
-    std::string description;          ///< Telegram's description or the transport error; never
-                                      ///< contains the token
-    std::string body;                 ///< the response body when one arrived: raw when ok,
-                                      ///< with the token redacted otherwise
-    std::int32_t retry_after = 0;     ///< parameters.retry_after in seconds, 0 when absent
+    int http_status = 0;                  ///< 0 when no response arrived
+    int error_code = 0;                   ///< Telegram's "error_code" when kind == api_error
+    std::string description;              ///< Telegram's description or the transport error; never
+                                          ///< contains the token
+    std::string body;                     ///< the response body when one arrived: raw when ok,
+                                          ///< with the token redacted otherwise
+    std::int32_t retry_after = 0;         ///< parameters.retry_after in seconds, 0 when absent
     std::int64_t migrate_to_chat_id = 0;  ///< parameters.migrate_to_chat_id, 0 when absent
 
     bool ok() const { return kind == status::ok; }

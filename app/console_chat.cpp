@@ -52,8 +52,8 @@ void run_console_chat(std::shared_ptr<const search_index> index, const console_o
 
     std::mutex progress_mutex;
     std::condition_variable progress;
-    std::int64_t submitted = 0;   // messages 1..submitted are queued
-    std::int64_t printed = 0;     // replies 1..printed are written
+    std::int64_t submitted = 0;  // messages 1..submitted are queued
+    std::int64_t printed = 0;    // replies 1..printed are written
     bool input_done = false;
 
     // The printer runs beside the reader so that piped input is searched in parallel while

@@ -54,8 +54,9 @@ spdlog::level::level_enum parse_log_level(std::string_view name) {
     const auto level = spdlog::level::from_str(std::string(name));
     // from_str returns `off` for anything it does not know.
     if (level == spdlog::level::off && name != "off") {
-        throw std::invalid_argument("invalid log level \"" + std::string(name) +
-                                    "\": expected trace, debug, info, warn, error, critical or off");
+        throw std::invalid_argument(
+            "invalid log level \"" + std::string(name) +
+            "\": expected trace, debug, info, warn, error, critical or off");
     }
     return level;
 }

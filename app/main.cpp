@@ -7,8 +7,8 @@
 #include "core/corpus_loader.hpp"
 #include "core/search_index.hpp"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,8 +72,8 @@ bool looks_like_token(const std::string& token) {
     for (std::size_t i = 0; i < token.size(); ++i) {
         const char c = token[i];
         const bool digit = c >= '0' && c <= '9';
-        const bool word = digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                          c == '-';
+        const bool word =
+            digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
         if (i < colon ? !digit : (i > colon && !word)) {
             return false;
         }
@@ -111,8 +111,9 @@ std::string read_token(const command_line& options) {
         return token;
     }
     if (!looks_like_token(token)) {
-        throw std::runtime_error("invalid bot token in " + source +
-                                 ": expected the form 123456789:ABC-DEF..., as @BotFather gives it");
+        throw std::runtime_error(
+            "invalid bot token in " + source +
+            ": expected the form 123456789:ABC-DEF..., as @BotFather gives it");
     }
     return token;
 }
@@ -167,9 +168,8 @@ int run(const command_line& options) {
                                     std::to_string(options.ring_capacity) +
                                     ": expected a power of two, at least 2");
     }
-    const std::size_t workers = options.workers != 0
-                                    ? options.workers
-                                    : std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t workers =
+        options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
 
     const std::size_t resident_before = resident_bytes();
     const auto load_started = std::chrono::steady_clock::now();
@@ -184,15 +184,17 @@ int run(const command_line& options) {
     const auto index_finished = std::chrono::steady_clock::now();
     const std::chrono::duration<double> load_seconds = index_started - load_started;
     const std::chrono::duration<double> build_seconds = index_finished - index_started;
-    spdlog::info("indexed {} documents ({} distinct terms) in {:.2f} s after {:.2f} s of loading; "
-                 "index {:.1f} MiB, process memory grew by {:.1f} MiB",
-                 document_count, index->term_count(), build_seconds.count(), load_seconds.count(),
-                 to_mib(index->memory_bytes()), to_mib(resident_bytes() - resident_before));
+    spdlog::info(
+        "indexed {} documents ({} distinct terms) in {:.2f} s after {:.2f} s of loading; "
+        "index {:.1f} MiB, process memory grew by {:.1f} MiB",
+        document_count, index->term_count(), build_seconds.count(), load_seconds.count(),
+        to_mib(index->memory_bytes()), to_mib(resident_bytes() - resident_before));
 
     if (options.console || token.empty()) {
         if (!options.console) {
-            spdlog::info("no bot token configured (TELEGRAM_BOT_TOKEN or --token-file): "
-                         "starting the console chat");
+            spdlog::info(
+                "no bot token configured (TELEGRAM_BOT_TOKEN or --token-file): "
+                "starting the console chat");
         }
         console_options console;
         console.workers = workers;

@@ -8,6 +8,7 @@
 // file beside it. The path is pasted inside assembler quotes, so it must not contain '"' or
 // '\'. CMake lists the file in OBJECT_DEPENDS, which rebuilds this object when it changes, and
 // ccache (checked with 4.7) does not cache sources that use .incbin, so no stale copy is reused.
+// clang-format off
 asm(".pushsection .rodata.tgsearch_sample_corpus, \"a\", @progbits\n"
     ".balign 16\n"
     ".globl tgsearch_sample_corpus_begin\n"
@@ -21,6 +22,7 @@ asm(".pushsection .rodata.tgsearch_sample_corpus, \"a\", @progbits\n"
     ".size tgsearch_sample_corpus_begin, tgsearch_sample_corpus_end - "
     "tgsearch_sample_corpus_begin\n"
     ".popsection\n");
+// clang-format on
 
 extern "C" const char tgsearch_sample_corpus_begin[];
 extern "C" const char tgsearch_sample_corpus_end[];

@@ -21,8 +21,8 @@ search_service::search_service(std::shared_ptr<const search_index> index, std::s
           } catch (const std::exception& error) {
               // A reply that cannot be built must still finish the update, or its offset would
               // never be confirmed and Telegram would send it again forever.
-              spdlog::error("failed to build reply for update {} in chat {}: {}",
-                            message.update_id, message.chat_id, error.what());
+              spdlog::error("failed to build reply for update {} in chat {}: {}", message.update_id,
+                            message.chat_id, error.what());
               reply.update_id = message.update_id;
               reply.chat_id = message.chat_id;
               reply.html = "Sorry, this search failed. Please try again later.";

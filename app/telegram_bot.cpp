@@ -5,6 +5,9 @@
 #include "core/html.hpp"
 #include "core/offset_tracker.hpp"
 
+#include <fmt/format.h>
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,9 +17,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
-#include <simdjson.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <csignal>
@@ -117,7 +117,7 @@ private:
 /// Replies of one chat, kept in the order its messages arrived so that they are sent in
 /// that order, one at a time.
 struct chat_queue {
-    std::deque<std::int64_t> update_ids;          ///< in arrival order
+    std::deque<std::int64_t> update_ids;           ///< in arrival order
     std::map<std::int64_t, outgoing_reply> ready;  ///< finished by a worker, not yet sent
     bool sending = false;
     bool scheduled = false;  ///< listed in the send queue
@@ -181,7 +181,7 @@ private:
     std::vector<bot_api_client*> send_clients_;
 
     bool stopping_ = false;
-    bool forced_ = false;       ///< a second signal: give up waiting for queued work
+    bool forced_ = false;  ///< a second signal: give up waiting for queued work
     bool senders_done_ = false;
     bool poller_done_ = false;
     std::size_t malformed_updates_ = 0;
@@ -239,9 +239,8 @@ asio::awaitable<int> telegram_bot::run() {
     service_ = std::make_unique<search_service>(
         index_, bot_username_, options_.workers, options_.ring_capacity,
         [this](outgoing_reply reply) {
-            asio::post(io_, [this, reply = std::move(reply)]() mutable {
-                on_reply(std::move(reply));
-            });
+            asio::post(io_,
+                       [this, reply = std::move(reply)]() mutable { on_reply(std::move(reply)); });
         });
     spdlog::info("started {} search workers; polling getUpdates with a {} s timeout",
                  service_->worker_count(), options_.poll_timeout.count());
@@ -261,13 +260,14 @@ asio::awaitable<int> telegram_bot::run() {
 
     const auto deadline = clock_type::now() + options_.shutdown_timeout;
     while (tracker_.in_flight() > 0 && !forced_ && clock_type::now() < deadline) {
-        co_await offset_moved_.wait_for(std::min<clock_type::duration>(deadline - clock_type::now(),
-                                                                        100ms));
+        co_await offset_moved_.wait_for(
+            std::min<clock_type::duration>(deadline - clock_type::now(), 100ms));
     }
     if (tracker_.in_flight() > 0) {
-        spdlog::warn("{} updates were not finished before the shutdown deadline; Telegram will "
-                     "deliver them again at the next start",
-                     tracker_.in_flight());
+        spdlog::warn(
+            "{} updates were not finished before the shutdown deadline; Telegram will "
+            "deliver them again at the next start",
+            tracker_.in_flight());
     }
 
     senders_done_ = true;
@@ -305,9 +305,10 @@ asio::awaitable<bool> telegram_bot::fetch_identity() {
             spdlog::error("getMe returned no bot username and id; is --api-url a Bot API server?");
         } else if (result.kind == api_result::status::api_error &&
                    (result.error_code == 401 || result.error_code == 404)) {
-            spdlog::error("the Bot API rejected the bot token (getMe: {} {}); check "
-                          "TELEGRAM_BOT_TOKEN or --token-file",
-                          result.error_code, result.description);
+            spdlog::error(
+                "the Bot API rejected the bot token (getMe: {} {}); check "
+                "TELEGRAM_BOT_TOKEN or --token-file",
+                result.error_code, result.description);
             co_return false;
         } else if (result.kind == api_result::status::cancelled) {
             co_return false;
@@ -335,12 +336,12 @@ asio::awaitable<void> telegram_bot::poll_loop() {
             }
         }
 
-        const std::string request = fmt::format(
-            R"({{"offset":{},"timeout":{},"limit":{},"allowed_updates":["message"]}})",
-            tracker_.offset(), options_.poll_timeout.count(), max_updates_per_poll);
+        const std::string request =
+            fmt::format(R"({{"offset":{},"timeout":{},"limit":{},"allowed_updates":["message"]}})",
+                        tracker_.offset(), options_.poll_timeout.count(), max_updates_per_poll);
         const auto started = clock_type::now();
-        const api_result result =
-            co_await poll_client_.call("getUpdates", request, options_.poll_timeout + poll_read_margin);
+        const api_result result = co_await poll_client_.call(
+            "getUpdates", request, options_.poll_timeout + poll_read_margin);
         if (stopping_ || result.kind == api_result::status::cancelled) {
             break;
         }
@@ -349,9 +350,10 @@ asio::awaitable<void> telegram_bot::poll_loop() {
             clock_type::duration wait = next_retry_delay(delay);
             if (result.kind == api_result::status::api_error && result.error_code == 409) {
                 if (!conflict_logged) {
-                    spdlog::error("getUpdates conflict (409): another instance or a webhook is "
-                                  "using this bot token: {}",
-                                  result.description);
+                    spdlog::error(
+                        "getUpdates conflict (409): another instance or a webhook is "
+                        "using this bot token: {}",
+                        result.description);
                     conflict_logged = true;
                 }
                 wait = std::max<clock_type::duration>(wait, conflict_delay);
@@ -393,8 +395,9 @@ std::size_t telegram_bot::accept_updates(const std::string& body) {
     simdjson::dom::array updates;
     if (json_parser_.parse(body).get(root) != simdjson::SUCCESS ||
         root["result"].get(updates) != simdjson::SUCCESS) {
-        spdlog::warn("getUpdates returned a body that is not {{\"ok\":true,\"result\":[...]}}; "
-                     "ignoring it");
+        spdlog::warn(
+            "getUpdates returned a body that is not {{\"ok\":true,\"result\":[...]}}; "
+            "ignoring it");
         return 0;
     }
 
@@ -546,7 +549,8 @@ asio::awaitable<bool> telegram_bot::send_reply(bot_api_client& client, outgoing_
         }
         std::string body = boost::json::serialize(request);
 
-        const api_result result = co_await client.call("sendMessage", std::move(body), send_timeout);
+        const api_result result =
+            co_await client.call("sendMessage", std::move(body), send_timeout);
         if (result.ok()) {
             spdlog::debug("sent reply to update {} in chat {}", reply.update_id, reply.chat_id);
             co_return true;
@@ -565,9 +569,10 @@ asio::awaitable<bool> telegram_bot::send_reply(bot_api_client& client, outgoing_
                 continue;
             }
             if (result.error_code == 403) {
-                spdlog::info("dropped the reply to update {}: chat {} blocked the bot or removed "
-                             "it (403)",
-                             reply.update_id, reply.chat_id);
+                spdlog::info(
+                    "dropped the reply to update {}: chat {} blocked the bot or removed "
+                    "it (403)",
+                    reply.update_id, reply.chat_id);
                 co_return true;
             }
             if (result.error_code == 400 && result.migrate_to_chat_id != 0 && !migrated) {
@@ -579,9 +584,10 @@ asio::awaitable<bool> telegram_bot::send_reply(bot_api_client& client, outgoing_
             }
             if (result.error_code == 400 && !as_plain_text &&
                 result.description.find("can't parse entities") != std::string::npos) {
-                spdlog::warn("Telegram could not parse the HTML of the reply to update {} ({}); "
-                             "resending as plain text",
-                             reply.update_id, result.description);
+                spdlog::warn(
+                    "Telegram could not parse the HTML of the reply to update {} ({}); "
+                    "resending as plain text",
+                    reply.update_id, result.description);
                 as_plain_text = true;
                 continue;
             }
@@ -604,8 +610,8 @@ asio::awaitable<bool> telegram_bot::send_reply(bot_api_client& client, outgoing_
 
 asio::awaitable<void> telegram_bot::confirm_offset() {
     const std::int64_t offset = tracker_.offset();
-    const std::string request =
-        fmt::format(R"({{"offset":{},"timeout":0,"limit":1,"allowed_updates":["message"]}})", offset);
+    const std::string request = fmt::format(
+        R"({{"offset":{},"timeout":0,"limit":1,"allowed_updates":["message"]}})", offset);
     const api_result result = co_await poll_client_.call("getUpdates", request, 10s);
     if (result.ok()) {
         spdlog::info("confirmed updates up to offset {}", offset);

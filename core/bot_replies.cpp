@@ -140,9 +140,8 @@ outgoing_reply reply_builder::reply_to(const incoming_message& message) const {
         return reply;
     }
     if (command.name == "search") {
-        reply.html = command.argument.empty()
-                         ? std::string("Usage: <code>/search words</code>")
-                         : render_search(command.argument);
+        reply.html = command.argument.empty() ? std::string("Usage: <code>/search words</code>")
+                                              : render_search(command.argument);
         return reply;
     }
     // An unknown command: in a group it is probably meant for another bot, unless it names us.
@@ -174,7 +173,8 @@ std::string reply_builder::render_search(std::string_view query) const {
     for (const search_hit& hit : hits) {
         const document& doc = index_.document_at(hit.doc);
         std::string entry = "\n" + std::to_string(++rank) + ". ";
-        const std::string title = clip(trim(doc.title.empty() ? doc.id : doc.title), max_title_chars);
+        const std::string title =
+            clip(trim(doc.title.empty() ? doc.id : doc.title), max_title_chars);
         if (is_linkable(doc.url)) {
             entry += "<a href=\"";
             append_html_escaped(entry, doc.url);

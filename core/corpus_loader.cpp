@@ -92,8 +92,8 @@ padded_buffer gunzip(std::string_view name, std::string_view compressed) {
     z_stream stream{};
     // 16 + MAX_WBITS: expect a gzip header and trailer rather than a raw zlib stream.
     if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) {
-        throw std::runtime_error(fmt::format("cannot decompress {}: zlib initialisation failed",
-                                             name));
+        throw std::runtime_error(
+            fmt::format("cannot decompress {}: zlib initialisation failed", name));
     }
     const std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&stream, inflateEnd);
 
@@ -103,10 +103,10 @@ padded_buffer gunzip(std::string_view name, std::string_view compressed) {
     if (compressed.size() >= 18) {
         const auto* tail =
             reinterpret_cast<const unsigned char*>(compressed.data() + compressed.size() - 4);
-        const std::size_t last_member_size = tail[0] | (tail[1] << 8) | (tail[2] << 16) |
-                                             (static_cast<std::size_t>(tail[3]) << 24);
-        size_hint = std::min(std::max(size_hint, last_member_size),
-                             compressed.size() * max_deflate_ratio);
+        const std::size_t last_member_size =
+            tail[0] | (tail[1] << 8) | (tail[2] << 16) | (static_cast<std::size_t>(tail[3]) << 24);
+        size_hint =
+            std::min(std::max(size_hint, last_member_size), compressed.size() * max_deflate_ratio);
     }
     padded_buffer out;
     out.reserve(std::max<std::size_t>(size_hint, 4096));
@@ -115,8 +115,8 @@ padded_buffer gunzip(std::string_view name, std::string_view compressed) {
     for (;;) {
         if (stream.avail_in == 0) {
             const std::size_t chunk = std::min<std::size_t>(compressed.size() - consumed, UINT_MAX);
-            stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()) +
-                                                      consumed);
+            stream.next_in =
+                reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()) + consumed);
             stream.avail_in = static_cast<uInt>(chunk);
             consumed += chunk;
         }
@@ -138,9 +138,8 @@ padded_buffer gunzip(std::string_view name, std::string_view compressed) {
             }
             // gzip(1) also accepts zero bytes after the last member, which tar and dd append.
             if (rest.find_first_not_of('\0') != std::string_view::npos) {
-                throw std::runtime_error(
-                    fmt::format("cannot decompress {}: unexpected data after the gzip stream",
-                                name));
+                throw std::runtime_error(fmt::format(
+                    "cannot decompress {}: unexpected data after the gzip stream", name));
             }
             return out;
         }
@@ -181,18 +180,18 @@ std::string_view file_name_of(std::string_view name) {
 
 const char* type_name(ondemand::json_type type) {
     switch (type) {
-    case ondemand::json_type::array:
-        return "an array";
-    case ondemand::json_type::object:
-        return "an object";
-    case ondemand::json_type::number:
-        return "a number";
-    case ondemand::json_type::string:
-        return "a string";
-    case ondemand::json_type::boolean:
-        return "a boolean";
-    case ondemand::json_type::null:
-        return "null";
+        case ondemand::json_type::array:
+            return "an array";
+        case ondemand::json_type::object:
+            return "an object";
+        case ondemand::json_type::number:
+            return "a number";
+        case ondemand::json_type::string:
+            return "a string";
+        case ondemand::json_type::boolean:
+            return "a boolean";
+        case ondemand::json_type::null:
+            return "null";
     }
     return "an unknown value";
 }
@@ -201,39 +200,39 @@ const char* type_name(ondemand::json_type type) {
 /// On Demand skips unread values without checking them. Throws simdjson::simdjson_error.
 void validate_value(ondemand::value value) {
     switch (value.type().value()) {
-    case ondemand::json_type::object:
-        for (ondemand::field field : value.get_object()) {
-            field.unescaped_key().value();
-            validate_value(field.value());
+        case ondemand::json_type::object:
+            for (ondemand::field field : value.get_object()) {
+                field.unescaped_key().value();
+                validate_value(field.value());
+            }
+            break;
+        case ondemand::json_type::array:
+            for (ondemand::value element : value.get_array()) {
+                validate_value(element);
+            }
+            break;
+        case ondemand::json_type::number:
+            // get_double accepts every valid JSON number, including integers beyond 64 bits.
+            value.get_double().value();
+            break;
+        case ondemand::json_type::string:
+            value.get_string().value();
+            break;
+        case ondemand::json_type::boolean: {
+            // get_bool reports a misspelt atom such as `tru` as a type error, so name it here.
+            bool flag = false;
+            if (value.get_bool().get(flag) != simdjson::SUCCESS) {
+                throw simdjson::simdjson_error(value.raw_json_token().starts_with('t')
+                                                   ? simdjson::T_ATOM_ERROR
+                                                   : simdjson::F_ATOM_ERROR);
+            }
+            break;
         }
-        break;
-    case ondemand::json_type::array:
-        for (ondemand::value element : value.get_array()) {
-            validate_value(element);
-        }
-        break;
-    case ondemand::json_type::number:
-        // get_double accepts every valid JSON number, including integers beyond 64 bits.
-        value.get_double().value();
-        break;
-    case ondemand::json_type::string:
-        value.get_string().value();
-        break;
-    case ondemand::json_type::boolean: {
-        // get_bool reports a misspelt atom such as `tru` as a type error, so name it here.
-        bool flag = false;
-        if (value.get_bool().get(flag) != simdjson::SUCCESS) {
-            throw simdjson::simdjson_error(value.raw_json_token().starts_with('t')
-                                               ? simdjson::T_ATOM_ERROR
-                                               : simdjson::F_ATOM_ERROR);
-        }
-        break;
-    }
-    case ondemand::json_type::null:
-        if (!value.is_null().value()) {
-            throw simdjson::simdjson_error(simdjson::N_ATOM_ERROR);
-        }
-        break;
+        case ondemand::json_type::null:
+            if (!value.is_null().value()) {
+                throw simdjson::simdjson_error(simdjson::N_ATOM_ERROR);
+            }
+            break;
     }
 }
 
@@ -262,7 +261,8 @@ void read_optional_string(ondemand::value value, std::string_view key, std::stri
         out.clear();
         return;
     }
-    throw record_error(fmt::format("field \"{}\" is not a string (found {})", key, type_name(type)));
+    throw record_error(
+        fmt::format("field \"{}\" is not a string (found {})", key, type_name(type)));
 }
 
 /// Reads an integer value as decimal text. Returns nothing and leaves the value unread when it
@@ -272,12 +272,12 @@ std::optional<std::string> read_integer(ondemand::value value) {
         return std::nullopt;
     }
     switch (value.get_number_type().value()) {
-    case ondemand::number_type::signed_integer:
-        return std::to_string(value.get_int64().value());
-    case ondemand::number_type::unsigned_integer:
-        return std::to_string(value.get_uint64().value());
-    default:
-        return std::nullopt;
+        case ondemand::number_type::signed_integer:
+            return std::to_string(value.get_int64().value());
+        case ondemand::number_type::unsigned_integer:
+            return std::to_string(value.get_uint64().value());
+        default:
+            return std::nullopt;
     }
 }
 
@@ -293,8 +293,7 @@ void read_id(ondemand::value value, std::string& out) {
         return;
     }
     const char* found = type == ondemand::json_type::number ? "a fraction" : type_name(type);
-    throw record_error(
-        fmt::format("field \"id\" is not a string or an integer (found {})", found));
+    throw record_error(fmt::format("field \"id\" is not a string or an integer (found {})", found));
 }
 
 void report(const load_error_handler& on_error, std::string_view file, std::size_t line,
@@ -495,10 +494,14 @@ bool has_message_links(std::string_view chat_type) {
 
 class telegram_export_loader {
 public:
-    telegram_export_loader(std::string_view name, std::string_view json,
-                           std::vector<document>& out, const load_error_handler& on_error)
-        : name_(name), id_prefix_(file_name_of(name)), json_(json), lines_(json.data()),
-          out_(out), on_error_(on_error) {}
+    telegram_export_loader(std::string_view name, std::string_view json, std::vector<document>& out,
+                           const load_error_handler& on_error)
+        : name_(name),
+          id_prefix_(file_name_of(name)),
+          json_(json),
+          lines_(json.data()),
+          out_(out),
+          on_error_(on_error) {}
 
     load_report load(ondemand::document& doc);
 
@@ -666,10 +669,10 @@ void telegram_export_loader::load_message(ondemand::value message, chat_state& c
                 continue;
             }
             if (problem.empty()) {
-                problem = fmt::format("field \"id\" is not an integer (found {})",
-                                      value_type == ondemand::json_type::number
-                                          ? "a fraction"
-                                          : type_name(value_type));
+                problem =
+                    fmt::format("field \"id\" is not an integer (found {})",
+                                value_type == ondemand::json_type::number ? "a fraction"
+                                                                          : type_name(value_type));
             }
             validate_value(value);
         } else if (key == "type") {
@@ -799,8 +802,8 @@ load_report load_telegram_export(std::string_view name, const padded_buffer& con
     const simdjson::error_code status =
         parser.iterate(text.data(), text.size(), json->capacity_with_padding() - start).get(doc);
     if (status != simdjson::SUCCESS) {
-        throw std::runtime_error(fmt::format("{} is not valid JSON: {}", name,
-                                             simdjson::error_message(status)));
+        throw std::runtime_error(
+            fmt::format("{} is not valid JSON: {}", name, simdjson::error_message(status)));
     }
     try {
         return loader.load(doc);
@@ -828,8 +831,8 @@ bool is_jsonl_record(std::string_view line) {
     const padded_buffer copy = copy_padded(line);
     ondemand::parser parser;
     try {
-        ondemand::document doc = parser.iterate(copy.data(), copy.size(),
-                                                copy.capacity_with_padding()).value();
+        ondemand::document doc =
+            parser.iterate(copy.data(), copy.size(), copy.capacity_with_padding()).value();
         bool export_like = false;
         for (ondemand::field field : doc.get_object()) {
             const std::string_view key = field.unescaped_key().value();
@@ -870,9 +873,8 @@ corpus_format detect_format(std::string_view name, std::string_view content) {
         name));
 }
 
-load_report load_content(std::string_view name, const padded_buffer& content,
-                         corpus_format format, std::vector<document>& out,
-                         const load_error_handler& on_error) {
+load_report load_content(std::string_view name, const padded_buffer& content, corpus_format format,
+                         std::vector<document>& out, const load_error_handler& on_error) {
     const std::size_t start = content.view().starts_with(utf8_bom) ? utf8_bom.size() : 0;
     if (format == corpus_format::detect) {
         format = detect_format(name, content.view().substr(start));
@@ -892,7 +894,7 @@ load_report load_content(std::string_view name, const padded_buffer& content,
 
 padded_buffer read_file(const std::filesystem::path& path) {
     const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                                 std::fclose);
+                                                               std::fclose);
     if (!file) {
         throw std::runtime_error(
             fmt::format("cannot read corpus file {}: {}", path.string(), std::strerror(errno)));

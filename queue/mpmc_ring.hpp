@@ -54,7 +54,8 @@ template <class T>
 class mpmc_ring {
     static_assert(std::is_nothrow_move_constructible_v<T>,
                   "mpmc_ring moves elements inside noexcept operations");
-    static_assert(std::is_nothrow_destructible_v<T>, "mpmc_ring destroys elements in noexcept code");
+    static_assert(std::is_nothrow_destructible_v<T>,
+                  "mpmc_ring destroys elements in noexcept code");
 
     struct alignas(cache_line_bytes) slot {
         std::atomic<std::uint64_t> sequence;

@@ -12,8 +12,8 @@ namespace {
 
 std::shared_ptr<const search_index> make_index() {
     std::vector<document> docs;
-    docs.push_back({"web:nginx", "nginx — web server", "A small and fast web server and reverse proxy.",
-                    "https://nginx.org/"});
+    docs.push_back({"web:nginx", "nginx — web server",
+                    "A small and fast web server and reverse proxy.", "https://nginx.org/"});
     docs.push_back({"web:apache", "apache2 — Apache HTTP Server",
                     "The Apache HTTP Server, a popular web server.", "https://httpd.apache.org/"});
     docs.push_back({"misc:tags", "Tags <b> & \"quotes\"", "Text with <script> & ampersands.",

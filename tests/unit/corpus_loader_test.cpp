@@ -1,5 +1,5 @@
-#include "app/sample_corpus.hpp"
 #include "core/corpus_loader.hpp"
+#include "app/sample_corpus.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -34,20 +34,18 @@ struct loaded_corpus {
 
 loaded_corpus load_file(const std::string& name, corpus_format format = corpus_format::detect) {
     loaded_corpus corpus;
-    corpus.report = load_corpus_file(fixtures + name, format, corpus.docs,
-                                     [&corpus](const load_error& error) {
-                                         corpus.errors.push_back(error);
-                                     });
+    corpus.report =
+        load_corpus_file(fixtures + name, format, corpus.docs,
+                         [&corpus](const load_error& error) { corpus.errors.push_back(error); });
     return corpus;
 }
 
 loaded_corpus load_bytes(std::string_view name, std::string_view bytes,
                          corpus_format format = corpus_format::detect) {
     loaded_corpus corpus;
-    corpus.report = load_corpus_bytes(name, bytes, format, corpus.docs,
-                                      [&corpus](const load_error& error) {
-                                          corpus.errors.push_back(error);
-                                      });
+    corpus.report =
+        load_corpus_bytes(name, bytes, format, corpus.docs,
+                          [&corpus](const load_error& error) { corpus.errors.push_back(error); });
     return corpus;
 }
 
@@ -154,8 +152,9 @@ TEST_CASE("jsonl integer id becomes its decimal text", "[corpus]") {
     REQUIRE(integer_id != nullptr);
     CHECK(integer_id->title == "Integer id");
 
-    const loaded_corpus big = load_bytes("ids.jsonl", "{\"id\":18446744073709551615,\"text\":\"a\"}\n"
-                                                      "{\"id\":-7,\"text\":\"b\"}\n");
+    const loaded_corpus big = load_bytes("ids.jsonl",
+                                         "{\"id\":18446744073709551615,\"text\":\"a\"}\n"
+                                         "{\"id\":-7,\"text\":\"b\"}\n");
     CHECK(big.errors.empty());
     CHECK(big.find("18446744073709551615") != nullptr);
     CHECK(big.find("-7") != nullptr);
@@ -185,13 +184,13 @@ TEST_CASE("jsonl reports each malformed line and skips only it", "[corpus]") {
         const char* reason;
     };
     const std::vector<expected_error> expected = {
-        {2, "invalid JSON"},                       // unterminated string
-        {3, "record is not a JSON object"},        // an array
-        {4, "field \"text\" is not a string"},     // a number
-        {7, "\"text\" and \"title\" are both"},    // both empty
-        {8, "invalid JSON"},                       // content after the object
-        {9, "invalid JSON"},                       // `tru` inside an unread field
-        {11, "invalid JSON"},                      // last line cut off, no newline
+        {2, "invalid JSON"},                     // unterminated string
+        {3, "record is not a JSON object"},      // an array
+        {4, "field \"text\" is not a string"},   // a number
+        {7, "\"text\" and \"title\" are both"},  // both empty
+        {8, "invalid JSON"},                     // content after the object
+        {9, "invalid JSON"},                     // `tru` inside an unread field
+        {11, "invalid JSON"},                    // last line cut off, no newline
     };
     REQUIRE(corpus.errors.size() == expected.size());
     for (std::size_t i = 0; i < expected.size(); ++i) {
@@ -220,8 +219,9 @@ TEST_CASE("jsonl wrongly typed fields are reported by name", "[corpus]") {
 }
 
 TEST_CASE("jsonl blank lines are skipped without errors", "[corpus]") {
-    const loaded_corpus corpus = load_bytes("blank.jsonl", "\n   \n\t\n{\"id\":\"a\",\"text\":\"x\"}\n\n"
-                                                           "{\"text\":\"y\"}\n\n");
+    const loaded_corpus corpus = load_bytes("blank.jsonl",
+                                            "\n   \n\t\n{\"id\":\"a\",\"text\":\"x\"}\n\n"
+                                            "{\"text\":\"y\"}\n\n");
 
     CHECK(corpus.errors.empty());
     REQUIRE(corpus.docs.size() == 2);
@@ -230,9 +230,10 @@ TEST_CASE("jsonl blank lines are skipped without errors", "[corpus]") {
 }
 
 TEST_CASE("jsonl invalid UTF-8 line is reported and skipped", "[corpus]") {
-    const loaded_corpus corpus = load_bytes("utf8.jsonl", "{\"id\":\"a\",\"text\":\"ok\"}\n"
-                                                          "{\"id\":\"b\",\"text\":\"bad \xff\xfe\"}\n"
-                                                          "{\"id\":\"c\",\"text\":\"ok\"}\n");
+    const loaded_corpus corpus = load_bytes("utf8.jsonl",
+                                            "{\"id\":\"a\",\"text\":\"ok\"}\n"
+                                            "{\"id\":\"b\",\"text\":\"bad \xff\xfe\"}\n"
+                                            "{\"id\":\"c\",\"text\":\"ok\"}\n");
 
     REQUIRE(corpus.docs.size() == 2);
     CHECK(corpus.docs[1].id == "c");
@@ -310,8 +311,9 @@ TEST_CASE("telegram single chat export loads text messages", "[corpus]") {
 
     const document* entities = corpus.find("1500000001:3");
     REQUIRE(entities != nullptr);
-    CHECK(entities->text == "Run apt-get source hello, then dpkg-buildpackage. See the guide "
-                            "#packaging");
+    CHECK(entities->text ==
+          "Run apt-get source hello, then dpkg-buildpackage. See the guide "
+          "#packaging");
 
     const document* mention = corpus.find("1500000001:9");
     REQUIRE(mention != nullptr);
@@ -366,8 +368,10 @@ TEST_CASE("telegram titles never split a UTF-8 sequence", "[corpus]") {
     for (int i = 0; i < 100; ++i) {
         word += "\u0436";
     }
-    const std::string json = "{\"type\":\"personal_chat\",\"id\":5,\"messages\":[{\"id\":1,"
-                             "\"type\":\"message\",\"text\":\"" + word + "\"}]}";
+    const std::string json =
+        "{\"type\":\"personal_chat\",\"id\":5,\"messages\":[{\"id\":1,"
+        "\"type\":\"message\",\"text\":\"" +
+        word + "\"}]}";
     const loaded_corpus corpus = load_bytes("result.json", json);
 
     REQUIRE(corpus.docs.size() == 1);
@@ -420,16 +424,18 @@ TEST_CASE("telegram channel excerpt loads posts and skips service", "[corpus]") 
     CHECK(persian->title == "\u2728 \u062a\u0642\u0648\u06cc\u0645");
     CHECK(persian->text.starts_with(persian->title + "\n"));
     CHECK(persian->text.find("https://") == std::string::npos);  // text_link keeps its label
-    CHECK(persian->text.ends_with("#\u0646\u0631\u0645\u200c\u0627\u0641\u0632\u0627\u0631 "
-                                  "#\u0646\u0631\u0645\u200c\u0627\u0641\u0632\u0627\u0631_"
-                                  "\u0622\u0632\u0627\u062f"));
+    CHECK(
+        persian->text.ends_with("#\u0646\u0631\u0645\u200c\u0627\u0641\u0632\u0627\u0631 "
+                                "#\u0646\u0631\u0645\u200c\u0627\u0641\u0632\u0627\u0631_"
+                                "\u0622\u0632\u0627\u062f"));
 }
 
 TEST_CASE("telegram invalid JSON throws naming the file", "[corpus]") {
     std::vector<document> docs(1);
-    const std::string broken = "{\n \"type\": \"public_channel\",\n \"id\": 1,\n \"messages\": [\n"
-                               "  {\"id\": 1, \"type\": \"message\", \"text\": \"hello\"},\n"
-                               "  {\"id\": 2, \"text\": tru}\n ]\n}\n";
+    const std::string broken =
+        "{\n \"type\": \"public_channel\",\n \"id\": 1,\n \"messages\": [\n"
+        "  {\"id\": 1, \"type\": \"message\", \"text\": \"hello\"},\n"
+        "  {\"id\": 2, \"text\": tru}\n ]\n}\n";
     CHECK_THROWS_WITH(load_corpus_bytes("broken.json", broken, corpus_format::detect, docs, {}),
                       Catch::Contains("broken.json is not valid JSON"));
     CHECK(docs.size() == 1);  // the message loaded before the error is taken back
@@ -439,9 +445,9 @@ TEST_CASE("telegram invalid JSON throws naming the file", "[corpus]") {
                       Catch::Contains("cut.json is not valid JSON"));
     CHECK_THROWS_WITH(load_corpus_bytes("list.json", "[1, 2]", corpus_format::detect, docs, {}),
                       Catch::Contains("list.json is not a Telegram Desktop export"));
-    CHECK_THROWS_WITH(load_corpus_bytes("other.json", "{\"a\": 1}", corpus_format::detect, docs,
-                                        {}),
-                      Catch::Contains("no \"messages\" or \"chats\" field"));
+    CHECK_THROWS_WITH(
+        load_corpus_bytes("other.json", "{\"a\": 1}", corpus_format::detect, docs, {}),
+        Catch::Contains("no \"messages\" or \"chats\" field"));
     CHECK(docs.size() == 1);
 }
 
@@ -466,21 +472,24 @@ TEST_CASE("format is detected from the file name", "[corpus]") {
 }
 
 TEST_CASE("format is detected from the first line", "[corpus]") {
-    const loaded_corpus jsonl = load_bytes("corpus.txt", "\n\n{\"id\":\"a\",\"text\":\"x\"}\n"
-                                                         "{\"id\":\"b\",\"text\":\"y\"}\n");
+    const loaded_corpus jsonl = load_bytes("corpus.txt",
+                                           "\n\n{\"id\":\"a\",\"text\":\"x\"}\n"
+                                           "{\"id\":\"b\",\"text\":\"y\"}\n");
     CHECK(jsonl.report.loaded == 2);
     CHECK(jsonl.errors.empty());
 
     const loaded_corpus indented = load_bytes("corpus.txt", read_fixture("account_export.json"));
     CHECK(indented.report.loaded == 4);
 
-    const std::string minified = "{\"type\":\"public_channel\",\"id\":7,\"messages\":[{\"id\":1,"
-                                 "\"type\":\"message\",\"text\":\"one line export\"}]}";
+    const std::string minified =
+        "{\"type\":\"public_channel\",\"id\":7,\"messages\":[{\"id\":1,"
+        "\"type\":\"message\",\"text\":\"one line export\"}]}";
     const loaded_corpus one_line = load_bytes("corpus.txt", minified);
     REQUIRE(one_line.docs.size() == 1);
     CHECK(one_line.docs[0].id == "7:1");
 
-    const loaded_corpus compressed = load_bytes("corpus.bin", gzip_bytes(read_fixture("bom.jsonl")));
+    const loaded_corpus compressed =
+        load_bytes("corpus.bin", gzip_bytes(read_fixture("bom.jsonl")));
     CHECK(compressed.report.loaded == 2);
 }
 
@@ -492,10 +501,10 @@ TEST_CASE("explicit format overrides the file name", "[corpus]") {
 
 TEST_CASE("undetectable format throws with the fix", "[corpus]") {
     std::vector<document> docs;
-    CHECK_THROWS_WITH(load_corpus_bytes("notes.txt", "hello world\n", corpus_format::detect, docs,
-                                        {}),
-                      Catch::Contains("cannot detect the corpus format of notes.txt") &&
-                          Catch::Contains("--format jsonl or --format telegram"));
+    CHECK_THROWS_WITH(
+        load_corpus_bytes("notes.txt", "hello world\n", corpus_format::detect, docs, {}),
+        Catch::Contains("cannot detect the corpus format of notes.txt") &&
+            Catch::Contains("--format jsonl or --format telegram"));
     CHECK_THROWS_AS(load_corpus_bytes("empty.txt", "", corpus_format::detect, docs, {}),
                     std::runtime_error);
 }
@@ -520,8 +529,7 @@ TEST_CASE("unreadable corpus path throws with the path", "[corpus]") {
     const std::string path = fixtures + "no-such-dir/missing.jsonl";
     CHECK_THROWS_WITH(load_corpus_file(path, corpus_format::detect, docs, {}),
                       Catch::Contains("cannot read corpus file " + path));
-    CHECK_THROWS_AS(load_corpus_file(fixtures, corpus_format::jsonl, docs, {}),
-                    std::runtime_error);
+    CHECK_THROWS_AS(load_corpus_file(fixtures, corpus_format::jsonl, docs, {}), std::runtime_error);
 }
 
 // ---------------------------------------------------------------------------------------------
