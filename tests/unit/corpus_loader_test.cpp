@@ -1,8 +1,10 @@
 #include "core/corpus_loader.hpp"
 #include "app/sample_corpus.hpp"
+#include "core/gzip.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <simdjson.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -290,6 +292,46 @@ TEST_CASE("gzip corrupt or truncated data throws naming the file", "[corpus]") {
     CHECK_THROWS_WITH(load_corpus_bytes("tail.jsonl.gz", trailing, corpus_format::jsonl, docs, {}),
                       Catch::Contains("after the gzip stream"));
     CHECK(docs.empty());
+}
+
+TEST_CASE("gunzip joins members and skips zero padding", "[corpus]") {
+    // The trailer of the last member gives a size hint far below the first member's size, so
+    // the output buffer has to grow many times. The empty member in the middle adds nothing.
+    const std::string first(std::size_t{1} << 20, 'a');
+    const std::string second = "second member\n";
+    const std::string compressed =
+        gzip_bytes(first) + gzip_bytes("") + gzip_bytes(second) + std::string(512, '\0');
+
+    const detail::padded_buffer plain = detail::gunzip("members.gz", compressed);
+
+    CHECK(plain.size() == first.size() + second.size());
+    CHECK(plain.view() == first + second);
+    // simdjson reads past the content, so the padding must be zeroes rather than stale bytes.
+    const std::string_view padding(plain.data() + plain.size(), simdjson::SIMDJSON_PADDING);
+    CHECK(padding.find_first_not_of('\0') == std::string_view::npos);
+}
+
+TEST_CASE("gunzip rejects data without gzip header", "[corpus]") {
+    CHECK_FALSE(detail::is_gzip("plain text"));
+    CHECK_THROWS_WITH(detail::gunzip("plain.txt", "plain text"),
+                      Catch::Contains("cannot decompress plain.txt"));
+}
+
+TEST_CASE("gunzip reports empty input as truncated", "[corpus]") {
+    CHECK_THROWS_WITH(detail::gunzip("empty.gz", ""),
+                      Catch::Contains("empty.gz") && Catch::Contains("truncated"));
+}
+
+TEST_CASE("gunzip rejects member with bad CRC", "[corpus]") {
+    std::string compressed = gzip_bytes("text whose checksum is damaged\n");
+    REQUIRE(detail::is_gzip(compressed));
+    // The trailer is the CRC-32 of the content followed by its size, four bytes each.
+    const std::size_t crc_offset = compressed.size() - 8;
+    compressed[crc_offset] = static_cast<char>(compressed[crc_offset] ^ 0xff);
+
+    CHECK_THROWS_WITH(
+        detail::gunzip("crc.gz", compressed),
+        Catch::Contains("cannot decompress crc.gz") && Catch::Contains("incorrect data check"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,447 @@
+#include "core/telegram_export_loader.hpp"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace tgsearch::detail {
+
+namespace {
+
+/// A Telegram title is cut to this many code points, the ellipsis included.
+constexpr std::size_t title_max_code_points = 80;
+
+/// Rewrites the `\xHH` escapes that Telegram Desktop writes for control characters (invalid
+/// JSON) as `\u00HH`. Escape pairs are consumed whole, so `\\x41` stays a backslash and "x41".
+/// No line breaks are added or removed, so line numbers stay those of the file.
+padded_buffer repair_hex_escapes(std::string_view json) {
+    padded_buffer repaired;
+    repaired.reserve(json.size() + json.size() / 64 + 64);
+    std::size_t copied = 0;
+    std::size_t position = 0;
+    while ((position = json.find('\\', position)) != std::string_view::npos) {
+        const bool hex_escape = position + 3 < json.size() && json[position + 1] == 'x' &&
+                                std::isxdigit(static_cast<unsigned char>(json[position + 2])) &&
+                                std::isxdigit(static_cast<unsigned char>(json[position + 3]));
+        if (!hex_escape) {
+            position += 2;
+            continue;
+        }
+        repaired.append(json.substr(copied, position - copied));
+        repaired.append("\\u00");
+        repaired.append(json.substr(position + 2, 2));
+        position += 4;
+        copied = position;
+    }
+    if (copied < json.size()) {
+        repaired.append(json.substr(copied));
+    }
+    return repaired;
+}
+
+/// Converts byte positions in the parsed buffer into 1-based line numbers. Positions are
+/// usually asked for in increasing order, so each newline is counted about once.
+class line_counter {
+public:
+    explicit line_counter(const char* begin) : begin_(begin), position_(begin) {}
+
+    std::size_t line_at(const char* position) {
+        if (position < position_) {
+            position_ = begin_;
+            line_ = 1;
+        }
+        line_ += static_cast<std::size_t>(std::count(position_, position, '\n'));
+        position_ = position;
+        return line_;
+    }
+
+private:
+    const char* begin_;
+    const char* position_;
+    std::size_t line_ = 1;
+};
+
+/// Makes a title from the first non-blank line of `text`, cut at a word boundary to
+/// title_max_code_points.
+std::string make_title(std::string_view text) {
+    std::string_view line;
+    for (std::size_t position = 0; position < text.size();) {
+        const std::size_t end = std::min(text.find('\n', position), text.size());
+        line = trim(text.substr(position, end - position));
+        if (!line.empty()) {
+            break;
+        }
+        position = end + 1;
+    }
+
+    // Keep room for the ellipsis: cut before the last code point that fits.
+    std::size_t code_points = 0;
+    std::size_t cut = line.size();
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const bool continuation = (static_cast<unsigned char>(line[i]) & 0xC0) == 0x80;
+        if (continuation) {
+            continue;
+        }
+        if (code_points == title_max_code_points - 1) {
+            cut = i;
+        }
+        ++code_points;
+    }
+    if (code_points <= title_max_code_points) {
+        return std::string(line);
+    }
+
+    std::string_view head = line.substr(0, cut);
+    // A word boundary in the second half of the head keeps most of the line. Without one (a
+    // long URL, text without spaces) the cut falls between code points.
+    const std::size_t space = head.find_last_of(' ');
+    if (space != std::string_view::npos && space > head.size() / 2) {
+        head = head.substr(0, space);
+    }
+    while (!head.empty() && (is_blank(head.back()) || head.back() == ',' || head.back() == ';' ||
+                             head.back() == ':')) {
+        head.remove_suffix(1);
+    }
+    return std::string(head) + "\u2026";
+}
+
+/// Chat types whose messages have a t.me link.
+bool has_message_links(std::string_view chat_type) {
+    return chat_type == "public_channel" || chat_type == "private_channel" ||
+           chat_type == "public_supergroup" || chat_type == "private_supergroup";
+}
+
+class telegram_export_loader {
+public:
+    telegram_export_loader(std::string_view name, std::string_view json, std::vector<document>& out,
+                           const load_error_handler& on_error)
+        : name_(name),
+          id_prefix_(file_name_of(name)),
+          json_(json),
+          lines_(json.data()),
+          out_(out),
+          on_error_(on_error) {}
+
+    load_report load(ondemand::document& doc);
+
+    /// Returns the line of the token where parsing stopped, or 0 when it is unknown.
+    std::size_t error_line(ondemand::document& doc) {
+        const char* location = nullptr;
+        if (doc.current_location().get(location) != simdjson::SUCCESS || location < json_.data() ||
+            location > json_.data() + json_.size()) {
+            return 0;
+        }
+        return lines_.line_at(location);
+    }
+
+private:
+    /// A message read before its chat's id and type are known.
+    struct pending_message {
+        std::size_t document = 0;  ///< index in the output vector
+        std::size_t line = 0;
+        std::string message_id;
+    };
+
+    struct chat_state {
+        std::string type;
+        std::string id;
+        std::vector<pending_message> messages;
+    };
+
+    bool load_chat(ondemand::object chat, bool top_level);
+    void load_chat_list(ondemand::value list_owner);
+    void load_message(ondemand::value message, chat_state& chat);
+    void read_message_text(ondemand::value text, std::string& out, std::string& problem);
+    void finish_chat(chat_state& chat);
+
+    std::size_t line_of(ondemand::value& value) {
+        const char* location = nullptr;
+        if (value.current_location().get(location) != simdjson::SUCCESS) {
+            return 0;
+        }
+        return lines_.line_at(location);
+    }
+
+    void skip_record(std::size_t line, std::string reason) {
+        report(on_error_, name_, line, std::move(reason));
+        ++result_.skipped;
+    }
+
+    std::string_view name_;
+    std::string_view id_prefix_;
+    std::string_view json_;
+    line_counter lines_;
+    std::vector<document>& out_;
+    const load_error_handler& on_error_;
+    load_report result_;
+};
+
+load_report telegram_export_loader::load(ondemand::document& doc) {
+    const ondemand::json_type type = doc.type().value();
+    if (type != ondemand::json_type::object) {
+        throw std::runtime_error(fmt::format(
+            "{} is not a Telegram Desktop export: the top-level value is {}, not an object", name_,
+            type_name(type)));
+    }
+    if (!load_chat(doc.get_object().value(), true)) {
+        throw std::runtime_error(fmt::format(
+            "{} is not a Telegram Desktop export: it has no \"messages\" or \"chats\" field",
+            name_));
+    }
+    require_document_end(doc);
+    return result_;
+}
+
+/// Loads a chat object, or at the top level also a full-account export whose "chats" and
+/// "left_chats" hold chat lists. Returns whether any messages or chat lists were found.
+bool telegram_export_loader::load_chat(ondemand::object chat_object, bool top_level) {
+    chat_state chat;
+    bool found = false;
+    // Telegram Desktop writes "type" and "id" before "messages", but documents are finished
+    // only once the whole chat is read, so any member order works.
+    for (ondemand::field field : chat_object) {
+        const std::string_view key = field.unescaped_key().value();
+        ondemand::value value = field.value();
+        if (key == "messages") {
+            found = true;
+            if (value.type().value() != ondemand::json_type::array) {
+                skip_record(line_of(value), "field \"messages\" is not an array");
+                validate_value(value);
+                continue;
+            }
+            for (ondemand::value message : value.get_array()) {
+                load_message(message, chat);
+            }
+        } else if (key == "type" && value.type().value() == ondemand::json_type::string) {
+            chat.type.assign(value.get_string().value());
+        } else if (key == "id") {
+            if (std::optional<std::string> integer = read_integer(value)) {
+                chat.id = std::move(*integer);
+            } else if (value.type().value() == ondemand::json_type::string) {
+                chat.id.assign(value.get_string().value());
+            } else {
+                validate_value(value);
+            }
+        } else if (top_level && (key == "chats" || key == "left_chats")) {
+            found = true;
+            load_chat_list(value);
+        } else {
+            validate_value(value);
+        }
+    }
+    finish_chat(chat);
+    return found;
+}
+
+/// Loads the chats of {"about": ..., "list": [chat, ...]}.
+void telegram_export_loader::load_chat_list(ondemand::value list_owner) {
+    if (list_owner.type().value() != ondemand::json_type::object) {
+        skip_record(line_of(list_owner), "chat list is not a JSON object");
+        validate_value(list_owner);
+        return;
+    }
+    for (ondemand::field field : list_owner.get_object()) {
+        const std::string_view key = field.unescaped_key().value();
+        ondemand::value value = field.value();
+        if (key != "list") {
+            validate_value(value);
+            continue;
+        }
+        if (value.type().value() != ondemand::json_type::array) {
+            skip_record(line_of(value), "field \"list\" of a chat list is not an array");
+            validate_value(value);
+            continue;
+        }
+        for (ondemand::value chat : value.get_array()) {
+            if (chat.type().value() != ondemand::json_type::object) {
+                skip_record(line_of(chat), "chat is not a JSON object");
+                validate_value(chat);
+                continue;
+            }
+            load_chat(chat.get_object().value(), false);
+        }
+    }
+}
+
+void telegram_export_loader::load_message(ondemand::value message, chat_state& chat) {
+    const std::size_t line = line_of(message);
+    const ondemand::json_type type = message.type().value();
+    if (type != ondemand::json_type::object) {
+        skip_record(line, fmt::format("message is not a JSON object (found {})", type_name(type)));
+        validate_value(message);
+        return;
+    }
+
+    std::string message_id;
+    std::string message_type;
+    std::string text;
+    // A wrongly typed field does not stop the walk: the rest of the message must still be
+    // read to keep the parser in step, and checked for syntax errors.
+    std::string problem;
+    for (ondemand::field field : message.get_object()) {
+        const std::string_view key = field.unescaped_key().value();
+        ondemand::value value = field.value();
+        const ondemand::json_type value_type = value.type().value();
+        if (key == "id") {
+            if (std::optional<std::string> integer = read_integer(value)) {
+                message_id = std::move(*integer);
+                continue;
+            }
+            if (problem.empty()) {
+                problem =
+                    fmt::format("field \"id\" is not an integer (found {})",
+                                value_type == ondemand::json_type::number ? "a fraction"
+                                                                          : type_name(value_type));
+            }
+            validate_value(value);
+        } else if (key == "type") {
+            if (value_type == ondemand::json_type::string) {
+                message_type.assign(value.get_string().value());
+            } else {
+                if (problem.empty()) {
+                    problem = fmt::format("field \"type\" is not a string (found {})",
+                                          type_name(value_type));
+                }
+                validate_value(value);
+            }
+        } else if (key == "text") {
+            read_message_text(value, text, problem);
+        } else {
+            validate_value(value);
+        }
+    }
+
+    if (!problem.empty()) {
+        skip_record(line, std::move(problem));
+        return;
+    }
+    // Service messages ("joined", "pinned", ...) and "unsupported" ones carry no text worth
+    // searching; a missing type is read as an ordinary message.
+    if (!message_type.empty() && message_type != "message") {
+        ++result_.ignored;
+        return;
+    }
+    if (message_id.empty()) {
+        skip_record(line, "message has no \"id\"");
+        return;
+    }
+    if (trim(text).empty()) {
+        ++result_.ignored;
+        return;
+    }
+    document doc;
+    doc.title = make_title(text);
+    doc.text = std::move(text);
+    chat.messages.push_back(pending_message{out_.size(), line, std::move(message_id)});
+    out_.push_back(std::move(doc));
+    ++result_.loaded;
+}
+
+/// Concatenates a message's `text`: a string, or an array of strings and entity objects
+/// ({"type": "bold", "text": "..."}). Records the first type error in `problem`.
+void telegram_export_loader::read_message_text(ondemand::value text, std::string& out,
+                                               std::string& problem) {
+    const ondemand::json_type type = text.type().value();
+    if (type == ondemand::json_type::string) {
+        out.assign(text.get_string().value());
+        return;
+    }
+    if (type != ondemand::json_type::array) {
+        if (problem.empty()) {
+            problem = fmt::format("field \"text\" is not a string or an array (found {})",
+                                  type_name(type));
+        }
+        validate_value(text);
+        return;
+    }
+    for (ondemand::value part : text.get_array()) {
+        const ondemand::json_type part_type = part.type().value();
+        if (part_type == ondemand::json_type::string) {
+            out.append(part.get_string().value());
+            continue;
+        }
+        if (part_type != ondemand::json_type::object) {
+            if (problem.empty()) {
+                problem = fmt::format("a part of field \"text\" is {}, not a string or an entity",
+                                      type_name(part_type));
+            }
+            validate_value(part);
+            continue;
+        }
+        bool has_text = false;
+        for (ondemand::field field : part.get_object()) {
+            const std::string_view key = field.unescaped_key().value();
+            ondemand::value value = field.value();
+            if (key == "text" && value.type().value() == ondemand::json_type::string) {
+                out.append(value.get_string().value());
+                has_text = true;
+            } else {
+                validate_value(value);
+            }
+        }
+        if (!has_text && problem.empty()) {
+            problem = "a text entity in field \"text\" has no string \"text\"";
+        }
+    }
+}
+
+/// Gives the chat's documents their ids and links, now that the chat's id and type are known.
+void telegram_export_loader::finish_chat(chat_state& chat) {
+    // NOTE: a public channel's username is not in the export, so even public chats get the
+    // t.me/c/<chat id>/<message id> form, which opens only for members of the chat.
+    const bool links = !chat.id.empty() && has_message_links(chat.type);
+    for (const pending_message& message : chat.messages) {
+        document& doc = out_[message.document];
+        if (chat.id.empty()) {
+            doc.id = fmt::format("{}:{}", id_prefix_, message.line);
+        } else {
+            doc.id = fmt::format("{}:{}", chat.id, message.message_id);
+        }
+        if (links) {
+            doc.url = fmt::format("https://t.me/c/{}/{}", chat.id, message.message_id);
+        }
+    }
+}
+
+}  // namespace
+
+load_report load_telegram_export(std::string_view name, const padded_buffer& content,
+                                 std::size_t start, std::vector<document>& out,
+                                 const load_error_handler& on_error) {
+    padded_buffer repaired;
+    const padded_buffer* json = &content;
+    if (content.view().find("\\x", start) != std::string_view::npos) {
+        repaired = repair_hex_escapes(content.view().substr(start));
+        json = &repaired;
+        start = 0;
+    }
+    const std::string_view text = json->view().substr(start);
+
+    telegram_export_loader loader(name, text, out, on_error);
+    ondemand::parser parser;
+    ondemand::document doc;
+    const simdjson::error_code status =
+        parser.iterate(text.data(), text.size(), json->capacity_with_padding() - start).get(doc);
+    if (status != simdjson::SUCCESS) {
+        throw std::runtime_error(
+            fmt::format("{} is not valid JSON: {}", name, simdjson::error_message(status)));
+    }
+    try {
+        return loader.load(doc);
+    } catch (const simdjson::simdjson_error& error) {
+        const std::size_t line = loader.error_line(doc);
+        if (line == 0) {
+            throw std::runtime_error(fmt::format("{} is not valid JSON: {}", name, error.what()));
+        }
+        throw std::runtime_error(
+            fmt::format("{} is not valid JSON near line {}: {}", name, line, error.what()));
+    }
+}
+
+}  // namespace tgsearch::detail
