@@ -1,6 +1,8 @@
 // Measures index build time, memory and query latency on a JSONL corpus.
 //
-//   index_bench CORPUS.jsonl[.gz] [QUERIES.tsv]
+//   index_bench CORPUS [QUERIES.tsv]
+//
+// CORPUS is any file the server loads: JSONL or a Telegram export, optionally gzipped.
 //
 // QUERIES.tsv has a header line and the query in its second tab-separated column; the third,
 // when present, lists the expected document ids separated by commas. The program also draws
@@ -8,12 +10,10 @@
 // and the top results of a fixed query. When the corpus has nginx packages, it exits 1 unless
 // "nginx reverse proxy" ranks one of them in the top 3.
 
+#include "core/corpus_loader.hpp"
 #include "core/search_index.hpp"
 #include "core/snippet.hpp"
 #include "core/text_normalizer.hpp"
-
-#include <simdjson.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -35,57 +35,18 @@ double seconds_since(bench_clock::time_point start) {
     return std::chrono::duration<double>(bench_clock::now() - start).count();
 }
 
-/// Reads a JSONL file, gzip-compressed or not (gzread passes plain files through).
-std::vector<tgsearch::document> load_jsonl(const char* path) {
-    gzFile file = gzopen(path, "rb");
-    if (file == nullptr) {
-        std::fprintf(stderr, "error: cannot open corpus %s\n", path);
-        std::exit(2);
-    }
-    gzbuffer(file, 1 << 20);
-
+/// Loads a corpus with the project's own loader, so the bench measures what the server does.
+std::vector<tgsearch::document> load_corpus(const char* path) {
     std::vector<tgsearch::document> docs;
-    simdjson::dom::parser parser;
-    std::string line;
-    char chunk[1 << 16];
-    std::size_t line_number = 0;
-    std::size_t skipped = 0;
-    bool more = true;
-    while (more) {
-        line.clear();
-        // gzgets stops at a newline or a full buffer, so a long line takes several calls.
-        while (true) {
-            if (gzgets(file, chunk, sizeof chunk) == nullptr) {
-                more = false;
-                break;
-            }
-            line += chunk;
-            if (!line.empty() && line.back() == '\n') break;
+    try {
+        const tgsearch::load_report report = tgsearch::load_corpus_file(
+            path, tgsearch::corpus_format::detect, docs, tgsearch::load_error_handler());
+        if (report.skipped > 0) {
+            std::fprintf(stderr, "warning: skipped %zu malformed records\n", report.skipped);
         }
-        if (line.empty()) continue;
-        ++line_number;
-
-        simdjson::dom::element object;
-        if (parser.parse(line).get(object) != simdjson::SUCCESS) {
-            ++skipped;
-            continue;
-        }
-        tgsearch::document doc;
-        std::string_view value;
-        if (object["id"].get(value) == simdjson::SUCCESS) doc.id = value;
-        if (object["title"].get(value) == simdjson::SUCCESS) doc.title = value;
-        if (object["text"].get(value) == simdjson::SUCCESS) doc.text = value;
-        if (object["url"].get(value) == simdjson::SUCCESS) doc.url = value;
-        if (doc.id.empty() && doc.text.empty()) {
-            ++skipped;
-            continue;
-        }
-        docs.push_back(std::move(doc));
-    }
-    gzclose(file);
-    if (skipped > 0) {
-        std::fprintf(stderr, "warning: skipped %zu of %zu lines that are not documents\n", skipped,
-                     line_number);
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "error: %s\n", error.what());
+        std::exit(2);
     }
     return docs;
 }
@@ -224,7 +185,7 @@ std::vector<double> time_queries(const tgsearch::search_index& index,
 
 int main(int argc, char** argv) {
     if (argc < 2 || argc > 3) {
-        std::fprintf(stderr, "usage: %s CORPUS.jsonl[.gz] [QUERIES.tsv]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s CORPUS [QUERIES.tsv]\n", argv[0]);
         return 2;
     }
     constexpr std::size_t results_limit = 10;
@@ -241,7 +202,7 @@ int main(int argc, char** argv) {
     );
 
     auto start = bench_clock::now();
-    std::vector<tgsearch::document> docs = load_jsonl(argv[1]);
+    std::vector<tgsearch::document> docs = load_corpus(argv[1]);
     std::size_t text_bytes = 0;
     for (const auto& doc : docs) text_bytes += doc.title.size() + doc.text.size();
     std::printf("load: %zu documents, %.1f MB of title+text in %.2f s, RSS %.1f MB\n", docs.size(),
