@@ -393,8 +393,16 @@ asio::awaitable<void> telegram_bot::poll_loop() {
 std::size_t telegram_bot::accept_updates(const std::string& body) {
     simdjson::dom::element root;
     simdjson::dom::array updates;
-    if (json_parser_.parse(body).get(root) != simdjson::SUCCESS ||
-        root["result"].get(updates) != simdjson::SUCCESS) {
+    simdjson::error_code parse_error = json_parser_.parse(body).get(root);
+    std::string repaired;
+    if (parse_error == simdjson::UTF8_ERROR) {
+        // One update with broken text must not hold back the others, which Telegram would
+        // otherwise send again forever: read it with the bad bytes replaced.
+        spdlog::warn("getUpdates returned invalid UTF-8; replacing the invalid bytes");
+        repaired = replace_invalid_utf8(body);
+        parse_error = json_parser_.parse(repaired).get(root);
+    }
+    if (parse_error != simdjson::SUCCESS || root["result"].get(updates) != simdjson::SUCCESS) {
         spdlog::warn(
             "getUpdates returned a body that is not {{\"ok\":true,\"result\":[...]}}; "
             "ignoring it");

@@ -193,6 +193,28 @@ std::string html_escape(std::string_view text) {
     return out;
 }
 
+std::string replace_invalid_utf8(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        if (static_cast<unsigned char>(text[i]) < 0x80) {
+            out += text[i];
+            ++i;
+            continue;
+        }
+        std::int32_t code_point = 0;
+        const auto length = decode_at(text, i, code_point);
+        if (length <= 0) {
+            out += replacement_character;
+            ++i;
+            continue;
+        }
+        out.append(text.substr(i, static_cast<std::size_t>(length)));
+        i += static_cast<std::size_t>(length);
+    }
+    return out;
+}
+
 std::size_t utf8_length(std::string_view text) {
     std::size_t count = 0;
     for (const char c : text) {

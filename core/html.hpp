@@ -12,6 +12,9 @@ namespace tgsearch {
 void append_html_escaped(std::string& out, std::string_view text);
 std::string html_escape(std::string_view text);
 
+/// Returns `text` with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD.
+std::string replace_invalid_utf8(std::string_view text);
+
 /// Counts Unicode code points in valid UTF-8 `text`.
 std::size_t utf8_length(std::string_view text);
 

@@ -476,7 +476,9 @@ class FakeBotApi:
             raise ValueError(f"update_id {update_id} does not increase")
         self._next_update_id = update_id + 1
         message = update.get("message")
-        if message:
+        # Tests also push malformed messages, which have no chat to remember.
+        if isinstance(message, dict) and isinstance(message.get("chat"), dict) \
+                and "message_id" in message:
             chat = message["chat"]
             self._chats.setdefault(chat["id"], dict(chat))
             self._message_ids.setdefault(chat["id"], set()).add(message["message_id"])
@@ -1014,7 +1016,9 @@ class _BotApiHandler(BaseHTTPRequestHandler):
         self._respond(status, response)
 
     def _respond(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        # surrogateescape turns a lone surrogate such as "\udcff" back into the raw byte 0xFF,
+        # which lets a test put invalid UTF-8 on the wire.
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8", "surrogateescape")
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -778,6 +778,66 @@ def run_wrong_token(binary: Path, fixtures: Path, workdir: Path, checks: Checks,
         fake.stop()
 
 
+# ------------------------------------------------------------------------------------------
+# Scenario 4: malformed updates between good ones
+
+def run_malformed_updates(binary: Path, fixtures: Path, workdir: Path, checks: Checks,
+                          deadline: Deadline) -> None:
+    print("== run 4: malformed updates between good ones", flush=True)
+    fake = FakeBotApi(TOKEN, username=BOT_USERNAME, first_update_id=900).start()
+    binary_process = None
+    try:
+        args = [str(binary), "--corpus", str(fixtures / "bot_corpus.jsonl"),
+                "--api-url", fake.url, "--workers", "2", "--poll-timeout", "1"]
+        binary_process = BinaryProcess(args, child_env(TOKEN), workdir, "malformed")
+        polling = fake.wait_for(lambda api: bool(api.requests("getUpdates"))
+                                or binary_process.exited(), deadline.bound(20))
+        if not checks.check(polling and not binary_process.exited(),
+                            "run 4: the bot starts polling", binary_process.stderr_tail()):
+            return
+
+        chat = private_chat(7001, "Robust")
+        first = fake.make_message_update(chat, "nginx reverse proxy")
+        # The byte 0xFF is not valid UTF-8; the whole getUpdates response carries it.
+        invalid_utf8 = fake.make_message_update(chat, "nginx \udcff proxy")
+        last = fake.make_message_update(chat, "/help")
+        malformed = [
+            {"message": "not an object"},
+            {"message": {"message_id": 1, "date": 0, "text": "no chat"}},
+            {"message": {"message_id": 2, "date": 0, "text": "x",
+                         "chat": {"id": "not-a-number", "type": "private"}}},
+            {"message": {"message_id": 3, "date": 0, "chat": chat,
+                         "photo": [{"file_id": "p", "width": 1, "height": 1}]}},
+            {"message": {"message_id": 4, "date": 0, "chat": chat, "text": 12345}},
+        ]
+        update_ids = fake.push_updates([first, *malformed, invalid_utf8, last])
+        replied = fake.wait_for(lambda api: len(api.sent_messages()) >= 3
+                                or binary_process.exited(), deadline.bound(20))
+        sent = fake.sent_messages()
+        checks.check(replied and len(sent) == 3,
+                     "run 4: the three good updates get replies despite the malformed ones",
+                     f"{len(sent)} replies;{binary_process.stderr_tail()}")
+        texts = [message.text for message in sent]
+        checks.check(len(texts) == 3 and "nginx" in texts[0] and "nginx" in texts[1]
+                     and "/search" in texts[2],
+                     "run 4: the replies come in message order", texts)
+
+        binary_process.terminate()
+        exit_code = binary_process.wait(deadline.bound(SHUTDOWN_TIMEOUT_SECONDS + 5))
+        checks.check(exit_code == 0, "run 4: the bot exits 0 after malformed updates",
+                     f"{describe_exit(exit_code)};{binary_process.stderr_tail()}")
+        checks.check(fake.confirmed_offset == update_ids[-1] + 1,
+                     "run 4: the malformed updates are confirmed too",
+                     f"confirmed {fake.confirmed_offset}, last update {update_ids[-1]}")
+        stderr = binary_process.stderr()
+        checks.check("skipped update" in stderr,
+                     "run 4: the malformed updates are logged", binary_process.stderr_tail())
+    finally:
+        if binary_process is not None:
+            binary_process.kill()
+        fake.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", required=True, type=Path, help="path to tgsearch")
@@ -807,6 +867,8 @@ def main() -> int:
                 lambda: run_shutdown_drain(args.binary, args.fixtures, workdir, corpus, checks,
                                            deadline),
                 lambda: run_wrong_token(args.binary, args.fixtures, workdir, checks, deadline),
+                lambda: run_malformed_updates(args.binary, args.fixtures, workdir, checks,
+                                              deadline),
             ]
             for run in runs:
                 run()

@@ -100,3 +100,17 @@ TEST_CASE("html_to_plain_text appends link addresses", "[html]") {
     CHECK(html_to_plain_text("<a href=\"https://z.org\">https://z.org</a>") == "https://z.org");
     CHECK(html_to_plain_text("<a>bare</a>") == "bare");
 }
+
+TEST_CASE("replace_invalid_utf8 keeps valid text", "[html]") {
+    CHECK(tgsearch::replace_invalid_utf8("plain ascii") == "plain ascii");
+    CHECK(tgsearch::replace_invalid_utf8("مرحبا 😀 ёлка") == "مرحبا 😀 ёлка");
+}
+
+TEST_CASE("replace_invalid_utf8 replaces bad bytes", "[html]") {
+    CHECK(tgsearch::replace_invalid_utf8("a\xFF" "b") == "a\uFFFD" "b");
+    // A truncated sequence at the end, and a lone continuation byte.
+    CHECK(tgsearch::replace_invalid_utf8("x\xD8") == "x\uFFFD");
+    CHECK(tgsearch::replace_invalid_utf8("\x80" "y") == "\uFFFD" "y");
+    // An overlong encoding of '/' is not valid UTF-8.
+    CHECK(tgsearch::replace_invalid_utf8("\xC0\xAF") == "\uFFFD\uFFFD");
+}
