@@ -1,5 +1,6 @@
 // tgsearch: turns a corpus of documents into a Telegram search bot.
 
+#include "app/bot_api_protocol.hpp"
 #include "app/console_chat.hpp"
 #include "app/logging.hpp"
 #include "app/sample_corpus.hpp"
@@ -167,6 +168,10 @@ int run(const command_line& options) {
         throw std::invalid_argument("invalid --ring-capacity " +
                                     std::to_string(options.ring_capacity) +
                                     ": expected a power of two, at least 2");
+    }
+    if (!token.empty() && !options.console) {
+        // Fail on a bad URL now rather than after the corpus has been indexed.
+        detail::parse_base_url(options.api_url, token);
     }
     const std::size_t workers =
         options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
