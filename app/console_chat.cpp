@@ -68,7 +68,12 @@ void run_console_chat(std::shared_ptr<const search_index> index, const console_o
                 }
             }
             const std::string html = replies.take(next);
-            output << html_to_plain_text(html) << "\n\n";
+            // Telegram users see nothing for a message the bot ignores; the console says so,
+            // so that every input line still gets one reply block.
+            output << (html.empty() ? std::string("(no reply: the message is not addressed to "
+                                                  "the bot)")
+                                    : html_to_plain_text(html))
+                   << "\n\n";
             {
                 std::lock_guard lock(progress_mutex);
                 printed = next;
@@ -117,6 +122,9 @@ void run_console_chat(std::shared_ptr<const search_index> index, const console_o
     progress.notify_all();
     printer.join();
     service.shutdown();
+    if (options.interactive) {
+        output << "\n" << std::flush;  // end the last prompt's line after Ctrl-D
+    }
 }
 
 }  // namespace tgsearch

@@ -15,17 +15,24 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 namespace {
 
 using namespace tgsearch;
+
+/// Upper bounds on --workers and --ring-capacity. More threads than this only add contention,
+/// and a larger ring only hides a backlog that Telegram would keep for us anyway.
+constexpr std::int64_t max_workers = 1024;
+constexpr std::int64_t max_ring_capacity = std::int64_t{1} << 20;
 
 /// Per corpus file, this many malformed records are logged one by one; the rest are counted.
 constexpr std::size_t max_logged_load_errors = 20;
@@ -33,8 +40,8 @@ constexpr std::size_t max_logged_load_errors = 20;
 struct command_line {
     std::vector<std::string> corpus_paths;
     std::string format = "detect";
-    std::size_t workers = 0;
-    std::size_t ring_capacity = 1024;
+    std::int64_t workers = 0;
+    std::int64_t ring_capacity = 1024;
     bool console = false;
     std::string token_file;
     std::string api_url = "https://api.telegram.org";
@@ -89,6 +96,12 @@ std::string read_token(const command_line& options) {
     std::string source;
     if (!options.token_file.empty()) {
         source = "token file " + options.token_file;
+        struct stat info {};
+        if (::stat(options.token_file.c_str(), &info) == 0 && !S_ISREG(info.st_mode)) {
+            throw std::runtime_error("token file " + options.token_file +
+                                     " is not a regular file: give the path of the file that "
+                                     "contains the token");
+        }
         std::ifstream file(options.token_file);
         if (!file) {
             throw std::runtime_error("cannot read token file " + options.token_file +
@@ -97,8 +110,7 @@ std::string read_token(const command_line& options) {
         std::ostringstream contents;
         contents << file.rdbuf();
         token = trim_token(contents.str());
-        struct stat info {};
-        if (::stat(options.token_file.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
+        if ((info.st_mode & 077) != 0) {
             spdlog::warn("token file {} is readable by other users; run chmod 600 on it",
                          options.token_file);
         }
@@ -117,6 +129,38 @@ std::string read_token(const command_line& options) {
             ": expected the form 123456789:ABC-DEF..., as @BotFather gives it");
     }
     return token;
+}
+
+/// Keeps the first document of each id, so that a file given twice or a record repeated in a
+/// corpus does not show up twice in every result list.
+void remove_duplicate_ids(std::vector<document>& docs) {
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(docs.size());
+    std::vector<bool> duplicate(docs.size(), false);
+    std::size_t duplicates = 0;
+    std::string first_duplicate;
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+        if (!seen.insert(docs[i].id).second) {
+            duplicate[i] = true;
+            if (duplicates++ == 0) {
+                first_duplicate = docs[i].id;
+            }
+        }
+    }
+    if (duplicates == 0) {
+        return;
+    }
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+        if (!duplicate[i]) {
+            docs[kept++] = std::move(docs[i]);
+        }
+    }
+    docs.resize(kept);
+    spdlog::warn(
+        "skipped {} documents whose id repeats an earlier one (the first is \"{}\"); "
+        "is a corpus file given twice?",
+        duplicates, first_duplicate);
 }
 
 std::vector<document> load_documents(const command_line& options) {
@@ -146,10 +190,19 @@ std::vector<document> load_documents(const command_line& options) {
         spdlog::info("loaded {} documents from {} ({} malformed records skipped, {} ignored)",
                      report.loaded, path, report.skipped, report.ignored);
     }
+    remove_duplicate_ids(docs);
     return docs;
 }
 
+/// A SIGTERM or SIGINT received while the corpus loads. Loading cannot be interrupted, but the
+/// signal must still end the process with an orderly exit once it is done.
+volatile std::sig_atomic_t start_up_stop_signal = 0;
+
+extern "C" void record_stop_signal(int signal_number) { start_up_stop_signal = signal_number; }
+
 int run(const command_line& options) {
+    std::signal(SIGTERM, record_stop_signal);
+    std::signal(SIGINT, record_stop_signal);
     spdlog::set_level(parse_log_level(options.log_level));
     const std::string token = read_token(options);
     set_redacted_secret(token);
@@ -164,17 +217,25 @@ int run(const command_line& options) {
                                     std::to_string(options.shutdown_timeout_seconds) +
                                     ": expected 0 or more seconds");
     }
-    if (options.ring_capacity < 2 || (options.ring_capacity & (options.ring_capacity - 1)) != 0) {
-        throw std::invalid_argument("invalid --ring-capacity " +
-                                    std::to_string(options.ring_capacity) +
-                                    ": expected a power of two, at least 2");
+    if (options.ring_capacity < 2 || options.ring_capacity > max_ring_capacity ||
+        (options.ring_capacity & (options.ring_capacity - 1)) != 0) {
+        throw std::invalid_argument(
+            "invalid --ring-capacity " + std::to_string(options.ring_capacity) +
+            ": expected a power of two from 2 to " + std::to_string(max_ring_capacity));
     }
     if (!token.empty() && !options.console) {
         // Fail on a bad URL now rather than after the corpus has been indexed.
         detail::parse_base_url(options.api_url, token);
     }
-    const std::size_t workers =
-        options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
+    if (options.workers < 0 || options.workers > max_workers) {
+        throw std::invalid_argument("invalid --workers " + std::to_string(options.workers) +
+                                    ": expected 1 to " + std::to_string(max_workers) +
+                                    ", or 0 for one per CPU core");
+    }
+    const std::size_t workers = options.workers != 0
+                                    ? static_cast<std::size_t>(options.workers)
+                                    : std::max(1u, std::thread::hardware_concurrency());
+    const auto ring_capacity = static_cast<std::size_t>(options.ring_capacity);
 
     const std::size_t resident_before = resident_bytes();
     const auto load_started = std::chrono::steady_clock::now();
@@ -195,7 +256,16 @@ int run(const command_line& options) {
         document_count, index->term_count(), build_seconds.count(), load_seconds.count(),
         to_mib(index->memory_bytes()), to_mib(resident_bytes() - resident_before));
 
+    if (start_up_stop_signal != 0) {
+        spdlog::info("received {} while starting, exiting",
+                     start_up_stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        return 0;
+    }
+
     if (options.console || token.empty()) {
+        // Ctrl-C ends a console chat at once, as in any terminal program.
+        std::signal(SIGTERM, SIG_DFL);
+        std::signal(SIGINT, SIG_DFL);
         if (!options.console) {
             spdlog::info(
                 "no bot token configured (TELEGRAM_BOT_TOKEN or --token-file): "
@@ -203,7 +273,7 @@ int run(const command_line& options) {
         }
         console_options console;
         console.workers = workers;
-        console.ring_capacity = options.ring_capacity;
+        console.ring_capacity = ring_capacity;
         console.interactive = ::isatty(STDIN_FILENO) != 0 && ::isatty(STDOUT_FILENO) != 0;
         run_console_chat(std::move(index), console, std::cin, std::cout);
         return 0;
@@ -215,7 +285,7 @@ int run(const command_line& options) {
     telegram.poll_timeout = std::chrono::seconds(options.poll_timeout_seconds);
     telegram.shutdown_timeout = std::chrono::seconds(options.shutdown_timeout_seconds);
     telegram.workers = workers;
-    telegram.ring_capacity = options.ring_capacity;
+    telegram.ring_capacity = ring_capacity;
     return run_telegram_bot(std::move(index), telegram);
 }
 

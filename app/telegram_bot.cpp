@@ -3,6 +3,7 @@
 #include "app/search_service.hpp"
 #include "core/bot_messages.hpp"
 #include "core/html.hpp"
+#include "core/json_text.hpp"
 #include "core/offset_tracker.hpp"
 
 #include <fmt/format.h>
@@ -23,6 +24,7 @@
 #include <deque>
 #include <exception>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -57,6 +59,10 @@ constexpr auto conflict_delay = 3s;
 
 /// Upper bound on a 429 retry_after that is honoured as given.
 constexpr auto max_retry_after = 300s;
+
+/// Bound on the getUpdates call that confirms the offset at shutdown. Telegram answers it at
+/// once, so a longer wait only delays the exit when the server is unreachable.
+constexpr auto confirm_timeout = 5s;
 
 /// Bound on one sendMessage call, connect included.
 constexpr auto send_timeout = 30s;
@@ -149,7 +155,9 @@ private:
     /// done (sent, or dropped on purpose), false when shutdown abandoned it unsent.
     asio::awaitable<bool> send_reply(bot_api_client& client, outgoing_reply reply);
     asio::awaitable<void> confirm_offset();
-    std::size_t accept_updates(const std::string& body);
+    /// Starts work on the updates in a getUpdates response body. Returns how many were new,
+    /// or nothing when the body is not a usable {"ok":true,"result":[...]} object.
+    std::optional<std::size_t> accept_updates(const std::string& body);
     void on_reply(outgoing_reply reply);
     void pump_chat(std::int64_t chat_id);
     void finish(std::int64_t update_id);
@@ -360,7 +368,8 @@ asio::awaitable<void> telegram_bot::poll_loop() {
             } else if (result.retry_after > 0) {
                 wait = std::min<clock_type::duration>(std::chrono::seconds(result.retry_after),
                                                       max_retry_after);
-                spdlog::warn("getUpdates rate limited (429), retrying in {} s", result.retry_after);
+                spdlog::warn("getUpdates rate limited (429), retrying in {} s",
+                             std::chrono::duration_cast<std::chrono::seconds>(wait).count());
             } else {
                 spdlog::warn("getUpdates failed: {}; retrying in {} ms", result.description,
                              std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
@@ -368,15 +377,25 @@ asio::awaitable<void> telegram_bot::poll_loop() {
             co_await sleep(wait);
             continue;
         }
-        delay = clock_type::duration::zero();
         conflict_logged = false;
 
-        const std::size_t fresh = accept_updates(result.body);
+        const std::optional<std::size_t> fresh = accept_updates(result.body);
+        if (!fresh) {
+            // Asking again at once would only fetch the same body, so back off as after errors.
+            const clock_type::duration wait = next_retry_delay(delay);
+            spdlog::warn(
+                "getUpdates returned a body that is not {{\"ok\":true,\"result\":[...]}} "
+                "even after repair; retrying in {} ms",
+                std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+            co_await sleep(wait);
+            continue;
+        }
+        delay = clock_type::duration::zero();
         if (!unqueued_.empty()) {
             service_->submit(unqueued_);
         }
         const auto elapsed = clock_type::now() - started;
-        if (fresh == 0 && elapsed < repoll_pause) {
+        if (*fresh == 0 && elapsed < repoll_pause) {
             co_await offset_moved_.wait_for(repoll_pause - elapsed);
         }
     }
@@ -390,23 +409,20 @@ asio::awaitable<void> telegram_bot::poll_loop() {
     poller_done_ = true;
 }
 
-std::size_t telegram_bot::accept_updates(const std::string& body) {
+std::optional<std::size_t> telegram_bot::accept_updates(const std::string& body) {
     simdjson::dom::element root;
     simdjson::dom::array updates;
     simdjson::error_code parse_error = json_parser_.parse(body).get(root);
     std::string repaired;
-    if (parse_error == simdjson::UTF8_ERROR) {
+    if (parse_error == simdjson::UTF8_ERROR || parse_error == simdjson::STRING_ERROR) {
         // One update with broken text must not hold back the others, which Telegram would
-        // otherwise send again forever: read it with the bad bytes replaced.
-        spdlog::warn("getUpdates returned invalid UTF-8; replacing the invalid bytes");
-        repaired = replace_invalid_utf8(body);
+        // otherwise send again forever: read it with the bad bytes and escapes replaced.
+        spdlog::warn("getUpdates returned invalid UTF-8 or string escapes; replacing them");
+        repaired = replace_lone_surrogate_escapes(replace_invalid_utf8(body));
         parse_error = json_parser_.parse(repaired).get(root);
     }
     if (parse_error != simdjson::SUCCESS || root["result"].get(updates) != simdjson::SUCCESS) {
-        spdlog::warn(
-            "getUpdates returned a body that is not {{\"ok\":true,\"result\":[...]}}; "
-            "ignoring it");
-        return 0;
+        return std::nullopt;
     }
 
     std::size_t fresh = 0;
@@ -620,7 +636,7 @@ asio::awaitable<void> telegram_bot::confirm_offset() {
     const std::int64_t offset = tracker_.offset();
     const std::string request = fmt::format(
         R"({{"offset":{},"timeout":0,"limit":1,"allowed_updates":["message"]}})", offset);
-    const api_result result = co_await poll_client_.call("getUpdates", request, 10s);
+    const api_result result = co_await poll_client_.call("getUpdates", request, confirm_timeout);
     if (result.ok()) {
         spdlog::info("confirmed updates up to offset {}", offset);
     } else {

@@ -40,14 +40,12 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
-/// Cuts `text` to at most `max_chars` code points, adding "…" when something was cut.
+/// Cuts `text` to at most `max_chars` code points, adding "…" when something was cut. ASCII
+/// control characters become spaces, because Telegram rejects some of them in message text.
 std::string clip(std::string_view text, std::size_t max_chars) {
     std::size_t chars = 0;
     std::size_t pos = 0;
-    while (pos < text.size()) {
-        if (chars == max_chars) {
-            return std::string(text.substr(0, pos)) + "…";
-        }
+    while (pos < text.size() && chars < max_chars) {
         const auto lead = static_cast<unsigned char>(text[pos]);
         std::size_t width = 1;
         if (lead >= 0xF0) {
@@ -60,7 +58,16 @@ std::string clip(std::string_view text, std::size_t max_chars) {
         pos = std::min(text.size(), pos + width);
         ++chars;
     }
-    return std::string(text);
+    std::string result(text.substr(0, pos));
+    for (char& c : result) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+            c = ' ';
+        }
+    }
+    if (pos < text.size()) {
+        result += "…";
+    }
+    return result;
 }
 
 bool is_linkable(std::string_view url) {
@@ -153,7 +160,14 @@ outgoing_reply reply_builder::reply_to(const incoming_message& message) const {
 
 std::string reply_builder::render_search(std::string_view query) const {
     query = trim(query);
-    query = query.substr(0, utf8_floor(query, max_query_bytes));
+    if (query.size() > max_query_bytes) {
+        // Cut at the last space so that no fragment of a word becomes a search term.
+        query = query.substr(0, utf8_floor(query, max_query_bytes));
+        const std::size_t last_space = query.find_last_of(" \t\r\n");
+        if (last_space != std::string_view::npos && last_space > 0) {
+            query = trim(query.substr(0, last_space));
+        }
+    }
 
     const std::vector<search_hit> hits = index_.search(query, results_per_reply);
     std::string html;

@@ -132,3 +132,29 @@ TEST_CASE("reply stays within Telegram's length limit", "[replies]") {
         CHECK(html.size() <= 32768);
     }
 }
+
+TEST_CASE("reply cuts long queries between words", "[replies]") {
+    std::vector<document> docs;
+    docs.push_back({"web:nginx", "nginx — web server", "A web server.", ""});
+    docs.push_back({"tools:ng", "ng tools", "ng", ""});
+    const auto index = search_index::build(std::move(docs));
+    const reply_builder builder(*index, "");
+    // 86 repetitions of "nginx " are 516 bytes, so a cut at 512 bytes would leave the fragment
+    // "ng" as a search term of its own.
+    std::string query;
+    for (int i = 0; i < 86; ++i) {
+        query += "nginx ";
+    }
+    const std::string html = builder.render_search(query);
+    CHECK(html.find("nginx — web server") != std::string::npos);
+    CHECK(html.find("ng tools") == std::string::npos);
+}
+
+TEST_CASE("reply replaces control characters in the echo", "[replies]") {
+    const auto index = make_index();
+    const reply_builder builder(*index, "");
+    const std::string html = builder.render_search(std::string("zz\0qq\x01x", 7));
+    CHECK(html.find('\0') == std::string::npos);
+    CHECK(html.find('\x01') == std::string::npos);
+    CHECK(html.find("zz qq x") != std::string::npos);
+}

@@ -107,10 +107,16 @@ TEST_CASE("replace_invalid_utf8 keeps valid text", "[html]") {
 }
 
 TEST_CASE("replace_invalid_utf8 replaces bad bytes", "[html]") {
-    CHECK(tgsearch::replace_invalid_utf8("a\xFF" "b") == "a\uFFFD" "b");
+    CHECK(tgsearch::replace_invalid_utf8("a\xFF"
+                                         "b") ==
+          "a\uFFFD"
+          "b");
     // A truncated sequence at the end, and a lone continuation byte.
     CHECK(tgsearch::replace_invalid_utf8("x\xD8") == "x\uFFFD");
-    CHECK(tgsearch::replace_invalid_utf8("\x80" "y") == "\uFFFD" "y");
+    CHECK(tgsearch::replace_invalid_utf8("\x80"
+                                         "y") ==
+          "\uFFFD"
+          "y");
     // An overlong encoding of '/' is not valid UTF-8.
     CHECK(tgsearch::replace_invalid_utf8("\xC0\xAF") == "\uFFFD\uFFFD");
 }
