@@ -56,6 +56,23 @@ void parse_jsonl_record(ondemand::parser& parser, const char* line, std::size_t 
     ondemand::document json = parser.iterate(line, length, readable).value();
     const ondemand::json_type type = json.type().value();
     if (type != ondemand::json_type::object) {
+        // On Demand guesses the type from the first byte, so a line such as "not json" looks like
+        // null. Check the scalar, so that such a line is reported as invalid JSON.
+        simdjson::error_code scalar_error = simdjson::SUCCESS;
+        if (type == ondemand::json_type::null) {
+            bool is_null = false;
+            scalar_error = json.is_null().get(is_null);
+            if (scalar_error == simdjson::SUCCESS && !is_null) {
+                scalar_error = simdjson::N_ATOM_ERROR;
+            }
+        } else if (type == ondemand::json_type::boolean) {
+            scalar_error = json.get_bool().error();
+        } else if (type == ondemand::json_type::number) {
+            scalar_error = json.get_double().error();
+        }
+        if (scalar_error != simdjson::SUCCESS) {
+            throw simdjson::simdjson_error(scalar_error);
+        }
         throw record_error(fmt::format("record is not a JSON object (found {})", type_name(type)));
     }
     for (ondemand::field field : json.get_object()) {

@@ -591,3 +591,22 @@ TEST_CASE("sample corpus is embedded and loads", "[corpus]") {
     CHECK(corpus.find("debian:ru:nginx") != nullptr);
     CHECK(corpus.find("fortune:ar:debian-hints:1") != nullptr);
 }
+
+TEST_CASE("jsonl reports bare words as invalid JSON", "[corpus]") {
+    const loaded_corpus corpus = load_bytes("words.jsonl",
+                                            "not json\n"
+                                            "nul\n"
+                                            "tru\n"
+                                            "12x\n"
+                                            "null\n"
+                                            "{\"id\":\"ok\",\"text\":\"good\"}\n",
+                                            corpus_format::jsonl);
+    REQUIRE(corpus.docs.size() == 1);
+    REQUIRE(corpus.errors.size() == 5);
+    for (std::size_t i = 0; i < 4; ++i) {
+        INFO("line " << corpus.errors[i].line << ": " << corpus.errors[i].reason);
+        CHECK_THAT(corpus.errors[i].reason, Catch::StartsWith("invalid JSON"));
+    }
+    // A real null is valid JSON, just not a record.
+    CHECK_THAT(corpus.errors[4].reason, Catch::Contains("not a JSON object (found null)"));
+}
