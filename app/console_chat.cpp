@@ -68,8 +68,8 @@ void run_console_chat(std::shared_ptr<const search_index> index, const console_o
                 }
             }
             const std::string html = replies.take(next);
-            // Telegram users see nothing for a message the bot ignores; the console says so,
-            // so that every input line still gets one reply block.
+            // Telegram users see nothing for a message the bot ignores. The console prints a note
+            // instead, so that every input line still gets one reply block.
             output << (html.empty() ? std::string("(no reply: the message is not addressed to "
                                                   "the bot)")
                                     : html_to_plain_text(html))

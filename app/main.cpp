@@ -70,8 +70,8 @@ std::string trim_token(std::string token) {
     return first == std::string::npos ? std::string() : token.substr(first, last - first + 1);
 }
 
-/// A bot token is "<bot id>:<secret>" with a numeric id and a secret of letters, digits, '_'
-/// and '-'.
+/// Checks that `token` has the form "<bot id>:<secret>": a numeric id, then a secret of
+/// letters, digits, '_' and '-'.
 bool looks_like_token(const std::string& token) {
     const auto colon = token.find(':');
     if (colon == 0 || colon == std::string::npos || colon + 1 == token.size()) {
