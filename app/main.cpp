@@ -22,7 +22,6 @@
 #include <sstream>
 #include <string>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
 namespace {
@@ -131,38 +130,6 @@ std::string read_token(const command_line& options) {
     return token;
 }
 
-/// Keeps the first document of each id, so that a file given twice or a record repeated in a
-/// corpus does not show up twice in every result list.
-void remove_duplicate_ids(std::vector<document>& docs) {
-    std::unordered_set<std::string_view> seen;
-    seen.reserve(docs.size());
-    std::vector<bool> duplicate(docs.size(), false);
-    std::size_t duplicates = 0;
-    std::string first_duplicate;
-    for (std::size_t i = 0; i < docs.size(); ++i) {
-        if (!seen.insert(docs[i].id).second) {
-            duplicate[i] = true;
-            if (duplicates++ == 0) {
-                first_duplicate = docs[i].id;
-            }
-        }
-    }
-    if (duplicates == 0) {
-        return;
-    }
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < docs.size(); ++i) {
-        if (!duplicate[i]) {
-            docs[kept++] = std::move(docs[i]);
-        }
-    }
-    docs.resize(kept);
-    spdlog::warn(
-        "skipped {} documents whose id repeats an earlier one (the first is \"{}\"); "
-        "is a corpus file given twice?",
-        duplicates, first_duplicate);
-}
-
 std::vector<document> load_documents(const command_line& options) {
     const corpus_format format = parse_corpus_format(options.format);
     std::vector<document> docs;
@@ -190,7 +157,13 @@ std::vector<document> load_documents(const command_line& options) {
         spdlog::info("loaded {} documents from {} ({} malformed records skipped, {} ignored)",
                      report.loaded, path, report.skipped, report.ignored);
     }
-    remove_duplicate_ids(docs);
+    std::string first_duplicate;
+    if (const std::size_t duplicates = remove_duplicate_ids(docs, first_duplicate)) {
+        spdlog::warn(
+            "skipped {} documents whose id repeats an earlier one (the first is \"{}\"); "
+            "is a corpus file given twice?",
+            duplicates, first_duplicate);
+    }
     return docs;
 }
 

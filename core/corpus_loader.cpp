@@ -17,6 +17,7 @@
 #include <initializer_list>
 #include <memory>
 #include <stdexcept>
+#include <unordered_set>
 
 namespace tgsearch {
 
@@ -184,6 +185,40 @@ load_report load_corpus_bytes(std::string_view name, std::string_view bytes, cor
         return load_content(name, gunzip(name, bytes), format, out, on_error);
     }
     return load_content(name, copy_padded(bytes), format, out, on_error);
+}
+
+std::size_t remove_duplicate_ids(std::vector<document>& docs, std::string& first_duplicate) {
+    std::vector<bool> duplicate(docs.size(), false);
+    std::size_t duplicates = 0;
+    {
+        std::unordered_set<std::string_view> seen;
+        seen.reserve(docs.size());
+        for (std::size_t i = 0; i < docs.size(); ++i) {
+            if (!seen.insert(docs[i].id).second) {
+                duplicate[i] = true;
+                if (duplicates++ == 0) {
+                    first_duplicate = docs[i].id;
+                }
+            }
+        }
+    }
+    if (duplicates == 0) {
+        return 0;
+    }
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+        if (duplicate[i]) {
+            continue;
+        }
+        // Moving a document onto itself would empty it, so the ones before the first
+        // duplicate stay where they are.
+        if (kept != i) {
+            docs[kept] = std::move(docs[i]);
+        }
+        ++kept;
+    }
+    docs.resize(kept);
+    return duplicates;
 }
 
 }  // namespace tgsearch

@@ -70,4 +70,9 @@ load_report load_corpus_file(const std::filesystem::path& path, corpus_format fo
 load_report load_corpus_bytes(std::string_view name, std::string_view bytes, corpus_format format,
                               std::vector<document>& out, const load_error_handler& on_error);
 
+/// Removes every document whose id repeats an earlier one, keeping the first and the order,
+/// so that a file given twice does not show up twice in every result list. Returns how many
+/// were removed and stores the first repeated id in `first_duplicate`.
+std::size_t remove_duplicate_ids(std::vector<document>& docs, std::string& first_duplicate);
+
 }  // namespace tgsearch

@@ -610,3 +610,33 @@ TEST_CASE("jsonl reports bare words as invalid JSON", "[corpus]") {
     // A real null is valid JSON, just not a record.
     CHECK_THAT(corpus.errors[4].reason, Catch::Contains("not a JSON object (found null)"));
 }
+
+TEST_CASE("duplicate ids keep the first document whole", "[corpus]") {
+    std::vector<document> docs{
+        {"a", "alpha", "first text", "https://a.example/"}, {"b", "beta", "second text", ""},
+        {"a", "alpha again", "repeated text", ""},          {"c", "gamma", "third text", ""},
+        {"b", "beta again", "repeated text", ""},
+    };
+    std::string first_duplicate;
+    CHECK(remove_duplicate_ids(docs, first_duplicate) == 2);
+    CHECK(first_duplicate == "a");
+    REQUIRE(docs.size() == 3);
+    CHECK(docs[0].id == "a");
+    CHECK(docs[0].title == "alpha");
+    CHECK(docs[0].text == "first text");
+    CHECK(docs[0].url == "https://a.example/");
+    CHECK(docs[1].id == "b");
+    CHECK(docs[1].text == "second text");
+    CHECK(docs[2].id == "c");
+    CHECK(docs[2].text == "third text");
+}
+
+TEST_CASE("unique ids are left untouched", "[corpus]") {
+    std::vector<document> docs{{"a", "alpha", "text a", ""}, {"b", "beta", "text b", ""}};
+    std::string first_duplicate;
+    CHECK(remove_duplicate_ids(docs, first_duplicate) == 0);
+    REQUIRE(docs.size() == 2);
+    CHECK(docs[0].text == "text a");
+    CHECK(docs[1].text == "text b");
+    CHECK(first_duplicate.empty());
+}
