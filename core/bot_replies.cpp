@@ -161,11 +161,18 @@ outgoing_reply reply_builder::reply_to(const incoming_message& message) const {
 std::string reply_builder::render_search(std::string_view query) const {
     query = trim(query);
     if (query.size() > max_query_bytes) {
-        // Cut at the last space so that no fragment of a word becomes a search term.
+        // Drop the word the cut falls into, so that no fragment of it becomes a search term.
+        // The tokenizer decides what a word is, since it also splits at punctuation and at
+        // Unicode spaces.
+        const std::string_view whole = query;
         query = query.substr(0, utf8_floor(query, max_query_bytes));
-        const std::size_t last_space = query.find_last_of(" \t\r\n");
-        if (last_space != std::string_view::npos && last_space > 0) {
-            query = trim(query.substr(0, last_space));
+        std::vector<token> tokens;
+        tokenize(whole.substr(0, std::min(whole.size(), query.size() + 64)), tokens);
+        for (const token& word : tokens) {
+            if (word.begin < query.size() && word.end > query.size()) {
+                query = trim(query.substr(0, word.begin));
+                break;
+            }
         }
     }
 

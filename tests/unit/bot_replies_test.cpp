@@ -148,6 +148,16 @@ TEST_CASE("reply cuts long queries between words", "[replies]") {
     const std::string html = builder.render_search(query);
     CHECK(html.find("nginx — web server") != std::string::npos);
     CHECK(html.find("ng tools") == std::string::npos);
+
+    // The same with separators other than ASCII spaces: hyphens, commas and no-break spaces.
+    for (const std::string separator : {"-", ",", "\u00a0"}) {
+        CAPTURE(separator);
+        std::string separated;
+        while (separated.size() < 600) {
+            separated += "nginx" + separator;
+        }
+        CHECK(builder.render_search(separated).find("ng tools") == std::string::npos);
+    }
 }
 
 TEST_CASE("reply replaces control characters in the echo", "[replies]") {
