@@ -40,8 +40,9 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
-/// Cuts `text` to at most `max_chars` code points, adding "…" when something was cut. ASCII
-/// control characters become spaces, because Telegram rejects some of them in message text.
+/// Cuts `text` to at most `max_chars` code points, adding "…" when something was cut. Control
+/// characters (C0, DEL, C1) and bidirectional overrides become spaces: Telegram rejects some of
+/// them, and an override in an echoed query would reorder the rest of the reply.
 std::string clip(std::string_view text, std::size_t max_chars) {
     std::size_t chars = 0;
     std::size_t pos = 0;
@@ -58,10 +59,33 @@ std::string clip(std::string_view text, std::size_t max_chars) {
         pos = std::min(text.size(), pos + width);
         ++chars;
     }
-    std::string result(text.substr(0, pos));
-    for (char& c : result) {
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-            c = ' ';
+    std::string result;
+    result.reserve(pos);
+    for (std::size_t i = 0; i < pos;) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        const std::string_view rest = text.substr(i, pos - i);
+        // C1 controls (U+0080..U+009F) are two bytes, C2 80..C2 9F; the bidirectional
+        // embeddings, overrides and isolates U+202A..U+202E and U+2066..U+2069 are three.
+        const bool c1_control =
+            rest.size() >= 2 && byte == 0xC2 && static_cast<unsigned char>(rest[1]) <= 0x9F;
+        const bool bidi_control =
+            rest.size() >= 3 && byte == 0xE2 &&
+            ((rest[1] == '\x80' && static_cast<unsigned char>(rest[2]) >= 0xAA &&
+              static_cast<unsigned char>(rest[2]) <= 0xAE) ||
+             (rest[1] == '\x81' && static_cast<unsigned char>(rest[2]) >= 0xA6 &&
+              static_cast<unsigned char>(rest[2]) <= 0xA9));
+        if (byte < 0x20 || byte == 0x7F) {
+            result += ' ';
+            i += 1;
+        } else if (c1_control) {
+            result += ' ';
+            i += 2;
+        } else if (bidi_control) {
+            result += ' ';
+            i += 3;
+        } else {
+            result += text[i];
+            i += 1;
         }
     }
     if (pos < text.size()) {

@@ -167,4 +167,12 @@ TEST_CASE("reply replaces control characters in the echo", "[replies]") {
     CHECK(html.find('\0') == std::string::npos);
     CHECK(html.find('\x01') == std::string::npos);
     CHECK(html.find("zz qq x") != std::string::npos);
+
+    // C1 controls and a right-to-left override are replaced too; other text is kept.
+    const std::string c1 = builder.render_search("zz\u0085qq\u009bx\u202Ey\u2067w é");
+    CHECK(c1.find("\u0085") == std::string::npos);
+    CHECK(c1.find("\u009b") == std::string::npos);
+    CHECK(c1.find("\u202E") == std::string::npos);
+    CHECK(c1.find("\u2067") == std::string::npos);
+    CHECK(c1.find("zz qq x y w é") != std::string::npos);
 }
