@@ -148,6 +148,20 @@ std::string_view tag_name(std::string_view tag) {
     return tag.substr(begin, end - begin);
 }
 
+/// Appends the UTF-8 sequence that starts at `pos`, or U+FFFD when it is invalid, and returns
+/// the position after what was consumed.
+std::size_t append_sequence_or_replacement(std::string& out, std::string_view text,
+                                           std::size_t pos) {
+    std::int32_t code_point = 0;
+    const auto length = decode_at(text, pos, code_point);
+    if (length <= 0) {
+        out += replacement_character;
+        return pos + 1;
+    }
+    out.append(text.substr(pos, static_cast<std::size_t>(length)));
+    return pos + static_cast<std::size_t>(length);
+}
+
 }  // namespace
 
 void append_html_escaped(std::string& out, std::string_view text) {
@@ -175,15 +189,7 @@ void append_html_escaped(std::string& out, std::string_view text) {
             ++i;
             continue;
         }
-        std::int32_t code_point = 0;
-        const auto length = decode_at(text, i, code_point);
-        if (length <= 0) {
-            out += replacement_character;
-            ++i;
-            continue;
-        }
-        out.append(text.substr(i, static_cast<std::size_t>(length)));
-        i += static_cast<std::size_t>(length);
+        i = append_sequence_or_replacement(out, text, i);
     }
 }
 
@@ -202,15 +208,7 @@ std::string replace_invalid_utf8(std::string_view text) {
             ++i;
             continue;
         }
-        std::int32_t code_point = 0;
-        const auto length = decode_at(text, i, code_point);
-        if (length <= 0) {
-            out += replacement_character;
-            ++i;
-            continue;
-        }
-        out.append(text.substr(i, static_cast<std::size_t>(length)));
-        i += static_cast<std::size_t>(length);
+        i = append_sequence_or_replacement(out, text, i);
     }
     return out;
 }
