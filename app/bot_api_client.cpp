@@ -317,11 +317,12 @@ private:
 
         // Checked before each address, so that a timeout or cancel() that closed the socket
         // between two attempts does not let the next address be tried.
-        const auto still_wanted = [state = current_call_](const error_code&, const tcp::endpoint&) {
+        const auto connect_condition = [state = current_call_](const error_code&,
+                                                               const tcp::endpoint&) {
             return !state->timed_out && !state->cancelled;
         };
         auto [connect_error, endpoint] =
-            co_await stream->async_connect(resolved->endpoints, still_wanted, use_tuple);
+            co_await stream->async_connect(resolved->endpoints, connect_condition, use_tuple);
         if (auto stopped = stop_result(state, method, timeout)) {
             co_return stopped;
         }

@@ -14,7 +14,7 @@
 
 namespace tgsearch {
 
-/// Where and as whom to reach the Bot API.
+/// Address of the Bot API and the bot's token.
 struct bot_api_endpoint {
     /// Base URL: scheme, host, optional port and optional path prefix, without the
     /// "/bot<token>" part. https verifies the server's certificate and host name;
@@ -25,7 +25,7 @@ struct bot_api_endpoint {
 
 /// Outcome of one Bot API call.
 struct api_result {
-    /// How the call ended. `transport` covers DNS, connect, TLS, timeouts and resets: the
+    /// Kind of outcome. `transport_error` covers DNS, connect, TLS, timeouts and resets, so the
     /// request may or may not have reached Telegram.
     enum class status { ok, api_error, transport_error, cancelled } kind = status::transport_error;
 

@@ -48,19 +48,19 @@ constexpr auto poll_read_margin = 10s;
 /// until they are confirmed), the next poll waits for the offset to move or this long.
 constexpr auto repoll_pause = 100ms;
 
-/// Retry delays after network errors and 5xx answers: doubling from the first to the cap, each
+/// Retry delays after network errors and 5xx responses: doubling from the first to the cap, each
 /// scaled by a random factor in [0.5, 1] so that restarts do not synchronize.
 constexpr auto first_retry_delay = 500ms;
 constexpr auto max_retry_delay = 30s;
 
-/// A 409 Conflict means another poller or a webhook holds the token; waiting less than this
+/// A 409 Conflict means another poller or a webhook uses the token; waiting less than this
 /// would only fight it.
 constexpr auto conflict_delay = 3s;
 
 /// Upper bound on a 429 retry_after that is honoured as given.
 constexpr auto max_retry_after = 300s;
 
-/// Bound on the getUpdates call that confirms the offset at shutdown. Telegram answers it at
+/// Bound on the getUpdates call that confirms the offset at shutdown. Telegram responds at
 /// once, so a longer wait only delays the exit when the server is unreachable.
 constexpr auto confirm_timeout = 5s;
 

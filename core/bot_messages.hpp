@@ -14,7 +14,7 @@ struct incoming_message {
     std::string text;
 };
 
-/// What a worker hands back to the I/O side for one update. An empty `html` means the update
+/// Reply that a worker hands back to the I/O side for one update. An empty `html` means the update
 /// needs no reply (a group message that is not addressed to the bot) and is simply done.
 struct outgoing_reply {
     std::int64_t update_id = 0;

@@ -21,7 +21,7 @@ std::size_t utf8_length(std::string_view text);
 /// Returns the largest prefix length `<= max_bytes` that does not end inside a UTF-8 sequence.
 std::size_t utf8_floor(std::string_view text, std::size_t max_bytes);
 
-/// Counts the characters Telegram sees in a message sent with parse_mode HTML: tags are
+/// Returns the length Telegram checks for a message sent with parse_mode HTML: tags are
 /// removed, entities count as one character, and the rest counts in code points. This is the
 /// length Telegram limits to 4096.
 std::size_t telegram_html_length(std::string_view html);

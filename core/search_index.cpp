@@ -53,7 +53,7 @@ public:
 
     std::size_t text_bytes() const { return text_.size(); }
 
-    /// Returns the id of `term`, adding it when new; `inserted` tells which happened.
+    /// Returns the id of `term`, adding it when new; `inserted` is set to true when it was new.
     std::uint32_t intern(std::string_view term, bool& inserted) {
         const std::size_t hash = std::hash<std::string_view>{}(term);
         const auto tag = static_cast<std::uint32_t>(hash >> 32);

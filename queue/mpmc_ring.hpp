@@ -2,7 +2,7 @@
 
 // A bounded lock-free multi-producer multi-consumer ring buffer.
 //
-// Each slot carries a sequence number that says whose turn it is: a producer may fill slot
+// Each slot carries a sequence number that records whose turn it is: a producer may fill slot
 // `pos & mask` when its sequence equals `pos`, a consumer may empty it when the sequence equals
 // `pos + 1`. A producer claims a position with one CAS on the enqueue counter, writes the value,
 // then publishes it with a release store of the sequence; a consumer's acquire load of that

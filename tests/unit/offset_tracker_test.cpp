@@ -33,7 +33,7 @@ TEST_CASE("offset skips updates already in flight", "[offset]") {
 }
 
 TEST_CASE("offset skips finished updates above the mark", "[offset]") {
-    // Telegram sends 21 again while 20 holds the mark down; it must not be answered twice.
+    // Telegram sends 21 again while 20 keeps the mark at 20; it must not be answered twice.
     offset_tracker tracker;
     REQUIRE(tracker.begin(20));
     REQUIRE(tracker.begin(21));
