@@ -317,10 +317,11 @@ private:
             for (char& c : added.term) c = ascii_lower(c);
             added.begin = word_begin_;
             added.end = word_end_;
+            added.position = next_position_++;
         } else {
             std::string term = normalize_non_ascii(word, superscript_alef::remove);
             if (!term.empty()) {
-                out_.push_back(token{std::move(term), word_begin_, word_end_});
+                out_.push_back(token{std::move(term), word_begin_, word_end_, next_position_++});
                 add_superscript_alef_variant(word);
             }
         }
@@ -334,7 +335,7 @@ private:
         if (word.find(superscript_alef_utf8) == std::string_view::npos) return;
         std::string variant = normalize_non_ascii(word, superscript_alef::as_letter);
         if (variant.empty() || variant == out_.back().term) return;
-        out_.push_back(token{std::move(variant), word_begin_, word_end_});
+        out_.push_back(token{std::move(variant), word_begin_, word_end_, out_.back().position});
     }
 
     void emit_symbol(std::int32_t cp, std::size_t pos, std::size_t length) {
@@ -351,7 +352,7 @@ private:
         std::string term = normalize_word(text_.substr(pos, length));
         after_symbol_ = true;
         if (term.empty()) return;
-        out_.push_back(token{std::move(term), pos, pos + length});
+        out_.push_back(token{std::move(term), pos, pos + length, next_position_++});
         pending_flag_end_ = is_regional_indicator(cp) ? pos + length : std::string_view::npos;
     }
 
@@ -362,6 +363,7 @@ private:
     bool word_ascii_ = true;
     bool after_symbol_ = false;  ///< the previous code point was a symbol token or its modifier
     std::size_t pending_flag_end_ = std::string_view::npos;  ///< end of an unpaired indicator
+    std::uint32_t next_position_ = 0;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,9 @@ struct token {
     std::string term;       ///< normalized form, the key in the index
     std::size_t begin = 0;  ///< byte offset of the first byte in the original text
     std::size_t end = 0;    ///< byte offset one past the last byte in the original text
+    /// Ordinal of the word in the text, counting from 0. Alternative terms for the same word
+    /// (see tokenize) share the position of the word they stand for.
+    std::uint32_t position = 0;
 };
 
 /// Normalizes one word the same way for documents and queries: NFKC case folding, combining

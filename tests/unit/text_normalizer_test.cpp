@@ -135,6 +135,15 @@ TEST_CASE("tokenize records original byte offsets", "[normalizer]") {
     CHECK(text.substr(tokens[2].begin, tokens[2].end - tokens[2].begin) == "мир");
 }
 
+TEST_CASE("tokenize numbers words and symbols in order", "[normalizer]") {
+    const auto tokens = tokens_of("new 🇩🇪 flag, 🔥 x");
+    REQUIRE(tokens.size() == 5);
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        CAPTURE(tokens[i].term);
+        CHECK(tokens[i].position == i);
+    }
+}
+
 TEST_CASE("tokenize splits apostrophes and hyphens", "[normalizer]") {
     CHECK(terms_of("don't") == std::vector<std::string>{"don", "t"});
     CHECK(terms_of("x-ray") == std::vector<std::string>{"x", "ray"});
@@ -198,6 +207,9 @@ TEST_CASE("tokenize adds superscript alef variants", "[normalizer]") {
     CHECK(tokens[2].term == "العالمين");
     CHECK(tokens[1].begin == tokens[2].begin);
     CHECK(tokens[1].end == tokens[2].end);
+    CHECK(tokens[0].position == 0);
+    CHECK(tokens[1].position == 1);
+    CHECK(tokens[2].position == 1);
     // After waw the mark stands for the alef that replaces it; after yeh it is silent.
     CHECK(terms_of("ٱلصَّلَوٰةَ") == std::vector<std::string>{"الصلوه", "الصلاه"});
     CHECK(terms_of("عَلَىٰ") == std::vector<std::string>{"علي"});
