@@ -388,4 +388,22 @@ std::vector<std::string> query_terms(std::string_view query) {
     return terms;
 }
 
+std::vector<query_word> parse_query_words(std::string_view query) {
+    std::vector<token> tokens;
+    tokenize(query, tokens);
+    std::vector<query_word> words;
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        token& t = tokens[i];
+        if (!words.empty() && i > 0 && tokens[i - 1].position == t.position) {
+            words.back().spellings.push_back({std::move(t.term)});
+            continue;
+        }
+        query_word& word = words.emplace_back();
+        word.spellings.push_back({std::move(t.term)});
+        word.begin = t.begin;
+        word.end = t.end;
+    }
+    return words;
+}
+
 }  // namespace tgsearch

@@ -42,4 +42,17 @@ void tokenize(std::string_view text, std::vector<token>& out);
 /// Returns the normalized terms of a query, in order, duplicates kept.
 std::vector<std::string> query_terms(std::string_view query);
 
+/// One word of a query with every spelling a document may use for it. A spelling of several
+/// terms is a phrase: its terms must stand at consecutive positions in the document. The first
+/// spelling is the one the user typed.
+struct query_word {
+    std::vector<std::vector<std::string>> spellings;
+    std::size_t begin = 0;  ///< byte offset of the word in the query
+    std::size_t end = 0;    ///< byte offset one past the word in the query
+};
+
+/// Splits a query into words, in order, duplicates kept, each with its alternative spellings
+/// (for example both readings of a Quranic superscript alef). Quotes are not interpreted here.
+std::vector<query_word> parse_query_words(std::string_view query);
+
 }  // namespace tgsearch

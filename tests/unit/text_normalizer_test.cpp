@@ -232,3 +232,12 @@ TEST_CASE("query_terms keeps duplicates in order", "[normalizer]") {
     CHECK(query_terms("Proxy proxy PROXY server") ==
           std::vector<std::string>{"proxy", "proxy", "proxy", "server"});
 }
+
+TEST_CASE("parse_query_words groups alternative spellings", "[normalizer]") {
+    const std::string query = "رَبِّ ٱلۡعَٰلَمِينَ";
+    const auto words = tgsearch::parse_query_words(query);
+    REQUIRE(words.size() == 2);
+    CHECK(words[0].spellings == std::vector<std::vector<std::string>>{{"رب"}});
+    CHECK(words[1].spellings == std::vector<std::vector<std::string>>{{"العلمين"}, {"العالمين"}});
+    CHECK(query.substr(words[1].begin, words[1].end - words[1].begin) == "ٱلۡعَٰلَمِينَ");
+}
