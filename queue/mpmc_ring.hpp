@@ -6,8 +6,12 @@
 // `pos & mask` when its sequence equals `pos`, a consumer may empty it when the sequence equals
 // `pos + 1`. A producer claims a position with one CAS on the enqueue counter, writes the value,
 // then publishes it with a release store of the sequence; a consumer's acquire load of that
-// sequence makes the value visible. This is D. Vyukov's bounded MPMC queue design. Counters are
-// 64-bit, so they do not wrap in practice.
+// sequence makes the value visible. This is D. Vyukov's bounded MPMC queue design. The bulk
+// operations check that a run of slots is ready and claim the whole run with a single CAS.
+// Counters are 64-bit, so they do not wrap in practice; the arithmetic is correct across a wrap
+// all the same, and the tests start counters just below 2^32 and 2^64 to show it.
+//
+// docs/architecture.md explains each memory order.
 //
 // Consumers that find the ring empty spin briefly and then park on std::atomic::wait. A producer
 // calls notify only when a consumer has announced that it is parked, so a busy ring makes no
@@ -45,14 +49,23 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
+/// An atomic counter alone on its cache line, so that producers and consumers updating
+/// different counters never invalidate each other's line.
+struct alignas(cache_line_bytes) padded_counter {
+    std::atomic<std::uint64_t> value{0};
+};
+static_assert(sizeof(padded_counter) == cache_line_bytes &&
+                  alignof(padded_counter) == cache_line_bytes,
+              "a padded counter must fill exactly one cache line");
+
 /// A bounded lock-free MPMC queue of `T` with a fixed power-of-two capacity.
 ///
 /// Thread safety: every member function may be called from any number of threads at once,
-/// except the constructor and destructor. `try_push`, `try_pop` and `close` never block and
-/// are noexcept; `pop_wait` blocks until an element arrives or the ring is closed.
+/// except the constructor and destructor. Only `pop_wait` blocks; every operation is noexcept,
+/// which is why `T` must move and destroy without throwing.
 template <class T>
 class mpmc_ring {
-    static_assert(std::is_nothrow_move_constructible_v<T>,
+    static_assert(std::is_nothrow_move_constructible_v<T> && std::is_nothrow_move_assignable_v<T>,
                   "mpmc_ring moves elements inside noexcept operations");
     static_assert(std::is_nothrow_destructible_v<T>,
                   "mpmc_ring destroys elements in noexcept code");
@@ -63,7 +76,8 @@ class mpmc_ring {
 
         T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
     };
-    static_assert(sizeof(slot) % cache_line_bytes == 0, "slots must not share cache lines");
+    static_assert(sizeof(slot) % cache_line_bytes == 0 && alignof(slot) == cache_line_bytes,
+                  "each slot must start a cache line and cover whole lines");
 
 public:
     using value_type = T;
@@ -75,43 +89,65 @@ public:
 
     /// Creates an empty ring. Throws std::invalid_argument unless `capacity` is a power of two
     /// of at least 2; throws std::bad_alloc when the slots cannot be allocated.
-    explicit mpmc_ring(std::size_t capacity)
+    /// `first_position` is where the counters start. Only tests change it, to drive the
+    /// counters across 2^32 and 2^64 without pushing that many elements.
+    explicit mpmc_ring(std::size_t capacity, std::uint64_t first_position = 0)
         : mask_(capacity - 1), slots_(checked_allocate(capacity)) {
-        for (std::size_t i = 0; i < capacity; ++i) {
-            slots_[i].sequence.store(i, std::memory_order_relaxed);
+        for (std::uint64_t i = 0; i < capacity; ++i) {
+            const std::uint64_t pos = first_position + i;
+            slots_[pos & mask_].sequence.store(pos, std::memory_order_relaxed);
         }
+        enqueue_pos_.value.store(first_position, std::memory_order_relaxed);
+        dequeue_pos_.value.store(first_position, std::memory_order_relaxed);
     }
 
     mpmc_ring(const mpmc_ring&) = delete;
     mpmc_ring& operator=(const mpmc_ring&) = delete;
 
-    /// Destroys the elements still in the ring.
+    /// Destroys the elements still in the ring. No other thread may use the ring any more.
     ~mpmc_ring() {
-        T discarded;
-        while (try_pop(discarded)) {
+        const std::uint64_t head = enqueue_pos_.value.load(std::memory_order_acquire);
+        for (std::uint64_t pos = dequeue_pos_.value.load(std::memory_order_acquire); pos != head;
+             ++pos) {
+            slot& filled = slots_[pos & mask_];
+            if (filled.sequence.load(std::memory_order_acquire) == pos + 1) {
+                filled.value()->~T();
+            }
         }
     }
 
     /// Moves `value` into the ring and wakes one parked consumer, if any. Returns false, leaving
     /// `value` untouched, when the ring is full.
     bool try_push(T&& value) noexcept {
-        if (!push_no_wake(std::move(value))) {
+        std::uint64_t pos = 0;
+        std::uint64_t count = 1;
+        if (!claim(enqueue_pos_, pos, count, 0)) {
             return false;
         }
+        publish(pos, std::move(value));
         wake(1);
         return true;
     }
 
-    /// Moves elements from [first, last) into the ring until it is full, then wakes as many
-    /// parked consumers as elements were pushed, with at most one system call. Returns the
-    /// iterator past the last element pushed.
-    template <class It>
+    /// Moves elements from the forward range [first, last) into the ring until it is full, and
+    /// returns the iterator past the last element moved. Each run of free slots is claimed
+    /// with one CAS, and parked consumers are woken with at most one system call for the
+    /// whole batch.
+    template <std::forward_iterator It>
     It try_push_bulk(It first, It last) noexcept {
         std::size_t pushed = 0;
-        for (; first != last; ++first, ++pushed) {
-            if (!push_no_wake(std::move(*first))) {
+        auto wanted = static_cast<std::size_t>(std::distance(first, last));
+        while (wanted > 0) {
+            std::uint64_t pos = 0;
+            std::uint64_t count = wanted;
+            if (!claim(enqueue_pos_, pos, count, 0)) {
                 break;
             }
+            for (std::uint64_t i = 0; i < count; ++i, ++first) {
+                publish(pos + i, std::move(*first));
+            }
+            pushed += count;
+            wanted -= count;
         }
         wake(pushed);
         return first;
@@ -119,26 +155,30 @@ public:
 
     /// Moves the oldest element into `out`. Returns false when the ring is empty.
     bool try_pop(T& out) noexcept {
-        std::uint64_t pos = dequeue_pos_.load(std::memory_order_relaxed);
-        slot* target;
-        for (;;) {
-            target = &slots_[pos & mask_];
-            const std::uint64_t sequence = target->sequence.load(std::memory_order_acquire);
-            const auto lag = static_cast<std::int64_t>(sequence - (pos + 1));
-            if (lag == 0) {
-                if (dequeue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
-                    break;
-                }
-            } else if (lag < 0) {
-                return false;
-            } else {
-                pos = dequeue_pos_.load(std::memory_order_relaxed);
-            }
+        std::uint64_t pos = 0;
+        std::uint64_t count = 1;
+        if (!claim(dequeue_pos_, pos, count, 1)) {
+            return false;
         }
-        out = std::move(*target->value());
-        target->value()->~T();
-        target->sequence.store(pos + mask_ + 1, std::memory_order_release);
+        consume(pos, out);
         return true;
+    }
+
+    /// Moves up to `max` of the oldest elements into out[0], out[1], ... with one CAS and
+    /// returns how many were moved: 0 when the ring is empty.
+    std::size_t try_pop_bulk(T* out, std::size_t max) noexcept {
+        if (max == 0) {
+            return 0;
+        }
+        std::uint64_t pos = 0;
+        std::uint64_t count = max;
+        if (!claim(dequeue_pos_, pos, count, 1)) {
+            return 0;
+        }
+        for (std::uint64_t i = 0; i < count; ++i) {
+            consume(pos + i, out[i]);
+        }
+        return static_cast<std::size_t>(count);
     }
 
     /// Pops the oldest element into `out`, waiting for one if the ring is empty: spins
@@ -180,13 +220,23 @@ public:
 
     bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
-    std::size_t capacity() const noexcept { return mask_ + 1; }
+    std::size_t capacity() const noexcept { return static_cast<std::size_t>(mask_ + 1); }
 
     /// Returns the number of elements, exact only when no other thread pushes or pops.
     std::size_t size_approx() const noexcept {
-        const std::uint64_t tail = dequeue_pos_.load(std::memory_order_relaxed);
-        const std::uint64_t head = enqueue_pos_.load(std::memory_order_relaxed);
-        return head > tail ? static_cast<std::size_t>(head - tail) : 0;
+        const std::uint64_t tail = dequeue_pos_.value.load(std::memory_order_relaxed);
+        const std::uint64_t head = enqueue_pos_.value.load(std::memory_order_relaxed);
+        const auto size = static_cast<std::int64_t>(head - tail);
+        return size > 0 ? static_cast<std::size_t>(size) : 0;
+    }
+
+    /// Returns how many consumers are parked or about to park, for tests and benchmarks.
+    std::size_t parked_approx() const noexcept { return parked_.load(std::memory_order_relaxed); }
+
+    /// Returns how many times a push has notified parked consumers: a system call each. Under
+    /// load, with no consumer parked, it stays still.
+    std::uint64_t notifications() const noexcept {
+        return notifications_.load(std::memory_order_relaxed);
     }
 
 private:
@@ -198,37 +248,73 @@ private:
         return std::unique_ptr<slot[]>(new slot[capacity]);
     }
 
-    bool push_no_wake(T&& value) noexcept {
-        std::uint64_t pos = enqueue_pos_.load(std::memory_order_relaxed);
-        slot* target;
+    /// Claims up to `count` consecutive positions on `counter` (the enqueue counter with
+    /// `ready` 0, or the dequeue counter with `ready` 1): position `pos` is ready when its
+    /// slot's sequence equals `pos + ready`. On success stores the first position in `pos` and
+    /// the number claimed (at least 1) in `count`, and returns true; returns false when the
+    /// first slot is not ready, meaning the ring is full for producers or empty for consumers.
+    /// Every 64-bit value is a valid position, so none can serve as a failure marker.
+    ///
+    /// The acquire loads of the sequences make the previous owner's writes to those slots
+    /// visible. Checking several slots and then moving the counter over all of them is safe:
+    /// a slot ready for position p stays ready until someone claims p, and nobody can claim p
+    /// while the counter still reads a smaller value, because counters only grow.
+    bool claim(padded_counter& counter, std::uint64_t& pos, std::uint64_t& count,
+               std::uint64_t ready) noexcept {
+        pos = counter.value.load(std::memory_order_relaxed);
         for (;;) {
-            target = &slots_[pos & mask_];
-            const std::uint64_t sequence = target->sequence.load(std::memory_order_acquire);
-            const auto lag = static_cast<std::int64_t>(sequence - pos);
-            if (lag == 0) {
-                if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
-                    break;
-                }
-            } else if (lag < 0) {
+            const std::uint64_t first_sequence =
+                slots_[pos & mask_].sequence.load(std::memory_order_acquire);
+            const auto lag = static_cast<std::int64_t>(first_sequence - (pos + ready));
+            if (lag < 0) {
                 return false;
-            } else {
-                pos = enqueue_pos_.load(std::memory_order_relaxed);
+            }
+            if (lag > 0) {
+                // Another thread took `pos` since it was read.
+                pos = counter.value.load(std::memory_order_relaxed);
+                continue;
+            }
+            std::uint64_t ready_count = 1;
+            while (ready_count < count &&
+                   slots_[(pos + ready_count) & mask_].sequence.load(std::memory_order_acquire) ==
+                       pos + ready_count + ready) {
+                ++ready_count;
+            }
+            if (counter.value.compare_exchange_weak(pos, pos + ready_count,
+                                                    std::memory_order_relaxed)) {
+                count = ready_count;
+                return true;
             }
         }
-        ::new (static_cast<void*>(target->storage)) T(std::move(value));
-        target->sequence.store(pos + 1, std::memory_order_release);
-        return true;
+    }
+
+    /// Constructs the element at claimed position `pos` and hands the slot to consumers.
+    void publish(std::uint64_t pos, T&& value) noexcept {
+        slot& target = slots_[pos & mask_];
+        ::new (static_cast<void*>(target.storage)) T(std::move(value));
+        target.sequence.store(pos + 1, std::memory_order_release);
+    }
+
+    /// Moves the element at claimed position `pos` out and hands the slot to the producer of
+    /// the next lap.
+    void consume(std::uint64_t pos, T& out) noexcept {
+        slot& target = slots_[pos & mask_];
+        out = std::move(*target.value());
+        target.value()->~T();
+        target.sequence.store(pos + mask_ + 1, std::memory_order_release);
     }
 
     void wake(std::size_t count) noexcept {
         if (count == 0) {
             return;
         }
+        // Pairs with the fence in pop_wait(); see there.
         std::atomic_thread_fence(std::memory_order_seq_cst);
         if (parked_.load(std::memory_order_relaxed) == 0) {
             return;
         }
         wake_epoch_.fetch_add(1, std::memory_order_release);
+        notifications_.fetch_add(1, std::memory_order_relaxed);
         if (count == 1) {
             wake_epoch_.notify_one();
         } else {
@@ -239,11 +325,12 @@ private:
     const std::uint64_t mask_;
     const std::unique_ptr<slot[]> slots_;
 
-    alignas(cache_line_bytes) std::atomic<std::uint64_t> enqueue_pos_{0};
-    alignas(cache_line_bytes) std::atomic<std::uint64_t> dequeue_pos_{0};
+    padded_counter enqueue_pos_;
+    padded_counter dequeue_pos_;
     alignas(cache_line_bytes) std::atomic<std::uint32_t> parked_{0};
     std::atomic<std::uint32_t> wake_epoch_{0};
     std::atomic<bool> closed_{false};
+    std::atomic<std::uint64_t> notifications_{0};
 };
 
 }  // namespace tgsearch

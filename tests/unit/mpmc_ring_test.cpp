@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <iterator>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -128,37 +129,197 @@ TEST_CASE("ring destroys elements left at destruction", "[queue]") {
     CHECK(counted::live == 0);
 }
 
-TEST_CASE("ring delivers every value exactly once under contention", "[queue]") {
-    struct shape {
-        int producers;
-        int consumers;
-    };
-    // 4 + 4 threads oversubscribe a 2-core machine, which exercises preemption mid-operation.
-    const shape shapes[] = {{1, 1}, {2, 2}, {4, 4}, {1, 4}, {4, 1}};
-    for (const shape& s : shapes) {
-        CAPTURE(s.producers, s.consumers);
-        constexpr std::uint64_t per_producer = 50'000;
-        mpmc_ring<std::uint64_t> ring(64);
-        std::vector<std::vector<std::uint64_t>> popped(s.consumers);
-        std::atomic<std::uint64_t> remaining{per_producer * s.producers};
+namespace {
 
+/// How the threads of a conservation run move values.
+enum class transfer { single, bulk };
+
+/// Runs `producers` threads that each push `per_producer` distinct values and `consumers`
+/// threads that pop until everything arrived, then checks that every value came out exactly
+/// once and that each consumer saw each producer's values in push order.
+void check_conservation(int producers, int consumers, std::uint64_t first_position, transfer mode) {
+    CAPTURE(producers, consumers, first_position, mode == transfer::bulk);
+    constexpr std::uint64_t per_producer = 40'000;
+    mpmc_ring<std::uint64_t> ring(64, first_position);
+    std::vector<std::vector<std::uint64_t>> popped(consumers);
+    std::atomic<std::uint64_t> remaining{per_producer * producers};
+
+    std::vector<std::thread> threads;
+    for (int c = 0; c < consumers; ++c) {
+        threads.emplace_back([&, c] {
+            std::uint64_t batch[7];
+            for (;;) {
+                std::size_t count = 0;
+                if (mode == transfer::bulk) {
+                    count = ring.try_pop_bulk(batch, std::size(batch));
+                }
+                if (count == 0) {
+                    if (!ring.pop_wait(batch[0])) {
+                        return;
+                    }
+                    count = 1;
+                }
+                popped[c].insert(popped[c].end(), batch, batch + count);
+                if (remaining.fetch_sub(count) == count) {
+                    ring.close();
+                }
+            }
+        });
+    }
+    for (int p = 0; p < producers; ++p) {
+        threads.emplace_back([&, p] {
+            const std::uint64_t tag = static_cast<std::uint64_t>(p) << 32;
+            std::uint64_t next = 0;
+            while (next < per_producer) {
+                if (mode == transfer::bulk) {
+                    std::uint64_t batch[5];
+                    const std::uint64_t count = std::min<std::uint64_t>(5, per_producer - next);
+                    for (std::uint64_t i = 0; i < count; ++i) {
+                        batch[i] = tag | (next + i);
+                    }
+                    const auto end = ring.try_push_bulk(batch, batch + count);
+                    next += static_cast<std::uint64_t>(end - batch);
+                    if (end == batch) {
+                        std::this_thread::yield();
+                    }
+                } else {
+                    std::uint64_t value = tag | next;
+                    if (ring.try_push(std::move(value))) {
+                        ++next;
+                    } else {
+                        std::this_thread::yield();
+                    }
+                }
+            }
+        });
+    }
+    for (std::thread& thread : threads) {
+        thread.join();
+    }
+
+    std::vector<std::uint64_t> all;
+    for (const auto& values : popped) {
+        std::vector<std::int64_t> last(producers, -1);
+        for (std::uint64_t value : values) {
+            const auto producer = static_cast<std::size_t>(value >> 32);
+            const auto sequence = static_cast<std::int64_t>(value & 0xffffffffu);
+            REQUIRE(producer < last.size());
+            REQUIRE(sequence > last[producer]);
+            last[producer] = sequence;
+        }
+        all.insert(all.end(), values.begin(), values.end());
+    }
+    REQUIRE(all.size() == per_producer * producers);
+    std::sort(all.begin(), all.end());
+    CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+    CHECK(ring.size_approx() == 0);
+}
+
+}  // namespace
+
+TEST_CASE("ring delivers every value exactly once under contention", "[queue]") {
+    // 4 + 4 threads oversubscribe a 2-core machine, which exercises preemption mid-operation.
+    const int shapes[][2] = {{1, 1}, {2, 2}, {4, 4}, {1, 4}, {4, 1}};
+    for (const auto& shape : shapes) {
+        check_conservation(shape[0], shape[1], 0, transfer::single);
+    }
+}
+
+TEST_CASE("ring bulk operations deliver every value exactly once", "[queue]") {
+    const int shapes[][2] = {{1, 1}, {2, 2}, {4, 4}};
+    for (const auto& shape : shapes) {
+        check_conservation(shape[0], shape[1], 0, transfer::bulk);
+    }
+}
+
+TEST_CASE("ring counters cross 2^32 and 2^64 under contention", "[queue]") {
+    // 160,000 pushes starting 20,000 below each boundary carry the counters across it.
+    const std::uint64_t starts[] = {(std::uint64_t{1} << 32) - 20'000, ~std::uint64_t{0} - 20'000};
+    for (const std::uint64_t start : starts) {
+        check_conservation(2, 2, start, transfer::single);
+        check_conservation(4, 4, start, transfer::bulk);
+    }
+}
+
+TEST_CASE("ring keeps order and size across a counter wrap", "[queue]") {
+    mpmc_ring<int> ring(4, ~std::uint64_t{0} - 6);
+    for (int round = 0; round < 5; ++round) {
+        for (int i = 0; i < 4; ++i) {
+            int value = round * 10 + i;
+            REQUIRE(ring.try_push(std::move(value)));
+        }
+        CHECK(ring.size_approx() == 4);
+        int extra = -1;
+        CHECK_FALSE(ring.try_push(std::move(extra)));
+        for (int i = 0; i < 4; ++i) {
+            int value = -1;
+            REQUIRE(ring.try_pop(value));
+            CHECK(value == round * 10 + i);
+        }
+        CHECK(ring.size_approx() == 0);
+        int value = -1;
+        CHECK_FALSE(ring.try_pop(value));
+    }
+}
+
+TEST_CASE("ring bulk pop takes what is there, up to the limit", "[queue]") {
+    mpmc_ring<int> ring(8);
+    int none[4] = {-1, -1, -1, -1};
+    CHECK(ring.try_pop_bulk(none, 4) == 0);
+    CHECK(none[0] == -1);
+    std::vector<int> values{1, 2, 3, 4, 5};
+    REQUIRE(ring.try_push_bulk(values.begin(), values.end()) == values.end());
+    int out[8] = {};
+    CHECK(ring.try_pop_bulk(out, 0) == 0);
+    REQUIRE(ring.try_pop_bulk(out, 3) == 3);
+    CHECK((out[0] == 1 && out[1] == 2 && out[2] == 3));
+    REQUIRE(ring.try_pop_bulk(out, 8) == 2);
+    CHECK((out[0] == 4 && out[1] == 5));
+    CHECK(ring.try_pop_bulk(out, 8) == 0);
+}
+
+TEST_CASE("ring bulk push fills the free slots of a partly full ring", "[queue]") {
+    mpmc_ring<int> ring(8);
+    for (int i = 0; i < 6; ++i) {
+        int value = i;
+        REQUIRE(ring.try_push(std::move(value)));
+    }
+    std::vector<int> more{6, 7, 8, 9, 10};
+    CHECK(ring.try_push_bulk(more.begin(), more.end()) - more.begin() == 2);
+    int out[8] = {};
+    REQUIRE(ring.try_pop_bulk(out, 8) == 8);
+    for (int i = 0; i < 8; ++i) {
+        CHECK(out[i] == i);
+    }
+    std::vector<int> empty;
+    CHECK(ring.try_push_bulk(empty.begin(), empty.end()) == empty.end());
+}
+
+TEST_CASE("ring balances constructions and destructions under contention", "[queue]") {
+    REQUIRE(counted::live == 0);
+    {
+        mpmc_ring<counted> ring(16);
+        std::atomic<int> received{0};
         std::vector<std::thread> threads;
-        for (int c = 0; c < s.consumers; ++c) {
-            threads.emplace_back([&, c] {
-                std::uint64_t value = 0;
-                while (ring.pop_wait(value)) {
-                    popped[c].push_back(value);
-                    if (remaining.fetch_sub(1) == 1) {
-                        ring.close();
+        for (int c = 0; c < 2; ++c) {
+            threads.emplace_back([&] {
+                counted batch[3];
+                while (received < 20'000) {
+                    const std::size_t count = ring.try_pop_bulk(batch, 3);
+                    received += static_cast<int>(count);
+                    if (count == 0) {
+                        std::this_thread::yield();
                     }
                 }
             });
         }
-        for (int p = 0; p < s.producers; ++p) {
-            threads.emplace_back([&, p] {
-                for (std::uint64_t i = 0; i < per_producer; ++i) {
-                    std::uint64_t value = (static_cast<std::uint64_t>(p) << 32) | i;
-                    while (!ring.try_push(std::move(value))) {
+        for (int p = 0; p < 2; ++p) {
+            threads.emplace_back([&] {
+                for (int i = 0; i < 10'000;) {
+                    counted value(i);
+                    if (ring.try_push(std::move(value))) {
+                        ++i;
+                    } else {
                         std::this_thread::yield();
                     }
                 }
@@ -167,23 +328,56 @@ TEST_CASE("ring delivers every value exactly once under contention", "[queue]") 
         for (std::thread& thread : threads) {
             thread.join();
         }
-
-        std::vector<std::uint64_t> all;
-        for (const auto& values : popped) {
-            // Within one consumer, the values of each producer come out in push order.
-            std::vector<std::int64_t> last(s.producers, -1);
-            for (std::uint64_t value : values) {
-                const auto producer = static_cast<std::size_t>(value >> 32);
-                const auto sequence = static_cast<std::int64_t>(value & 0xffffffffu);
-                REQUIRE(sequence > last[producer]);
-                last[producer] = sequence;
-            }
-            all.insert(all.end(), values.begin(), values.end());
+        CHECK(received == 20'000);
+        // Leave a few in the ring for the destructor.
+        for (int i = 0; i < 5; ++i) {
+            counted value(i);
+            REQUIRE(ring.try_push(std::move(value)));
         }
-        REQUIRE(all.size() == per_producer * s.producers);
-        std::sort(all.begin(), all.end());
-        CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+        CHECK(counted::live == 5);
     }
+    CHECK(counted::live == 0);
+}
+
+TEST_CASE("ring holds elements that have no default constructor", "[queue]") {
+    struct handle {
+        explicit handle(int v) noexcept : value(std::make_unique<int>(v)) {}
+        std::unique_ptr<int> value;
+    };
+    mpmc_ring<handle> ring(4);
+    REQUIRE(ring.try_push(handle(7)));
+    REQUIRE(ring.try_push(handle(8)));
+    handle out(0);
+    REQUIRE(ring.try_pop(out));
+    CHECK(*out.value == 7);
+    // The element still inside is freed by the ring's destructor (checked by ASan builds).
+}
+
+TEST_CASE("ring notifies only when a consumer is parked", "[queue]") {
+    mpmc_ring<int> ring(1024);
+    for (int i = 0; i < 1000; ++i) {
+        int value = i;
+        REQUIRE(ring.try_push(std::move(value)));
+    }
+    CHECK(ring.notifications() == 0);
+    int out[1000];
+    REQUIRE(ring.try_pop_bulk(out, 1000) == 1000);
+
+    std::atomic<int> got{-1};
+    std::thread consumer([&] {
+        int value = 0;
+        if (ring.pop_wait(value)) {
+            got = value;
+        }
+    });
+    while (ring.parked_approx() == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    int value = 42;
+    REQUIRE(ring.try_push(std::move(value)));
+    consumer.join();
+    CHECK(got == 42);
+    CHECK(ring.notifications() == 1);
 }
 
 TEST_CASE("ring close wakes parked consumers", "[queue]") {
@@ -244,4 +438,44 @@ TEST_CASE("worker pool handles every item then stops", "[queue]") {
     }  // the destructor closes the ring and drains it
     CHECK(count == 1000);
     CHECK(sum == 1000 * 1001 / 2);
+}
+
+TEST_CASE("worker pool is woken once for a batch", "[queue]") {
+    mpmc_ring<int> ring(256);
+    std::atomic<int> count{0};
+    worker_pool<int> pool(ring, 2, [&](int&) { ++count; });
+    while (ring.parked_approx() < 2) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const std::uint64_t before = ring.notifications();
+    std::vector<int> batch(100, 1);
+    REQUIRE(ring.try_push_bulk(batch.begin(), batch.end()) == batch.end());
+    CHECK(ring.notifications() - before == 1);
+    while (count < 100) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    CHECK(count == 100);
+}
+
+TEST_CASE("worker pool reports a full ring instead of blocking", "[queue]") {
+    mpmc_ring<int> ring(4);
+    std::atomic<bool> release{false};
+    std::atomic<int> started{0};
+    worker_pool<int> pool(ring, 1, [&](int&) {
+        ++started;
+        while (!release) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    });
+    int first = 0;
+    REQUIRE(ring.try_push(std::move(first)));
+    while (started == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    // The worker is busy, so four more fill the ring and the fifth is refused at once.
+    std::vector<int> values(5, 1);
+    CHECK(ring.try_push_bulk(values.begin(), values.end()) - values.begin() == 4);
+    int extra = 2;
+    CHECK_FALSE(ring.try_push(std::move(extra)));
+    release = true;
 }
