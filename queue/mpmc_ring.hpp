@@ -8,7 +8,7 @@
 // then publishes it with a release store of the sequence; a consumer's acquire load of that
 // sequence makes the value visible. This is D. Vyukov's bounded MPMC queue design. The bulk
 // operations check that a run of slots is ready and claim the whole run with a single CAS.
-// Counters are 64-bit, so they do not wrap in practice; the arithmetic is correct across a wrap
+// Counters are 64-bit, so they do not wrap in practice. The arithmetic is correct across a wrap
 // all the same, and the tests start counters just below 2^32 and 2^64 to show it.
 //
 // docs/architecture.md explains each memory order.
@@ -61,7 +61,7 @@ static_assert(sizeof(padded_counter) == cache_line_bytes &&
 /// A bounded lock-free MPMC queue of `T` with a fixed power-of-two capacity.
 ///
 /// Thread safety: every member function may be called from any number of threads at once,
-/// except the constructor and destructor. Only `pop_wait` blocks; every operation is noexcept,
+/// except the constructor and destructor. Only `pop_wait` blocks. Every operation is noexcept,
 /// which is why `T` must move and destroy without throwing.
 template <class T>
 class mpmc_ring {
@@ -136,10 +136,10 @@ public:
     template <std::forward_iterator It>
     It try_push_bulk(It first, It last) noexcept {
         std::size_t pushed = 0;
-        auto wanted = static_cast<std::size_t>(std::distance(first, last));
-        while (wanted > 0) {
+        auto remaining = static_cast<std::size_t>(std::distance(first, last));
+        while (remaining > 0) {
             std::uint64_t pos = 0;
-            std::uint64_t count = wanted;
+            std::uint64_t count = remaining;
             if (!claim(enqueue_pos_, pos, count, 0)) {
                 break;
             }
@@ -147,7 +147,7 @@ public:
                 publish(pos + i, std::move(*first));
             }
             pushed += count;
-            wanted -= count;
+            remaining -= count;
         }
         wake(pushed);
         return first;
