@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <iterator>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <thread>
