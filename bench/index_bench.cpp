@@ -6,9 +6,12 @@
 //
 // QUERIES.tsv has a header line and the query in its second tab-separated column; the third,
 // when present, lists the expected document ids separated by commas. The program also draws
-// queries of one to three words from the corpus itself. It prints the machine, the numbers,
-// and the top results of a fixed query. When the corpus has nginx packages, it exits 1 unless
-// "nginx reverse proxy" ranks one of them in the top 3.
+// queries from the corpus itself: one to three adjacent words of a document (all words occur
+// together), two words from two different documents (rarely together), the same adjacent
+// words as a quoted phrase, as a prefix being typed and with one letter changed. Adjacent
+// words are timed both with pruning and scoring every match. It prints the machine, the
+// numbers, and the top results of a fixed query. When the corpus has nginx packages, it exits 1
+// unless "nginx reverse proxy" ranks one of them in the top 3.
 
 #include "core/corpus_loader.hpp"
 #include "core/search_index.hpp"
@@ -25,6 +28,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -165,15 +169,78 @@ void print_latency(const char* label, std::size_t count, const latency_summary& 
         label, count, summary.p50, summary.p90, summary.p99, summary.max, summary.mean);
 }
 
+/// Draws queries of two words, each from a different random document.
+std::vector<std::string> scattered_queries(const tgsearch::search_index& index, std::size_t count) {
+    std::mt19937 random(54321);
+    std::vector<std::string> queries;
+    std::vector<tgsearch::token> tokens;
+    std::string query;
+    while (queries.size() < count) {
+        const auto doc = static_cast<std::uint32_t>(random() % index.document_count());
+        const std::string& text = index.document_at(doc).text;
+        tokens.clear();
+        tgsearch::tokenize(text, tokens);
+        if (tokens.empty()) continue;
+        const tgsearch::token& word = tokens[random() % tokens.size()];
+        if (!query.empty()) query += ' ';
+        query += text.substr(word.begin, word.end - word.begin);
+        if (query.find(' ') != std::string::npos) queries.push_back(std::exchange(query, {}));
+    }
+    return queries;
+}
+
+/// Returns each query in double quotes.
+std::vector<std::string> quoted(const std::vector<std::string>& queries) {
+    std::vector<std::string> result;
+    for (const std::string& query : queries) result.push_back('"' + query + '"');
+    return result;
+}
+
+/// Returns each query cut inside its last word, as while typing it: the first half of the
+/// word's bytes, moved back to the start of a UTF-8 sequence, and at least one byte.
+std::vector<std::string> typed_prefixes(const std::vector<std::string>& queries) {
+    std::vector<std::string> result;
+    for (const std::string& query : queries) {
+        const std::size_t word_start =
+            query.rfind(' ') == std::string::npos ? 0 : query.rfind(' ') + 1;
+        std::size_t cut = word_start + std::max<std::size_t>(1, (query.size() - word_start) / 2);
+        while (cut > word_start + 1 && (static_cast<unsigned char>(query[cut]) & 0xC0) == 0x80) {
+            --cut;
+        }
+        result.push_back(query.substr(0, cut));
+    }
+    return result;
+}
+
+/// Returns each query with one random lowercase ASCII letter replaced by another. Most such
+/// words are unknown, so typo correction runs.
+std::vector<std::string> misspelled(const std::vector<std::string>& queries) {
+    std::vector<std::string> result;
+    std::mt19937 random(777);
+    for (std::string query : queries) {
+        std::vector<std::size_t> letters;
+        for (std::size_t i = 0; i < query.size(); ++i) {
+            if (query[i] >= 'a' && query[i] <= 'z') letters.push_back(i);
+        }
+        if (!letters.empty()) {
+            const std::size_t at = letters[random() % letters.size()];
+            query[at] = static_cast<char>('a' + (query[at] - 'a' + 1 + random() % 25) % 26);
+        }
+        result.push_back(std::move(query));
+    }
+    return result;
+}
+
 /// Runs every query once, timing each search alone, and returns the latencies in µs.
 std::vector<double> time_queries(const tgsearch::search_index& index,
-                                 const std::vector<std::string>& queries, std::size_t limit) {
+                                 const std::vector<std::string>& queries,
+                                 const tgsearch::search_options& options) {
     std::vector<double> micros;
     micros.reserve(queries.size());
     std::size_t sink = 0;
     for (const std::string& query : queries) {
         const auto start = bench_clock::now();
-        const auto hits = index.search(query, limit);
+        const auto hits = index.search(query, options).hits;
         micros.push_back(seconds_since(start) * 1e6);
         sink += hits.size();
     }
@@ -216,14 +283,27 @@ int main(int argc, char** argv) {
     start = bench_clock::now();
     const auto index = tgsearch::search_index::build(std::move(docs));
     const double build_seconds = seconds_since(start);
-    std::printf("build: %zu documents, %zu terms in %.2f s\n", index->document_count(),
-                index->term_count(), build_seconds);
-    std::printf("memory_bytes: %.1f MB; RSS %.1f MB, peak RSS %.1f MB\n",
-                static_cast<double>(index->memory_bytes()) / 1e6,
-                static_cast<double>(proc_status_kib("VmRSS")) / 1024.0,
-                static_cast<double>(proc_status_kib("VmHWM")) / 1024.0);
+    std::printf("build: %zu documents, %zu terms in %.2f s, %.1f MB/s of title+text\n",
+                index->document_count(), index->term_count(), build_seconds,
+                static_cast<double>(text_bytes) / 1e6 / build_seconds);
+    std::size_t document_bytes = index->document_count() * sizeof(tgsearch::document);
+    for (std::uint32_t doc = 0; doc < index->document_count(); ++doc) {
+        const tgsearch::document& loaded = index->document_at(doc);
+        for (const std::string* field : {&loaded.id, &loaded.title, &loaded.text, &loaded.url}) {
+            if (field->capacity() > std::string().capacity())
+                document_bytes += field->capacity() + 1;
+        }
+    }
+    std::printf(
+        "memory_bytes: %.1f MB (documents %.1f MB, index %.1f MB), %.2f x title+text; "
+        "RSS %.1f MB, peak RSS %.1f MB\n",
+        static_cast<double>(index->memory_bytes()) / 1e6, static_cast<double>(document_bytes) / 1e6,
+        static_cast<double>(index->memory_bytes() - document_bytes) / 1e6,
+        static_cast<double>(index->memory_bytes()) / static_cast<double>(text_bytes),
+        static_cast<double>(proc_status_kib("VmRSS")) / 1024.0,
+        static_cast<double>(proc_status_kib("VmHWM")) / 1024.0);
 
-    // Latency: the sample queries repeated, then words drawn from the corpus.
+    // Latency: the sample queries repeated, then queries drawn from the corpus.
     std::vector<sample_query> samples;
     if (argc == 3) samples = load_queries(argv[2]);
     std::vector<std::string> sample_texts;
@@ -231,21 +311,38 @@ int main(int argc, char** argv) {
     while (!samples.empty() && sample_texts.size() < timed_queries) {
         for (const auto& sample : samples) sample_texts.push_back(sample.text);
     }
+    tgsearch::search_options options;
+    options.limit = results_limit;
+    tgsearch::search_options exhaustive = options;
+    exhaustive.exhaustive = true;
+    tgsearch::search_options typing = options;
+    typing.prefix_last = true;
     const std::vector<std::string> drawn = corpus_queries(*index, timed_queries);
-    time_queries(*index, drawn, results_limit);  // warm caches and the accumulator
+    time_queries(*index, drawn, options);  // warm caches
     if (!sample_texts.empty()) {
-        const auto micros = time_queries(*index, sample_texts, results_limit);
+        const auto micros = time_queries(*index, sample_texts, options);
         print_latency("search, sample queries", micros.size(), summarize(micros));
     }
-    {
-        const auto micros = time_queries(*index, drawn, results_limit);
-        print_latency("search, corpus words", micros.size(), summarize(micros));
-    }
+    const auto time_and_print = [&](const char* label, const std::vector<std::string>& queries,
+                                    const tgsearch::search_options& with) {
+        const auto micros = time_queries(*index, queries, with);
+        print_latency(label, micros.size(), summarize(micros));
+    };
+    time_and_print("search, corpus words", drawn, options);
+    time_and_print("  same, every match scored", drawn, exhaustive);
+    const std::vector<std::string> scattered = scattered_queries(*index, timed_queries);
+    time_and_print("search, scattered words", scattered, options);
+    time_and_print("  same, every match scored", scattered, exhaustive);
+    time_and_print("search, quoted corpus words", quoted(drawn), options);
+    time_and_print("search, last word half typed", typed_prefixes(drawn), typing);
+    time_and_print("search, one letter changed", misspelled(drawn), options);
     {
         std::vector<double> micros;
+        tgsearch::search_options top5 = options;
+        top5.limit = 5;
         for (const std::string& query : drawn) {
             const auto terms = tgsearch::query_terms(query);
-            for (const auto& hit : index->search(query, 5)) {
+            for (const auto& hit : index->search(query, top5).hits) {
                 const auto snippet_start = bench_clock::now();
                 const std::string html = tgsearch::make_snippet_html(
                     index->document_at(hit.doc).text, terms, snippet_chars);
@@ -269,7 +366,7 @@ int main(int argc, char** argv) {
             if (!any_expected) continue;
             ++judged;
             bool hit_expected = false;
-            for (const auto& hit : index->search(sample.text, 10)) {
+            for (const auto& hit : index->search(sample.text, options).hits) {
                 const std::string& id = index->document_at(hit.doc).id;
                 hit_expected |= std::find(sample.expected_ids.begin(), sample.expected_ids.end(),
                                           id) != sample.expected_ids.end();
@@ -291,13 +388,15 @@ int main(int argc, char** argv) {
     for (std::uint32_t doc = 0; doc < index->document_count() && !corpus_has_nginx; ++doc) {
         corpus_has_nginx = index->document_at(doc).id.rfind(nginx_prefix, 0) == 0;
     }
-    const auto hits = index->search(check_query, 5);
+    tgsearch::search_options top5 = options;
+    top5.limit = 5;
+    const auto hits = index->search(check_query, top5).hits;
     std::printf("top 5 for \"%.*s\":\n", static_cast<int>(check_query.size()), check_query.data());
     bool nginx_in_top3 = false;
     for (std::size_t rank = 0; rank < hits.size(); ++rank) {
         const auto& doc = index->document_at(hits[rank].doc);
         std::printf("  %zu. %-32s matched=%u score=%.3f  %s\n", rank + 1, doc.id.c_str(),
-                    hits[rank].matched_terms, static_cast<double>(hits[rank].score),
+                    hits[rank].matched_words, static_cast<double>(hits[rank].score),
                     doc.title.c_str());
         if (rank < 3 && doc.id.rfind(nginx_prefix, 0) == 0) nginx_in_top3 = true;
     }

@@ -200,7 +200,10 @@ std::string reply_builder::render_search(std::string_view query) const {
         }
     }
 
-    const std::vector<search_hit> hits = index_.search(query, results_per_reply);
+    search_options options;
+    options.limit = results_per_reply;
+    const search_result result = index_.search(query, options);
+    const std::vector<search_hit>& hits = result.hits;
     std::string html;
     if (hits.empty()) {
         html += "Nothing found for <b>";
@@ -209,9 +212,13 @@ std::string reply_builder::render_search(std::string_view query) const {
         return html;
     }
 
-    const std::vector<std::string> terms = query_terms(query);
-    html += "🔎 <b>";
-    append_html_escaped(html, clip(query, max_echo_chars));
+    // With a corrected word, the heading shows what was searched, and the snippets mark the
+    // corrected words.
+    const std::string_view searched =
+        result.corrections.empty() ? query : std::string_view(result.corrected_query);
+    const std::vector<std::string> terms = query_terms(searched);
+    html += result.corrections.empty() ? "🔎 <b>" : "Showing results for <b>";
+    append_html_escaped(html, clip(searched, max_echo_chars));
     html += "</b>\n";
 
     std::size_t rank = 0;

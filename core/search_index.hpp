@@ -21,40 +21,80 @@ struct bm25_params {
 /// One ranked result of a query.
 struct search_hit {
     std::uint32_t doc = 0;            ///< index into the corpus, see search_index::document_at
-    float score = 0.0f;               ///< BM25 score summed over the matched query terms
-    std::uint32_t matched_terms = 0;  ///< how many distinct query terms the document contains
+    float score = 0.0f;               ///< BM25 score summed over the matched query words
+    std::uint32_t matched_words = 0;  ///< how many distinct query words the document matches
 };
 
-/// An immutable in-memory inverted index with BM25 ranking.
+/// Options of search_index::search.
+struct search_options {
+    std::size_t limit = 10;  ///< hits to return at most
+    std::size_t offset = 0;  ///< best hits to skip first, for paging
+    /// Also match the last query word as the start of longer terms (search-as-you-type), when
+    /// nothing follows it in the query. It expands to the 64 terms with that prefix that are
+    /// in the most documents, plus the word itself.
+    bool prefix_last = false;
+    /// Replace a query word that matches no document by the closest term of the index.
+    bool correct_typos = true;
+    /// Score every matching document instead of skipping those that cannot reach the top
+    /// hits. The hits are the same either way; only the cost and `total_is_estimate` change.
+    bool exhaustive = false;
+};
+
+/// A query word that matched nothing, and the index term searched in its place.
+struct search_correction {
+    std::string original;   ///< the word as written in the query
+    std::string corrected;  ///< the replacement, in normalized form
+    std::size_t begin = 0;  ///< byte offset of the word in the query
+    std::size_t end = 0;    ///< byte offset one past the word in the query
+};
+
+/// The result of one query.
+struct search_result {
+    std::vector<search_hit> hits;  ///< best first, after skipping `offset` hits
+    /// Documents that match at least one query word, exact when total_is_estimate is false.
+    /// An estimate assumes the words occur independently. It is at least the number of
+    /// matches seen and at most the sum of the words' document counts.
+    std::size_t total_matches = 0;
+    bool total_is_estimate = false;
+    std::vector<search_correction> corrections;  ///< in query order
+    /// The query with every corrected word replaced; empty when there is no correction.
+    std::string corrected_query;
+};
+
+/// An immutable in-memory inverted index with BM25 ranking over compressed posting lists.
 ///
 /// Built once, then shared read-only by all search workers: every const member function is
 /// safe to call from several threads at once. Results depend only on the index and the query,
-/// never on which thread runs it.
+/// never on which thread runs it or how many threads built it.
 class search_index {
 public:
     /// Builds the index over `docs`, taking ownership of them. Titles and texts are tokenized
     /// with `tokenize`; a title word counts `params.title_boost` times. A corpus of 2048
     /// documents or more is split across up to 8 threads (no more than the hardware has); the
     /// index comes out the same for any thread count. Throws std::bad_alloc when memory runs
-    /// out and std::length_error past 2^32 - 1 documents or 4 GiB of distinct terms.
+    /// out and std::length_error past 2^32 - 1 documents or 4 GiB of distinct terms, encoded
+    /// postings or encoded positions.
     static std::shared_ptr<const search_index> build(std::vector<document> docs,
                                                      bm25_params params = {});
 
-    /// Returns up to `limit` documents for `query`, best first. Documents that contain more
-    /// distinct query terms rank above those with fewer; ties break by BM25 score, then by
-    /// lower document number. An empty or all-punctuation query returns nothing. A repeated
-    /// word counts once, and words past the 64th distinct one are ignored. Each thread keeps a
-    /// score buffer of one slot per document, so apart from the query's own terms a call
-    /// allocates in proportion to `limit`.
-    std::vector<search_hit> search(std::string_view query, std::size_t limit) const;
+    /// Returns the best documents for `query`. Documents that match more distinct query words
+    /// rank above those that match fewer; ties break by BM25 score, then by lower document
+    /// number. A word matches when the document contains any of its spellings (see
+    /// parse_query_words). Words in double quotes form a phrase, which matches only where its
+    /// words stand adjacent and in order within the title or within the body; a phrase counts
+    /// as many words as it has. An unclosed quote is ignored. A repeated word counts once, and
+    /// words past the 64th are ignored. An empty or all-punctuation query, or a limit of 0,
+    /// returns no hits. Documents that cannot change the top `offset + limit` hits are
+    /// skipped, block by block where possible. At most 10,000 hits are ranked, so offset +
+    /// limit is capped there.
+    search_result search(std::string_view query, const search_options& options) const;
 
     const document& document_at(std::uint32_t doc) const { return docs_[doc]; }
     std::size_t document_count() const { return docs_.size(); }
     std::size_t term_count() const;
 
     /// Estimates the heap bytes held by the index and its documents from string and vector
-    /// capacities. Excludes the per-thread score buffers (8 bytes per document per thread that
-    /// has searched) and allocator overhead.
+    /// capacities. Excludes allocator overhead and the scratch memory of running queries.
     std::size_t memory_bytes() const;
 
     search_index(const search_index&) = delete;

@@ -176,3 +176,19 @@ TEST_CASE("reply replaces control characters in the echo", "[replies]") {
     CHECK(c1.find("\u2067") == std::string::npos);
     CHECK(c1.find("zz qq x y w é") != std::string::npos);
 }
+
+TEST_CASE("reply names the corrected query at the top", "[replies]") {
+    const auto index = make_index();
+    const reply_builder builder(*index, "");
+    const std::string html = builder.render_search("gardenning");
+    CHECK(html.starts_with("Showing results for <b>gardening</b>\n"));
+    CHECK(html.find("<b>misc:nourl</b>") != std::string::npos);
+    CHECK(html.find("<b>gardening</b>.") != std::string::npos);  // bold in the snippet
+
+    // The rest of the query is echoed escaped.
+    const std::string escaped = builder.render_search("gardenning <i>");
+    CHECK(escaped.starts_with("Showing results for <b>gardening &lt;i&gt;</b>\n"));
+
+    // Without a correction the heading is the query itself.
+    CHECK(builder.render_search("gardening").starts_with("🔎 <b>gardening</b>"));
+}

@@ -27,9 +27,16 @@ std::vector<std::string> ids_of(const search_index& index, const std::vector<sea
     return ids;
 }
 
+std::vector<search_hit> hits_of(const search_index& index, std::string_view query,
+                                std::size_t limit) {
+    tgsearch::search_options options;
+    options.limit = limit;
+    return index.search(query, options).hits;
+}
+
 std::vector<std::string> search_ids(const search_index& index, std::string_view query,
                                     std::size_t limit = 10) {
-    return ids_of(index, index.search(query, limit));
+    return ids_of(index, hits_of(index, query, limit));
 }
 
 /// Reads a fixture of real documents: a header line, then id, title and text separated by
@@ -80,7 +87,7 @@ TEST_CASE("index ranks rarer terms higher", "[index]") {
         doc("common-2", "", "common other"),
         doc("common-3", "", "common thing"),
     });
-    const auto hits = index->search("common rare", 10);
+    const auto hits = hits_of(*index, "common rare", 10);
     REQUIRE(hits.size() == 4);
     CHECK(index->document_at(hits[0].doc).id == "rare");
     CHECK(hits[0].score > hits[1].score);
@@ -102,7 +109,7 @@ TEST_CASE("index scores match the BM25 formula", "[index]") {
         doc("b", "", "apple"),
         doc("c", "", "pear plum"),
     });
-    const auto hits = index->search("apple", 10);
+    const auto hits = hits_of(*index, "apple", 10);
     REQUIRE(hits.size() == 2);
     // "apple" is in 2 of 3 documents: tf 2 in a 3-word document, tf 1 in a 1-word one.
     const double expected_a = bm25(2, 2, 3, 3, 2);
@@ -110,7 +117,7 @@ TEST_CASE("index scores match the BM25 formula", "[index]") {
     for (const auto& hit : hits) {
         const std::string& id = index->document_at(hit.doc).id;
         CAPTURE(id);
-        CHECK(hit.matched_terms == 1);
+        CHECK(hit.matched_words == 1);
         CHECK(hit.score == Approx(id == "a" ? expected_a : expected_b).epsilon(1e-5));
     }
 }
@@ -122,7 +129,7 @@ TEST_CASE("index weighs title words by title_boost", "[index]") {
         doc("body", "", "apple x y z w"),
         doc("title", "apple", "x y"),
     });
-    const auto hits = index->search("apple", 10);
+    const auto hits = hits_of(*index, "apple", 10);
     REQUIRE(hits.size() == 2);
     CHECK(index->document_at(hits[0].doc).id == "title");
     const double expected_title = bm25(3, 2, 2, 5, 5);
@@ -134,7 +141,7 @@ TEST_CASE("index weighs title words by title_boost", "[index]") {
         {doc("body", "", "apple x y z w"), doc("title", "apple", "x y")}, no_boost);
     // Without the boost, "title" is simply the shorter document (3 words against 5) and still
     // wins, but by less than with the boost.
-    const auto plain_hits = plain->search("apple", 10);
+    const auto plain_hits = hits_of(*plain, "apple", 10);
     REQUIRE(plain_hits.size() == 2);
     CHECK(plain->document_at(plain_hits[0].doc).id == "title");
     CHECK(plain_hits[0].score < hits[0].score);
@@ -149,12 +156,12 @@ TEST_CASE("index ranks all-words matches first", "[index]") {
         doc("omega-1", "", "omega"),
         doc("omega-2", "", "omega"),
     });
-    const auto hits = index->search("zeta omega", 10);
+    const auto hits = hits_of(*index, "zeta omega", 10);
     REQUIRE(hits.size() == 4);
     CHECK(index->document_at(hits[0].doc).id == "both");
-    CHECK(hits[0].matched_terms == 2);
+    CHECK(hits[0].matched_words == 2);
     CHECK(index->document_at(hits[1].doc).id == "focused");
-    CHECK(hits[1].matched_terms == 1);
+    CHECK(hits[1].matched_words == 1);
     CHECK(hits[1].score > hits[0].score);
 }
 
@@ -163,11 +170,11 @@ TEST_CASE("index counts duplicate query terms once", "[index]") {
         doc("a", "", "apple pear"),
         doc("b", "", "pear plum"),
     });
-    const auto once = index->search("apple", 10);
-    const auto thrice = index->search("apple Apple APPLE", 10);
+    const auto once = hits_of(*index, "apple", 10);
+    const auto thrice = hits_of(*index, "apple Apple APPLE", 10);
     REQUIRE(once.size() == 1);
     REQUIRE(thrice.size() == 1);
-    CHECK(thrice[0].matched_terms == 1);
+    CHECK(thrice[0].matched_words == 1);
     CHECK(thrice[0].score == once[0].score);
 }
 
@@ -182,23 +189,23 @@ TEST_CASE("index finds diacritized text by a plain query", "[index]") {
     CHECK(search_ids(*index, "الحمد لله رب العالمين") == std::vector<std::string>{"quran"});
     CHECK(search_ids(*index, "کتاب") == std::vector<std::string>{"other"});
     CHECK(search_ids(*index, "елка") == std::vector<std::string>{"russian"});
-    const auto hits = index->search("الحمد لله رب العالمين", 10);
+    const auto hits = hits_of(*index, "الحمد لله رب العالمين", 10);
     REQUIRE(hits.size() == 1);
-    CHECK(hits[0].matched_terms == 4);
+    CHECK(hits[0].matched_words == 4);
 }
 
 TEST_CASE("index ignores empty and unknown queries", "[index]") {
     const auto index = search_index::build({doc("a", "", "apple pear")});
-    CHECK(index->search("", 10).empty());
-    CHECK(index->search("   ", 10).empty());
-    CHECK(index->search("?!, -- ...", 10).empty());
-    CHECK(index->search("banana", 10).empty());
-    CHECK(index->search("apple", 0).empty());
+    CHECK(hits_of(*index, "", 10).empty());
+    CHECK(hits_of(*index, "   ", 10).empty());
+    CHECK(hits_of(*index, "?!, -- ...", 10).empty());
+    CHECK(hits_of(*index, "banana", 10).empty());
+    CHECK(hits_of(*index, "apple", 0).empty());
 
     const auto empty = search_index::build({});
     CHECK(empty->document_count() == 0);
     CHECK(empty->term_count() == 0);
-    CHECK(empty->search("apple", 10).empty());
+    CHECK(hits_of(*empty, "apple", 10).empty());
 }
 
 TEST_CASE("index limit keeps the best hits in order", "[index]") {
@@ -210,11 +217,11 @@ TEST_CASE("index limit keeps the best hits in order", "[index]") {
         docs.push_back(doc("d" + std::to_string(i), "", text));
     }
     const auto index = search_index::build(std::move(docs));
-    const auto all = index->search("needle", 100);
+    const auto all = hits_of(*index, "needle", 100);
     REQUIRE(all.size() == 50);
     for (std::size_t limit : {1u, 3u, 10u, 49u}) {
         CAPTURE(limit);
-        const auto top = index->search("needle", limit);
+        const auto top = hits_of(*index, "needle", limit);
         REQUIRE(top.size() == limit);
         for (std::size_t i = 0; i < limit; ++i) {
             CHECK(top[i].doc == all[i].doc);
@@ -233,7 +240,7 @@ TEST_CASE("index breaks score ties by document order", "[index]") {
         doc("third", "", "same words here"),
     });
     for (int round = 0; round < 3; ++round) {
-        const auto hits = index->search("same words", 10);
+        const auto hits = hits_of(*index, "same words", 10);
         REQUIRE(hits.size() == 3);
         CHECK(hits[0].doc == 0);
         CHECK(hits[1].doc == 2);
@@ -241,7 +248,7 @@ TEST_CASE("index breaks score ties by document order", "[index]") {
         CHECK(hits[0].score == hits[1].score);
     }
     // With limit 2 the heap must still keep the lower document numbers among equals.
-    const auto top = index->search("same words", 2);
+    const auto top = hits_of(*index, "same words", 2);
     REQUIRE(top.size() == 2);
     CHECK(top[0].doc == 0);
     CHECK(top[1].doc == 2);
@@ -262,7 +269,7 @@ TEST_CASE("index results match across threads", "[index]") {
     const std::vector<std::string> queries = {"alpha",     "beta gamma",  "delta epsilon zeta",
                                               "theta eta", "alpha omega", "gamma gamma"};
     std::vector<std::vector<search_hit>> expected;
-    for (const auto& query : queries) expected.push_back(index->search(query, 20));
+    for (const auto& query : queries) expected.push_back(hits_of(*index, query, 20));
 
     constexpr int thread_count = 4;
     std::vector<int> mismatches(thread_count, 0);
@@ -271,12 +278,12 @@ TEST_CASE("index results match across threads", "[index]") {
         threads.emplace_back([&, t] {
             for (int round = 0; round < 200; ++round) {
                 const std::size_t q = static_cast<std::size_t>(round + t) % queries.size();
-                const auto hits = index->search(queries[q], 20);
+                const auto hits = hits_of(*index, queries[q], 20);
                 bool same = hits.size() == expected[q].size();
                 for (std::size_t i = 0; same && i < hits.size(); ++i) {
                     same = hits[i].doc == expected[q][i].doc &&
                            hits[i].score == expected[q][i].score &&
-                           hits[i].matched_terms == expected[q][i].matched_terms;
+                           hits[i].matched_words == expected[q][i].matched_words;
                 }
                 if (!same) ++mismatches[static_cast<std::size_t>(t)];
             }
@@ -296,15 +303,15 @@ TEST_CASE("index accumulator serves two indexes", "[index]") {
     const auto big = search_index::build(std::move(large));
     const auto small = search_index::build({doc("s0", "", "apple pear"), doc("s1", "", "pear")});
 
-    const auto before = small->search("apple pear", 10);
-    CHECK(big->search("apple", 1000).size() == 500);
-    const auto after = small->search("apple pear", 10);
+    const auto before = hits_of(*small, "apple pear", 10);
+    CHECK(hits_of(*big, "apple", 1000).size() == 500);
+    const auto after = hits_of(*small, "apple pear", 10);
     REQUIRE(before.size() == 2);
     REQUIRE(after.size() == 2);
     for (std::size_t i = 0; i < 2; ++i) {
         CHECK(after[i].doc == before[i].doc);
         CHECK(after[i].score == before[i].score);
-        CHECK(after[i].matched_terms == before[i].matched_terms);
+        CHECK(after[i].matched_words == before[i].matched_words);
     }
 }
 
@@ -321,20 +328,20 @@ TEST_CASE("index builds large corpora correctly", "[index]") {
 
     for (int i : {0, 1, 2499, 2500, 2501, 4999}) {
         CAPTURE(i);
-        const auto hits = index->search("unique" + std::to_string(i), 10);
+        const auto hits = hits_of(*index, "unique" + std::to_string(i), 10);
         REQUIRE(hits.size() == 1);
         CHECK(hits[0].doc == static_cast<std::uint32_t>(i));
     }
 
     // Every document of a group has the same length and counts, so all scores tie and the
     // hits must come in document order across the whole range.
-    const auto group = index->search("group3", doc_count);
+    const auto group = hits_of(*index, "group3", doc_count);
     REQUIRE(group.size() == doc_count / 10);
     for (std::size_t rank = 0; rank < group.size(); ++rank) {
         CHECK(group[rank].doc == 3 + 10 * rank);
         CHECK(group[rank].score == group[0].score);
     }
-    CHECK(index->search("common", doc_count).size() == doc_count);
+    CHECK(hits_of(*index, "common", doc_count).size() == doc_count);
 }
 
 TEST_CASE("index reports terms and memory", "[index]") {

@@ -1,0 +1,78 @@
+#pragma once
+
+// The contents of a built search_index, shared by the build and the query code.
+
+#include "core/document.hpp"
+#include "core/postings.hpp"
+#include "core/search_index.hpp"
+#include "core/search_typos.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tgsearch::detail {
+
+/// Term frequency with a title occurrence counted `title_boost` times.
+inline float weighted_tf(std::uint32_t title_tf, std::uint32_t body_tf, float title_boost) {
+    return static_cast<float>(body_tf) + title_boost * static_cast<float>(title_tf);
+}
+
+/// The term-frequency part of BM25: tf * (k1 + 1) / (tf + length_norm). Build and query both
+/// call this, so block maxima bound query scores up to rounding of the idf product.
+inline float bm25_saturation(float tf, float length_norm, float k1_plus_one) {
+    return tf * k1_plus_one / (tf + length_norm);
+}
+
+struct index_data {
+    bm25_params params;
+
+    // The dictionary keeps terms sorted, so a term is found by binary search and all terms
+    // with a given prefix form one contiguous range of term ids.
+    std::string term_text;                     ///< every term, concatenated in sorted order
+    std::vector<std::uint32_t> term_offsets;   ///< term t is term_text[off[t], off[t + 1])
+    std::vector<std::uint32_t> doc_frequency;  ///< documents containing term t
+    std::vector<std::uint32_t> first_block;    ///< term t's first entry in postings.blocks
+
+    posting_store postings;
+
+    /// k1 * (1 - b + b * length / average_length) for each document: the part of the BM25
+    /// denominator that does not depend on the term.
+    std::vector<float> length_norm;
+    double average_length = 0.0;
+    std::size_t document_count = 0;
+
+    typo_table typos;
+
+    std::size_t term_count() const { return term_offsets.empty() ? 0 : term_offsets.size() - 1; }
+
+    std::string_view term_at(std::size_t term) const {
+        return std::string_view(term_text).substr(term_offsets[term],
+                                                  term_offsets[term + 1] - term_offsets[term]);
+    }
+
+    /// Returns the id of `term`, or term_count() when the index does not contain it.
+    std::size_t find_term(std::string_view term) const;
+
+    /// Returns the ids [first, last) of the terms that start with `prefix`.
+    std::pair<std::size_t, std::size_t> prefix_range(std::string_view prefix) const;
+
+    /// BM25 inverse document frequency, log(1 + (N - df + 0.5) / (df + 0.5)).
+    float idf(std::uint32_t term) const;
+
+    posting_cursor cursor(std::uint32_t term) const {
+        return posting_cursor(postings, first_block[term], doc_frequency[term]);
+    }
+
+    std::size_t memory_bytes() const;
+};
+
+/// Fills `data` (whose params are set) with the index of `docs`. A corpus of 2048 documents or
+/// more is split across up to 8 threads; the result is the same for any thread count. Throws
+/// std::length_error past 2^32 - 1 documents or 4 GiB of terms, packed postings or positions.
+void build_index_data(const std::vector<document>& docs, index_data& data);
+
+}  // namespace tgsearch::detail

@@ -1,0 +1,281 @@
+#include "core/postings.hpp"
+#include "core/search_index.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using tgsearch::document;
+using tgsearch::search_hit;
+using tgsearch::search_index;
+using tgsearch::search_options;
+namespace detail = tgsearch::detail;
+
+namespace {
+
+/// Words with a skewed frequency: word i is drawn with probability proportional to 1 / (i + 1),
+/// so the first words are in most documents and the last in few, as in real text.
+std::string draw_word(std::mt19937& random, std::size_t vocabulary) {
+    std::vector<double> weights(vocabulary);
+    for (std::size_t i = 0; i < vocabulary; ++i) weights[i] = 1.0 / static_cast<double>(i + 1);
+    std::discrete_distribution<std::size_t> pick(weights.begin(), weights.end());
+    return "w" + std::to_string(pick(random));
+}
+
+std::string draw_text(std::mt19937& random, std::size_t vocabulary, std::size_t max_words) {
+    const std::size_t words = random() % (max_words + 1);
+    std::string text;
+    for (std::size_t i = 0; i < words; ++i) {
+        if (!text.empty()) text += ' ';
+        text += draw_word(random, vocabulary);
+    }
+    return text;
+}
+
+std::vector<std::string> split_words(const std::string& text) {
+    std::vector<std::string> words;
+    std::istringstream input(text);
+    std::string word;
+    while (input >> word) words.push_back(word);
+    return words;
+}
+
+/// Matched words and BM25 of one document, computed from the definition in double precision.
+struct expected_hit {
+    std::uint32_t doc = 0;
+    std::uint32_t matched = 0;
+    double score = 0.0;
+};
+
+std::vector<expected_hit> brute_force(const std::vector<document>& docs,
+                                      const std::vector<std::string>& query_words) {
+    constexpr double k1 = 1.2;
+    constexpr double b = 0.75;
+    constexpr double title_boost = 3.0;
+    std::vector<std::map<std::string, double>> tfs(docs.size());
+    std::vector<double> lengths(docs.size());
+    double total_length = 0.0;
+    for (std::size_t d = 0; d < docs.size(); ++d) {
+        const auto title = split_words(docs[d].title);
+        const auto body = split_words(docs[d].text);
+        for (const auto& word : title) tfs[d][word] += title_boost;
+        for (const auto& word : body) tfs[d][word] += 1.0;
+        lengths[d] =
+            static_cast<double>(body.size()) + title_boost * static_cast<double>(title.size());
+        total_length += lengths[d];
+    }
+    const double n = static_cast<double>(docs.size());
+    const double average = total_length / n;
+    std::set<std::string> distinct(query_words.begin(), query_words.end());
+    std::map<std::string, double> dfs;
+    for (const auto& word : distinct) {
+        for (const auto& counts : tfs) dfs[word] += counts.count(word) ? 1.0 : 0.0;
+    }
+    std::vector<expected_hit> hits;
+    for (std::size_t d = 0; d < docs.size(); ++d) {
+        expected_hit hit{static_cast<std::uint32_t>(d), 0, 0.0};
+        for (const auto& word : distinct) {
+            const auto found = tfs[d].find(word);
+            if (found == tfs[d].end()) continue;
+            const double df = dfs[word];
+            const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+            const double tf = found->second;
+            const double norm = k1 * (1.0 - b + b * lengths[d] / average);
+            hit.score += idf * tf * (k1 + 1.0) / (tf + norm);
+            ++hit.matched;
+        }
+        if (hit.matched > 0) hits.push_back(hit);
+    }
+    std::sort(hits.begin(), hits.end(), [](const expected_hit& x, const expected_hit& y) {
+        if (x.matched != y.matched) return x.matched > y.matched;
+        if (x.score != y.score) return x.score > y.score;
+        return x.doc < y.doc;
+    });
+    return hits;
+}
+
+bool same_hits(const std::vector<search_hit>& a, const std::vector<search_hit>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (a[i].doc != b[i].doc || a[i].score != b[i].score ||
+            a[i].matched_words != b[i].matched_words) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("pruned top-k equals exhaustive and brute-force ranking", "[index]") {
+    std::mt19937 random(20240607);
+    constexpr std::size_t vocabulary = 300;
+    // More than 2048 documents, so the build splits them across threads where there are
+    // several cores.
+    std::vector<document> docs;
+    for (int i = 0; i < 3000; ++i) {
+        docs.push_back(document{"d" + std::to_string(i), draw_text(random, vocabulary, 3),
+                                draw_text(random, vocabulary, 60), ""});
+    }
+    const std::vector<document> copy = docs;
+    const auto index = search_index::build(std::move(docs));
+
+    int compared = 0;
+    for (int q = 0; q < 300; ++q) {
+        std::vector<std::string> words;
+        const std::size_t word_count = 1 + random() % 4;
+        for (std::size_t i = 0; i < word_count; ++i) words.push_back(draw_word(random, vocabulary));
+        std::string query;
+        for (const auto& word : words) query += word + " ";
+        const std::size_t limit = std::vector<std::size_t>{1, 5, 10, 50}[random() % 4];
+        CAPTURE(query, limit);
+
+        search_options pruned;
+        pruned.limit = limit;
+        pruned.correct_typos = false;
+        search_options exhaustive = pruned;
+        exhaustive.exhaustive = true;
+        const auto fast = index->search(query, pruned);
+        const auto full = index->search(query, exhaustive);
+        REQUIRE(same_hits(fast.hits, full.hits));
+        CHECK_FALSE(full.total_is_estimate);
+
+        const auto expected = brute_force(copy, words);
+        CHECK(full.total_matches == expected.size());
+        REQUIRE(fast.hits.size() == std::min(limit, expected.size()));
+        for (std::size_t rank = 0; rank < fast.hits.size(); ++rank) {
+            CAPTURE(rank);
+            CHECK(fast.hits[rank].matched_words == expected[rank].matched);
+            CHECK(fast.hits[rank].score == Approx(expected[rank].score).epsilon(1e-4));
+            // Near-equal scores may swap under float rounding; distinct ones may not.
+            const bool tied_before =
+                rank > 0 && expected[rank - 1].matched == expected[rank].matched &&
+                std::abs(expected[rank - 1].score - expected[rank].score) < 1e-3;
+            const bool tied_after =
+                rank + 1 < expected.size() &&
+                expected[rank + 1].matched == expected[rank].matched &&
+                std::abs(expected[rank + 1].score - expected[rank].score) < 1e-3;
+            if (!tied_before && !tied_after) CHECK(fast.hits[rank].doc == expected[rank].doc);
+        }
+        ++compared;
+    }
+    CHECK(compared == 300);
+}
+
+TEST_CASE("index pages through the ranking with offset", "[index]") {
+    std::vector<document> docs;
+    for (int i = 0; i < 40; ++i) {
+        std::string text = "needle";
+        for (int j = 0; j <= i; ++j) text += " filler";
+        docs.push_back(document{"d" + std::to_string(i), "", text, ""});
+    }
+    const auto index = search_index::build(std::move(docs));
+    search_options all;
+    all.limit = 40;
+    const auto everything = index->search("needle", all).hits;
+    REQUIRE(everything.size() == 40);
+    for (std::size_t offset : {0u, 1u, 7u, 35u}) {
+        CAPTURE(offset);
+        search_options page;
+        page.limit = 10;
+        page.offset = offset;
+        const auto result = index->search("needle", page);
+        CHECK(result.total_matches == 40);
+        CHECK_FALSE(result.total_is_estimate);
+        REQUIRE(result.hits.size() == std::min<std::size_t>(10, 40 - offset));
+        for (std::size_t i = 0; i < result.hits.size(); ++i) {
+            CHECK(result.hits[i].doc == everything[offset + i].doc);
+        }
+    }
+    search_options past_end;
+    past_end.offset = 40;
+    CHECK(index->search("needle", past_end).hits.empty());
+}
+
+TEST_CASE("postings survive an encode and decode round trip", "[index]") {
+    // Gaps of 0, 1 and nearly 2^32, and term frequencies up to 2^32 - 1.
+    std::vector<detail::posting_entry> entries;
+    entries.push_back({0, 0, 1});
+    entries.push_back({1, 5, 0});
+    entries.push_back({2, 0, std::numeric_limits<std::uint32_t>::max()});
+    for (std::uint32_t doc = 10; doc < 400; doc += 3) entries.push_back({doc, doc % 4, doc % 7});
+    entries.push_back({1u << 31, 1, 1});
+    entries.push_back({(1u << 31) + 1, std::numeric_limits<std::uint32_t>::max(), 2});
+    entries.push_back({std::numeric_limits<std::uint32_t>::max() - 1, 1, 1});
+
+    detail::posting_store store;
+    std::uint32_t floor = 0;
+    for (std::size_t first = 0; first < entries.size(); first += detail::posting_block_size) {
+        const std::size_t count = std::min(detail::posting_block_size, entries.size() - first);
+        detail::posting_block info;
+        info.last_doc = entries[first + count - 1].doc;
+        info.data_offset = static_cast<std::uint32_t>(store.doc_stream.size());
+        info.position_offset = static_cast<std::uint32_t>(store.position_stream.size());
+        detail::encode_block(entries.data() + first, count, floor, store.doc_stream);
+        store.blocks.push_back(info);
+        floor = info.last_doc + 1;
+    }
+    store.doc_stream.resize(store.doc_stream.size() + 8, 0);
+
+    detail::posting_cursor cursor(store, 0, static_cast<std::uint32_t>(entries.size()));
+    for (const auto& entry : entries) {
+        CAPTURE(entry.doc);
+        REQUIRE(cursor.doc() == entry.doc);
+        CHECK(cursor.title_tf() == entry.title_tf);
+        CHECK(cursor.body_tf() == entry.body_tf);
+        cursor.advance(entry.doc + 1);
+    }
+    CHECK(cursor.doc() == detail::no_more_docs);
+
+    // Skipping into the middle of a later block lands on the next document.
+    detail::posting_cursor skipping(store, 0, static_cast<std::uint32_t>(entries.size()));
+    skipping.advance(301);
+    CHECK(skipping.doc() == 301);
+    skipping.advance(302);
+    CHECK(skipping.doc() == 304);
+    skipping.advance(1000);
+    CHECK(skipping.doc() == 1u << 31);
+}
+
+TEST_CASE("positions survive a varint round trip", "[index]") {
+    // One list per document: small deltas, a title/body jump, and a huge position.
+    const std::vector<std::vector<std::uint32_t>> positions = {
+        {0, 1, 2, 700, 100000}, {5}, {3, 4000000000u}};
+    const std::vector<detail::posting_entry> entries = {{3, 2, 3}, {9, 0, 1}, {11, 1, 1}};
+    detail::posting_store store;
+    detail::posting_block info;
+    info.last_doc = 11;
+    for (const auto& list : positions) {
+        std::uint32_t previous = 0;
+        for (const std::uint32_t position : list) {
+            detail::append_varint(store.position_stream, position - previous);
+            previous = position;
+        }
+    }
+    detail::encode_block(entries.data(), entries.size(), 0, store.doc_stream);
+    store.blocks.push_back(info);
+    store.doc_stream.resize(store.doc_stream.size() + 8, 0);
+
+    detail::posting_cursor cursor(store, 0, 3);
+    std::vector<std::uint32_t> read;
+    // Each read skips the positions of the block's earlier entries.
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        CAPTURE(i);
+        REQUIRE(cursor.doc() == entries[i].doc);
+        cursor.read_positions(read);
+        CHECK(read == positions[i]);
+        cursor.advance(entries[i].doc + 1);
+    }
+    detail::posting_cursor direct(store, 0, 3);
+    direct.advance(11);
+    direct.read_positions(read);
+    CHECK(read == positions[2]);
+}
