@@ -144,14 +144,48 @@ TEST_CASE("tokenize numbers words and symbols in order", "[normalizer]") {
     }
 }
 
-TEST_CASE("tokenize splits apostrophes and hyphens", "[normalizer]") {
-    CHECK(terms_of("don't") == std::vector<std::string>{"don", "t"});
-    CHECK(terms_of("x-ray") == std::vector<std::string>{"x", "ray"});
-    CHECK(terms_of("x86_64 (amd64)") == std::vector<std::string>{"x86", "64", "amd64"});
-    CHECK(terms_of("web/proxy.server") == std::vector<std::string>{"web", "proxy", "server"});
-    CHECK(terms_of("«Привет», — сказал") == std::vector<std::string>{"привет", "сказал"});
+TEST_CASE("tokenize joins and splits connected words", "[normalizer]") {
+    using terms = std::vector<std::string>;
+    CHECK(terms_of("don't") == terms{"dont", "don", "t"});
+    CHECK(terms_of("x-ray") == terms{"xray", "x", "ray"});
+    CHECK(terms_of("x86_64 (amd64)") == terms{"x8664", "x86", "64", "amd64"});
+    CHECK(terms_of("web/proxy.server") == terms{"web", "proxyserver", "proxy", "server"});
+    CHECK(terms_of("«Привет», — сказал") == terms{"привет", "сказал"});
+    // A connector without a letter or digit on both sides separates.
+    CHECK(terms_of("rock - roll -x y- 'q' a..b") == terms{"rock", "roll", "x", "y", "q", "a", "b"});
     CHECK(terms_of("").empty());
     CHECK(terms_of("  ,.;!? ").empty());
+}
+
+TEST_CASE("tokenize places parts after their joined term", "[normalizer]") {
+    const std::string text = "see e-mail now";
+    const auto tokens = tokens_of(text);
+    REQUIRE(tokens.size() == 5);
+    CHECK(tokens[1].term == "email");
+    CHECK(tokens[1].position == 1);
+    CHECK(tokens[1].span == 2);
+    CHECK(text.substr(tokens[1].begin, tokens[1].end - tokens[1].begin) == "e-mail");
+    CHECK(tokens[2].term == "e");
+    CHECK(tokens[2].position == 1);
+    CHECK(tokens[2].span == 1);
+    CHECK(tokens[3].term == "mail");
+    CHECK(tokens[3].position == 2);
+    CHECK(text.substr(tokens[3].begin, tokens[3].end - tokens[3].begin) == "mail");
+    // The next word continues after the parts.
+    CHECK(tokens[4].term == "now");
+    CHECK(tokens[4].position == 3);
+}
+
+TEST_CASE("tokenize cuts a chain of parts at 16", "[normalizer]") {
+    std::string text = "a";
+    for (char c = 'b'; c <= 'r'; ++c) text += std::string("-") + c;  // 18 parts
+    const auto tokens = tokens_of(text);
+    REQUIRE_FALSE(tokens.empty());
+    CHECK(tokens[0].term == "abcdefghijklmnop");
+    CHECK(tokens[0].span == 16);
+    CHECK(tokens[17].term == "qr");
+    CHECK(tokens[17].position == 16);
+    CHECK(tokens[17].span == 2);
 }
 
 TEST_CASE("tokenize keeps diacritized words whole", "[normalizer]") {
@@ -164,13 +198,18 @@ TEST_CASE("tokenize keeps diacritized words whole", "[normalizer]") {
     CHECK(tokens[1].end == text.size());
 }
 
-TEST_CASE("tokenize joins words across ZWNJ", "[normalizer]") {
+TEST_CASE("tokenize splits words at ZWNJ and joins them", "[normalizer]") {
     const std::string text = "سایه\u200Cروشن";
     const auto tokens = tokens_of(text);
-    REQUIRE(tokens.size() == 1);
+    REQUIRE(tokens.size() == 3);
     CHECK(tokens[0].term == normalize_word("سایهروشن"));
     CHECK(tokens[0].begin == 0);
     CHECK(tokens[0].end == text.size());
+    CHECK(tokens[0].span == 2);
+    CHECK(tokens[1].term == normalize_word("سایه"));
+    CHECK(tokens[1].position == 0);
+    CHECK(tokens[2].term == normalize_word("روشن"));
+    CHECK(tokens[2].position == 1);
     // At the end of a word the joiner belongs to no word.
     const auto trailing = tokens_of("ab\u200C cd");
     REQUIRE(trailing.size() == 2);
@@ -182,8 +221,9 @@ TEST_CASE("tokenize makes each emoji a token", "[normalizer]") {
     // Skin tones and the emoji variation selector are dropped, so both spellings match.
     CHECK(terms_of("👍🏽") == std::vector<std::string>{"👍"});
     CHECK(terms_of("❤️") == std::vector<std::string>{"❤"});
-    // A ZWJ sequence is split into its emoji.
-    CHECK(terms_of("🐈\u200D⬛") == std::vector<std::string>{"🐈", "⬛"});
+    // A ZWJ sequence is one token and keeps its joiner.
+    CHECK(terms_of("🐈\u200D⬛") == std::vector<std::string>{"🐈\u200D⬛"});
+    CHECK(terms_of("🐈 \u200D⬛") == std::vector<std::string>{"🐈", "⬛"});
     // A lone skin-tone modifier is still a symbol.
     CHECK(terms_of("🏽") == std::vector<std::string>{"🏽"});
 }
