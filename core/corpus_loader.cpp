@@ -27,8 +27,11 @@ namespace ondemand = simdjson::ondemand;
 using detail::file_name_of;
 using detail::gunzip;
 using detail::is_gzip;
+using detail::load_context;
+using detail::load_delimited;
 using detail::load_jsonl;
 using detail::load_telegram_export;
+using detail::load_text_folder;
 using detail::padded_buffer;
 using detail::require_document_end;
 using detail::trim;
@@ -79,13 +82,27 @@ bool is_jsonl_record(std::string_view line) {
     }
 }
 
-corpus_format detect_format(std::string_view name, std::string_view content) {
+/// Decides the format from the file name alone, or returns corpus_format::detect.
+corpus_format format_from_name(std::string_view name) {
     const std::string file_name = lowercase(file_name_of(name));
     if (ends_with_any(file_name, {".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"})) {
         return corpus_format::jsonl;
     }
+    if (ends_with_any(file_name, {".csv", ".csv.gz"})) {
+        return corpus_format::csv;
+    }
+    if (ends_with_any(file_name, {".tsv", ".tsv.gz", ".tab", ".tab.gz"})) {
+        return corpus_format::tsv;
+    }
     if (file_name == "result.json" || ends_with_any(file_name, {".json", ".json.gz"})) {
         return corpus_format::telegram_export;
+    }
+    return corpus_format::detect;
+}
+
+corpus_format detect_format(std::string_view name, std::string_view content) {
+    if (const corpus_format by_name = format_from_name(name); by_name != corpus_format::detect) {
+        return by_name;
     }
 
     std::string_view line;
@@ -101,23 +118,37 @@ corpus_format detect_format(std::string_view name, std::string_view content) {
         return is_jsonl_record(line) ? corpus_format::jsonl : corpus_format::telegram_export;
     }
     throw std::runtime_error(fmt::format(
-        "cannot detect the corpus format of {}: it is neither JSON Lines nor a Telegram Desktop "
-        "export; pass --format jsonl or --format telegram",
+        "cannot detect the corpus format of {}: its name does not end in .jsonl, .csv, .tsv or "
+        ".json and its first line is not a JSON object; pass --format jsonl, csv, tsv or "
+        "telegram",
         name));
 }
 
-load_report load_content(std::string_view name, const padded_buffer& content, corpus_format format,
-                         std::vector<document>& out, const load_error_handler& on_error) {
+load_report load_content(const load_context& context, const padded_buffer& content,
+                         std::vector<document>& out) {
     const std::size_t start = content.view().starts_with(utf8_bom) ? utf8_bom.size() : 0;
+    corpus_format format = context.options.format;
     if (format == corpus_format::detect) {
-        format = detect_format(name, content.view().substr(start));
+        format = detect_format(context.name, content.view().substr(start));
     }
     const std::size_t original_size = out.size();
     try {
-        if (format == corpus_format::jsonl) {
-            return load_jsonl(name, content, start, out, on_error);
+        switch (format) {
+            case corpus_format::jsonl:
+                return load_jsonl(context, content, start, out);
+            case corpus_format::csv:
+                return load_delimited(context, content.view().substr(start), ',', out);
+            case corpus_format::tsv:
+                return load_delimited(context, content.view().substr(start), '\t', out);
+            case corpus_format::text_folder:
+                throw std::runtime_error(fmt::format(
+                    "{} is a file, but --format folder needs a directory of .txt and .md files",
+                    context.name));
+            case corpus_format::telegram_export:
+            case corpus_format::detect:
+                break;
         }
-        return load_telegram_export(name, content, start, out, on_error);
+        return load_telegram_export(context, content, start, out);
     } catch (...) {
         // Leave `out` as it was, so a failed file adds no half of its documents.
         out.erase(out.begin() + static_cast<std::ptrdiff_t>(original_size), out.end());
@@ -131,6 +162,13 @@ padded_buffer read_file(const std::filesystem::path& path) {
     if (!file) {
         throw std::runtime_error(
             fmt::format("cannot read corpus file {}: {}", path.string(), std::strerror(errno)));
+    }
+    // A directory opens like a file on Linux and fails only at the first read.
+    if (std::error_code type_error; std::filesystem::is_directory(path, type_error)) {
+        throw std::runtime_error(fmt::format(
+            "cannot read corpus file {}: it is a directory; pass a file, or --format folder or "
+            "--format detect to load a folder",
+            path.string()));
     }
     std::error_code size_error;
     const auto size = std::filesystem::file_size(path, size_error);
@@ -153,7 +191,147 @@ padded_buffer read_file(const std::filesystem::path& path) {
     }
 }
 
+/// Loads a file, decompressing it first when it starts with the gzip magic bytes.
+load_report load_file(const std::filesystem::path& path, const corpus_options& options,
+                      std::vector<document>& out, const load_error_handler& on_error) {
+    const std::string name = path.string();
+    const load_context context{name, options, on_error};
+    padded_buffer raw = read_file(path);
+    if (is_gzip(raw.view())) {
+        return load_content(context, gunzip(name, raw.view()), out);
+    }
+    return load_content(context, raw, out);
+}
+
+bool is_username_character(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
 }  // namespace
+
+namespace detail {
+
+std::size_t find_invalid_utf8(std::string_view text) {
+    if (simdjson::validate_utf8(text)) {
+        return std::string_view::npos;
+    }
+    // Only invalid text takes this slower walk, which finds the offset that the validator
+    // does not return.
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto lead = static_cast<unsigned char>(text[i]);
+        std::size_t length = 0;
+        std::uint32_t min_code_point = 0;
+        std::uint32_t code_point = 0;
+        if (lead < 0x80) {
+            ++i;
+            continue;
+        }
+        if (lead >= 0xC2 && lead <= 0xDF) {
+            length = 2;
+            min_code_point = 0x80;
+            code_point = lead & 0x1F;
+        } else if (lead >= 0xE0 && lead <= 0xEF) {
+            length = 3;
+            min_code_point = 0x800;
+            code_point = lead & 0x0F;
+        } else if (lead >= 0xF0 && lead <= 0xF4) {
+            length = 4;
+            min_code_point = 0x10000;
+            code_point = lead & 0x07;
+        } else {
+            return i;
+        }
+        if (i + length > text.size()) {
+            return i;
+        }
+        for (std::size_t k = 1; k < length; ++k) {
+            const auto next = static_cast<unsigned char>(text[i + k]);
+            if ((next & 0xC0) != 0x80) {
+                return i;
+            }
+            code_point = (code_point << 6) | (next & 0x3F);
+        }
+        const bool surrogate = code_point >= 0xD800 && code_point <= 0xDFFF;
+        if (code_point < min_code_point || surrogate || code_point > 0x10FFFF) {
+            return i;
+        }
+        i += length;
+    }
+    return std::string_view::npos;
+}
+
+/// A Telegram title is cut to this many code points, the ellipsis included.
+constexpr std::size_t title_max_code_points = 80;
+
+/// Makes a title from the first non-blank line of `text`, cut at a word boundary to
+/// title_max_code_points.
+std::string make_title(std::string_view text) {
+    std::string_view line;
+    for (std::size_t position = 0; position < text.size();) {
+        const std::size_t end = std::min(text.find('\n', position), text.size());
+        line = trim(text.substr(position, end - position));
+        if (!line.empty()) {
+            break;
+        }
+        position = end + 1;
+    }
+
+    // Keep room for the ellipsis: cut before the last code point that fits.
+    std::size_t code_points = 0;
+    std::size_t cut = line.size();
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const bool continuation = (static_cast<unsigned char>(line[i]) & 0xC0) == 0x80;
+        if (continuation) {
+            continue;
+        }
+        if (code_points == title_max_code_points - 1) {
+            cut = i;
+        }
+        ++code_points;
+    }
+    if (code_points <= title_max_code_points) {
+        return std::string(line);
+    }
+
+    std::string_view head = line.substr(0, cut);
+    // A word boundary in the second half of the head keeps most of the line. Without one (a
+    // long URL, text without spaces) the cut falls between code points.
+    const std::size_t space = head.find_last_of(' ');
+    if (space != std::string_view::npos && space > head.size() / 2) {
+        head = head.substr(0, space);
+    }
+    while (!head.empty() && (is_blank(head.back()) || head.back() == ',' || head.back() == ';' ||
+                             head.back() == ':')) {
+        head.remove_suffix(1);
+    }
+    return std::string(head) + "\u2026";
+}
+
+}  // namespace detail
+
+std::string parse_channel_username(std::string_view value) {
+    std::string_view name = trim(value);
+    for (const std::string_view prefix :
+         {"https://t.me/", "http://t.me/", "t.me/", "https://telegram.me/", "@"}) {
+        if (name.starts_with(prefix)) {
+            name.remove_prefix(prefix.size());
+            break;
+        }
+    }
+    if (name.ends_with('/')) {
+        name.remove_suffix(1);
+    }
+    const bool valid_characters = std::all_of(name.begin(), name.end(), is_username_character);
+    if (name.size() < 5 || name.size() > 32 || !valid_characters ||
+        (name.front() >= '0' && name.front() <= '9')) {
+        throw std::invalid_argument(fmt::format(
+            "invalid channel username \"{}\": expected 5 to 32 letters, digits and underscores, "
+            "not starting with a digit, as in @debian_news or https://t.me/debian_news",
+            value));
+    }
+    return std::string(name);
+}
 
 corpus_format parse_corpus_format(std::string_view name) {
     if (name == "detect") {
@@ -165,26 +343,68 @@ corpus_format parse_corpus_format(std::string_view name) {
     if (name == "telegram" || name == "telegram-export") {
         return corpus_format::telegram_export;
     }
-    throw std::invalid_argument(
-        fmt::format("invalid corpus format \"{}\": expected detect, jsonl or telegram", name));
+    if (name == "csv") {
+        return corpus_format::csv;
+    }
+    if (name == "tsv") {
+        return corpus_format::tsv;
+    }
+    if (name == "folder") {
+        return corpus_format::text_folder;
+    }
+    throw std::invalid_argument(fmt::format(
+        "invalid corpus format \"{}\": expected detect, jsonl, telegram, csv, tsv or folder",
+        name));
+}
+
+load_report load_corpus(const std::filesystem::path& path, const corpus_options& options,
+                        std::vector<document>& out, const load_error_handler& on_error) {
+    std::error_code type_error;
+    if (!std::filesystem::is_directory(path, type_error)) {
+        return load_file(path, options, out, on_error);
+    }
+    const std::filesystem::path export_file = path / "result.json";
+    const bool has_export = std::filesystem::is_regular_file(export_file, type_error);
+    if (options.format == corpus_format::telegram_export ||
+        (options.format == corpus_format::detect && has_export)) {
+        return load_file(export_file, options, out, on_error);
+    }
+    if (options.format != corpus_format::detect && options.format != corpus_format::text_folder) {
+        // read_file names the directory and the formats that accept one.
+        return load_file(path, options, out, on_error);
+    }
+    const std::string name = path.string();
+    const std::size_t original_size = out.size();
+    try {
+        return load_text_folder(load_context{name, options, on_error}, path, out);
+    } catch (...) {
+        out.erase(out.begin() + static_cast<std::ptrdiff_t>(original_size), out.end());
+        throw;
+    }
+}
+
+load_report load_corpus_bytes(std::string_view name, std::string_view bytes,
+                              const corpus_options& options, std::vector<document>& out,
+                              const load_error_handler& on_error) {
+    const load_context context{name, options, on_error};
+    if (is_gzip(bytes)) {
+        return load_content(context, gunzip(name, bytes), out);
+    }
+    return load_content(context, copy_padded(bytes), out);
 }
 
 load_report load_corpus_file(const std::filesystem::path& path, corpus_format format,
                              std::vector<document>& out, const load_error_handler& on_error) {
-    const std::string name = path.string();
-    padded_buffer raw = read_file(path);
-    if (is_gzip(raw.view())) {
-        return load_content(name, gunzip(name, raw.view()), format, out, on_error);
-    }
-    return load_content(name, raw, format, out, on_error);
+    corpus_options options;
+    options.format = format;
+    return load_corpus(path, options, out, on_error);
 }
 
 load_report load_corpus_bytes(std::string_view name, std::string_view bytes, corpus_format format,
                               std::vector<document>& out, const load_error_handler& on_error) {
-    if (is_gzip(bytes)) {
-        return load_content(name, gunzip(name, bytes), format, out, on_error);
-    }
-    return load_content(name, copy_padded(bytes), format, out, on_error);
+    corpus_options options;
+    options.format = format;
+    return load_corpus_bytes(name, bytes, options, out, on_error);
 }
 
 std::size_t remove_duplicate_ids(std::vector<document>& docs, std::string& first_duplicate) {

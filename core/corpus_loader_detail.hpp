@@ -1,7 +1,8 @@
 #pragma once
 
-// Helpers shared by the corpus loaders: a padded input buffer for simdjson and the JSON reading
-// steps that the JSON Lines and Telegram export loaders both take. Internal to core/.
+// Helpers shared by the corpus loaders: a padded input buffer for simdjson, the JSON reading
+// steps that the JSON Lines and Telegram export loaders both take, progress reporting, and the
+// entry points of the format loaders. Internal to core/.
 
 #include "core/corpus_loader.hpp"
 
@@ -9,12 +10,15 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace tgsearch::detail {
 
@@ -79,6 +83,28 @@ inline std::string_view trim(std::string_view text) {
         text.remove_suffix(1);
     }
     return text;
+}
+
+/// Appends `text` to `out` with each CRLF line ending turned into LF.
+inline void append_with_lf_endings(std::string& out, std::string_view text) {
+    std::size_t copied = 0;
+    for (std::size_t cr = text.find("\r\n"); cr != std::string_view::npos;
+         cr = text.find("\r\n", cr + 2)) {
+        out.append(text.substr(copied, cr - copied));
+        copied = cr + 1;
+    }
+    out.append(text.substr(copied));
+}
+
+/// Returns `text` with ASCII letters in lower case, whatever the locale.
+inline std::string lowercase_ascii(std::string_view text) {
+    std::string lower(text);
+    for (char& c : lower) {
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+    }
+    return lower;
 }
 
 /// Returns the part of `name` after the last '/'.
@@ -177,5 +203,80 @@ inline void report(const load_error_handler& on_error, std::string_view file, st
         on_error(load_error{std::string(file), line, std::move(reason)});
     }
 }
+
+/// Returns the offset of the first byte of `text` that is not part of a valid UTF-8 sequence
+/// (overlong forms and surrogates included), or std::string_view::npos when there is none.
+std::size_t find_invalid_utf8(std::string_view text);
+
+/// Returns the 1-based line of byte `offset` in `text`.
+inline std::size_t line_at_offset(std::string_view text, std::size_t offset) {
+    const std::string_view head = text.substr(0, offset);
+    return 1 + static_cast<std::size_t>(std::count(head.begin(), head.end(), '\n'));
+}
+
+/// Makes a title from the first non-blank line of `text`, cut at a word boundary to 80 code
+/// points, the ellipsis included.
+std::string make_title(std::string_view text);
+
+/// Passes a source's progress to a load_progress_handler, at most once per `step` bytes, so
+/// that the per-record cost is one comparison.
+class progress_reporter {
+public:
+    static constexpr std::uint64_t step = std::uint64_t{256} << 10;
+
+    progress_reporter(const load_progress_handler& handler, std::uint64_t bytes_total)
+        : handler_(handler), bytes_total_(bytes_total) {}
+
+    void update(std::uint64_t bytes_done, std::size_t documents) {
+        if (handler_ && bytes_done >= next_report_) {
+            next_report_ = bytes_done + step;
+            handler_(load_progress{bytes_done, bytes_total_, documents});
+        }
+    }
+
+    /// Reports the whole input as done.
+    void finish(std::size_t documents) {
+        if (handler_) {
+            handler_(load_progress{bytes_total_, bytes_total_, documents});
+        }
+    }
+
+private:
+    const load_progress_handler& handler_;
+    std::uint64_t bytes_total_ = 0;
+    std::uint64_t next_report_ = 0;
+};
+
+/// Inputs that every format loader takes besides its content and output.
+struct load_context {
+    std::string_view name;  ///< the source's path or name, used in errors and generated ids
+    const corpus_options& options;
+    const load_error_handler& on_error;
+};
+
+// The entry points below take the same steps as the declarations in jsonl_loader.hpp and
+// telegram_export_loader.hpp, with the options and progress reporting that those lack.
+
+/// Appends a document for each JSON Lines record of `content`, read from byte `start` on.
+load_report load_jsonl(const load_context& context, const padded_buffer& content, std::size_t start,
+                       std::vector<document>& out);
+
+/// Appends a document for each text message of the Telegram export in `content`, read from byte
+/// `start` on. Throws std::runtime_error as the declaration in telegram_export_loader.hpp
+/// describes, and also when context.options.channel_username is set for an export that is not
+/// a single channel or supergroup.
+load_report load_telegram_export(const load_context& context, const padded_buffer& content,
+                                 std::size_t start, std::vector<document>& out);
+
+/// Appends a document for each row of the CSV (`delimiter` ',') or TSV ('\t') `content` after
+/// its header. Reports each malformed row and skips it. Throws std::runtime_error listing the
+/// header's columns when a chosen column is missing or no text column can be found.
+load_report load_delimited(const load_context& context, std::string_view content, char delimiter,
+                           std::vector<document>& out);
+
+/// Appends a document for each .txt and .md file below `root`. Reports each unreadable, invalid
+/// or oversized file and skips it.
+load_report load_text_folder(const load_context& context, const std::filesystem::path& root,
+                             std::vector<document>& out);
 
 }  // namespace tgsearch::detail

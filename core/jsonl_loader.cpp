@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
@@ -99,6 +100,15 @@ void parse_jsonl_record(ondemand::parser& parser, const char* line, std::size_t 
 
 load_report load_jsonl(std::string_view name, const padded_buffer& content, std::size_t start,
                        std::vector<document>& out, const load_error_handler& on_error) {
+    const corpus_options options;
+    return load_jsonl(load_context{name, options, on_error}, content, start, out);
+}
+
+load_report load_jsonl(const load_context& context, const padded_buffer& content, std::size_t start,
+                       std::vector<document>& out) {
+    const std::string_view name = context.name;
+    const load_error_handler& on_error = context.on_error;
+    progress_reporter progress(context.options.on_progress, content.size());
     load_report result;
     const char* const begin = content.data();
     const char* const end = begin + content.size();
@@ -112,6 +122,7 @@ load_report load_jsonl(std::string_view name, const padded_buffer& content, std:
     std::size_t line_number = 0;
     for (const char* line = begin + start; line < end;) {
         ++line_number;
+        progress.update(static_cast<std::uint64_t>(line - begin), result.loaded);
         const auto* newline = static_cast<const char*>(std::memchr(line, '\n', end - line));
         const char* line_end = newline ? newline : end;
         const char* next = newline ? newline + 1 : end;
@@ -149,6 +160,7 @@ load_report load_jsonl(std::string_view name, const padded_buffer& content, std:
         ++result.loaded;
         line = next;
     }
+    progress.finish(result.loaded);
     return result;
 }
 

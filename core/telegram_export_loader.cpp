@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -13,9 +14,6 @@
 namespace tgsearch::detail {
 
 namespace {
-
-/// A Telegram title is cut to this many code points, the ellipsis included.
-constexpr std::size_t title_max_code_points = 80;
 
 /// Rewrites the `\xHH` escapes that Telegram Desktop writes for control characters (invalid
 /// JSON) as `\u00HH`. Escape pairs are consumed whole, so `\\x41` stays a backslash and "x41".
@@ -67,50 +65,6 @@ private:
     std::size_t line_ = 1;
 };
 
-/// Makes a title from the first non-blank line of `text`, cut at a word boundary to
-/// title_max_code_points.
-std::string make_title(std::string_view text) {
-    std::string_view line;
-    for (std::size_t position = 0; position < text.size();) {
-        const std::size_t end = std::min(text.find('\n', position), text.size());
-        line = trim(text.substr(position, end - position));
-        if (!line.empty()) {
-            break;
-        }
-        position = end + 1;
-    }
-
-    // Keep room for the ellipsis: cut before the last code point that fits.
-    std::size_t code_points = 0;
-    std::size_t cut = line.size();
-    for (std::size_t i = 0; i < line.size(); ++i) {
-        const bool continuation = (static_cast<unsigned char>(line[i]) & 0xC0) == 0x80;
-        if (continuation) {
-            continue;
-        }
-        if (code_points == title_max_code_points - 1) {
-            cut = i;
-        }
-        ++code_points;
-    }
-    if (code_points <= title_max_code_points) {
-        return std::string(line);
-    }
-
-    std::string_view head = line.substr(0, cut);
-    // A word boundary in the second half of the head keeps most of the line. Without one (a
-    // long URL, text without spaces) the cut falls between code points.
-    const std::size_t space = head.find_last_of(' ');
-    if (space != std::string_view::npos && space > head.size() / 2) {
-        head = head.substr(0, space);
-    }
-    while (!head.empty() && (is_blank(head.back()) || head.back() == ',' || head.back() == ';' ||
-                             head.back() == ':')) {
-        head.remove_suffix(1);
-    }
-    return std::string(head) + "\u2026";
-}
-
 /// Chat types whose messages have a t.me link.
 bool has_message_links(std::string_view chat_type) {
     return chat_type == "public_channel" || chat_type == "private_channel" ||
@@ -119,14 +73,16 @@ bool has_message_links(std::string_view chat_type) {
 
 class telegram_export_loader {
 public:
-    telegram_export_loader(std::string_view name, std::string_view json, std::vector<document>& out,
-                           const load_error_handler& on_error)
-        : name_(name),
-          id_prefix_(file_name_of(name)),
+    telegram_export_loader(const load_context& context, std::string_view json,
+                           std::vector<document>& out)
+        : name_(context.name),
+          id_prefix_(file_name_of(context.name)),
+          channel_username_(context.options.channel_username),
           json_(json),
           lines_(json.data()),
+          progress_(context.options.on_progress, json.size()),
           out_(out),
-          on_error_(on_error) {}
+          on_error_(context.on_error) {}
 
     load_report load(ondemand::document& doc);
 
@@ -158,13 +114,14 @@ private:
     void load_chat_list(ondemand::value list_owner);
     void load_message(ondemand::value message, chat_state& chat);
     void read_message_text(ondemand::value text, std::string& out, std::string& problem);
-    void finish_chat(chat_state& chat);
+    void finish_chat(chat_state& chat, bool top_level);
 
     std::size_t line_of(ondemand::value& value) {
         const char* location = nullptr;
         if (value.current_location().get(location) != simdjson::SUCCESS) {
             return 0;
         }
+        progress_.update(static_cast<std::uint64_t>(location - json_.data()), result_.loaded);
         return lines_.line_at(location);
     }
 
@@ -175,8 +132,11 @@ private:
 
     std::string_view name_;
     std::string_view id_prefix_;
+    std::string_view channel_username_;
     std::string_view json_;
     line_counter lines_;
+    progress_reporter progress_;
+    bool account_export_ = false;
     std::vector<document>& out_;
     const load_error_handler& on_error_;
     load_report result_;
@@ -195,6 +155,13 @@ load_report telegram_export_loader::load(ondemand::document& doc) {
             name_));
     }
     require_document_end(doc);
+    if (account_export_ && !channel_username_.empty()) {
+        throw std::runtime_error(fmt::format(
+            "{} is a full-account export, but --channel-username names one channel: export that "
+            "channel's history on its own, or leave --channel-username out",
+            name_));
+    }
+    progress_.finish(result_.loaded);
     return result_;
 }
 
@@ -230,12 +197,13 @@ bool telegram_export_loader::load_chat(ondemand::object chat_object, bool top_le
             }
         } else if (top_level && (key == "chats" || key == "left_chats")) {
             found = true;
+            account_export_ = true;
             load_chat_list(value);
         } else {
             validate_value(value);
         }
     }
-    finish_chat(chat);
+    finish_chat(chat, top_level && !account_export_);
     return found;
 }
 
@@ -392,10 +360,19 @@ void telegram_export_loader::read_message_text(ondemand::value text, std::string
 }
 
 /// Gives the chat's documents their ids and links, now that the chat's id and type are known.
-void telegram_export_loader::finish_chat(chat_state& chat) {
-    // NOTE: a public channel's username is not in the export, so even public chats get the
-    // t.me/c/<chat id>/<message id> form, which opens only for members of the chat.
+/// `single_chat` is set for the chat of a single-chat export, the only one a channel username
+/// can belong to.
+void telegram_export_loader::finish_chat(chat_state& chat, bool single_chat) {
     const bool links = !chat.id.empty() && has_message_links(chat.type);
+    // A public chat's username is not in the export. Without it, links take the
+    // t.me/c/<chat id>/<message id> form, which opens only for members of the chat.
+    const bool username_links = single_chat && !channel_username_.empty();
+    if (username_links && !links) {
+        throw std::runtime_error(fmt::format(
+            "{} is the export of a {}, but --channel-username needs a channel or supergroup "
+            "export: leave --channel-username out for this chat",
+            name_, chat.type.empty() ? std::string("chat without a type") : chat.type));
+    }
     for (const pending_message& message : chat.messages) {
         document& doc = out_[message.document];
         if (chat.id.empty()) {
@@ -403,7 +380,9 @@ void telegram_export_loader::finish_chat(chat_state& chat) {
         } else {
             doc.id = fmt::format("{}:{}", chat.id, message.message_id);
         }
-        if (links) {
+        if (username_links) {
+            doc.url = fmt::format("https://t.me/{}/{}", channel_username_, message.message_id);
+        } else if (links) {
             doc.url = fmt::format("https://t.me/c/{}/{}", chat.id, message.message_id);
         }
     }
@@ -414,6 +393,22 @@ void telegram_export_loader::finish_chat(chat_state& chat) {
 load_report load_telegram_export(std::string_view name, const padded_buffer& content,
                                  std::size_t start, std::vector<document>& out,
                                  const load_error_handler& on_error) {
+    const corpus_options options;
+    return load_telegram_export(load_context{name, options, on_error}, content, start, out);
+}
+
+load_report load_telegram_export(const load_context& context, const padded_buffer& content,
+                                 std::size_t start, std::vector<document>& out) {
+    const std::string_view name = context.name;
+    // Telegram Desktop writes valid UTF-8, so an invalid byte means a damaged file. Naming its
+    // line helps more than the parser's bare "not valid UTF-8".
+    if (const std::size_t invalid = find_invalid_utf8(content.view().substr(start));
+        invalid != std::string_view::npos) {
+        throw std::runtime_error(
+            fmt::format("{} is not valid UTF-8: the byte at line {} is not part of a UTF-8 "
+                        "character; Telegram Desktop writes UTF-8, so the file is damaged",
+                        name, line_at_offset(content.view().substr(start), invalid)));
+    }
     padded_buffer repaired;
     const padded_buffer* json = &content;
     if (content.view().find("\\x", start) != std::string_view::npos) {
@@ -423,7 +418,7 @@ load_report load_telegram_export(std::string_view name, const padded_buffer& con
     }
     const std::string_view text = json->view().substr(start);
 
-    telegram_export_loader loader(name, text, out, on_error);
+    telegram_export_loader loader(context, text, out);
     ondemand::parser parser;
     ondemand::document doc;
     const simdjson::error_code status =

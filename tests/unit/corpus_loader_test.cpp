@@ -546,7 +546,7 @@ TEST_CASE("undetectable format throws with the fix", "[corpus]") {
     CHECK_THROWS_WITH(
         load_corpus_bytes("notes.txt", "hello world\n", corpus_format::detect, docs, {}),
         Catch::Contains("cannot detect the corpus format of notes.txt") &&
-            Catch::Contains("--format jsonl or --format telegram"));
+            Catch::Contains("pass --format jsonl, csv, tsv or telegram"));
     CHECK_THROWS_AS(load_corpus_bytes("empty.txt", "", corpus_format::detect, docs, {}),
                     std::runtime_error);
 }
@@ -556,12 +556,16 @@ TEST_CASE("parse_corpus_format accepts the documented names", "[corpus]") {
     CHECK(parse_corpus_format("jsonl") == corpus_format::jsonl);
     CHECK(parse_corpus_format("telegram") == corpus_format::telegram_export);
     CHECK(parse_corpus_format("telegram-export") == corpus_format::telegram_export);
+    CHECK(parse_corpus_format("csv") == corpus_format::csv);
+    CHECK(parse_corpus_format("tsv") == corpus_format::tsv);
+    CHECK(parse_corpus_format("folder") == corpus_format::text_folder);
 }
 
 TEST_CASE("parse_corpus_format rejects other names", "[corpus]") {
-    CHECK_THROWS_AS(parse_corpus_format("csv"), std::invalid_argument);
-    CHECK_THROWS_WITH(parse_corpus_format("xml"),
-                      "invalid corpus format \"xml\": expected detect, jsonl or telegram");
+    CHECK_THROWS_AS(parse_corpus_format("txt"), std::invalid_argument);
+    CHECK_THROWS_WITH(
+        parse_corpus_format("xml"),
+        "invalid corpus format \"xml\": expected detect, jsonl, telegram, csv, tsv or folder");
     CHECK_THROWS_AS(parse_corpus_format(""), std::invalid_argument);
     CHECK_THROWS_AS(parse_corpus_format("JSONL"), std::invalid_argument);
 }
@@ -639,4 +643,260 @@ TEST_CASE("unique ids are left untouched", "[corpus]") {
     CHECK(docs[0].text == "text a");
     CHECK(docs[1].text == "text b");
     CHECK(first_duplicate.empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Telegram channel username
+
+TEST_CASE("channel username accepts the usual spellings", "[corpus]") {
+    CHECK(parse_channel_username("debian_news") == "debian_news");
+    CHECK(parse_channel_username("@debian_news") == "debian_news");
+    CHECK(parse_channel_username("https://t.me/debian_news") == "debian_news");
+    CHECK(parse_channel_username("https://t.me/debian_news/") == "debian_news");
+    CHECK(parse_channel_username("t.me/Debian5") == "Debian5");
+    CHECK(parse_channel_username(std::string(32, 'a')) == std::string(32, 'a'));
+}
+
+TEST_CASE("channel username rejects invalid names", "[corpus]") {
+    for (const char* name :
+         {"abcd", "1debian", "debian-news", "debian news", "@", "", "https://t.me/",
+          "d\xc3\xa9"
+          "bian"}) {
+        INFO(name);
+        CHECK_THROWS_AS(parse_channel_username(name), std::invalid_argument);
+    }
+    CHECK_THROWS_AS(parse_channel_username(std::string(33, 'a')), std::invalid_argument);
+    CHECK_THROWS_WITH(
+        parse_channel_username("@ab"),
+        Catch::Contains("invalid channel username \"@ab\"") && Catch::Contains("5 to 32"));
+}
+
+TEST_CASE("channel username gives public message links", "[corpus]") {
+    corpus_options options;
+    options.channel_username = "debian_news";
+    std::vector<document> docs;
+    const load_report report = load_corpus_bytes(
+        "channel_excerpt.json", read_fixture("channel_excerpt.json"), options, docs, {});
+
+    CHECK(report.loaded == 28);
+    REQUIRE_FALSE(docs.empty());
+    for (const document& doc : docs) {
+        CHECK(doc.id.starts_with("1638471920:"));
+        CHECK(doc.url == "https://t.me/debian_news/" + doc.id.substr(11));
+    }
+}
+
+TEST_CASE("channel username is rejected for other exports", "[corpus]") {
+    corpus_options options;
+    options.channel_username = "debian_news";
+    std::vector<document> docs;
+    CHECK_THROWS_WITH(
+        load_corpus_bytes("account.json", read_fixture("account_export.json"), options, docs, {}),
+        Catch::Contains("account.json is a full-account export"));
+    const std::string personal =
+        "{\"type\":\"personal_chat\",\"id\":5,\"messages\":[{\"id\":1,\"type\":\"message\","
+        "\"text\":\"hi\"}]}";
+    CHECK_THROWS_WITH(load_corpus_bytes("personal.json", personal, options, docs, {}),
+                      Catch::Contains("export of a personal_chat"));
+    CHECK(docs.empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Robustness across formats
+
+namespace {
+
+const std::string small_export =
+    "{\"type\":\"public_channel\",\"id\":9,\"messages\":[{\"id\":1,\"type\":\"message\","
+    "\"text\":\"first post\"},{\"id\":2,\"type\":\"message\",\"text\":\"second post\"}]}";
+
+}  // namespace
+
+TEST_CASE("truncated gzip rejects the whole file", "[corpus]") {
+    struct sample {
+        const char* name;
+        std::string plain;
+    };
+    std::string rows = "id,text\n";
+    for (int i = 0; i < 2000; ++i) {
+        rows += std::to_string(i) + ",row number " + std::to_string(i * 7919) + "\n";
+    }
+    const std::vector<sample> samples = {
+        {"rows.csv.gz", rows},
+        {"export.json.gz", small_export},
+        {"records.jsonl.gz", read_fixture("records.jsonl")},
+    };
+    for (const sample& each : samples) {
+        INFO(each.name);
+        const std::string compressed = gzip_bytes(each.plain);
+        std::vector<document> docs(1);
+        CHECK_THROWS_WITH(load_corpus_bytes(each.name, compressed.substr(0, compressed.size() - 9),
+                                            corpus_format::detect, docs, {}),
+                          Catch::Contains(each.name) && Catch::Contains("truncated"));
+        // No document read before the cut is kept.
+        CHECK(docs.size() == 1);
+    }
+}
+
+TEST_CASE("invalid UTF-8 is reported in csv and tsv", "[corpus]") {
+    const loaded_corpus csv = load_bytes("latin1.csv",
+                                         "id,text\n"
+                                         "1,caf\xe9\n"
+                                         "2,ok\n");
+    REQUIRE(csv.docs.size() == 1);
+    CHECK(csv.docs[0].id == "2");
+    REQUIRE(csv.errors.size() == 1);
+    CHECK(csv.errors[0].line == 2);
+    CHECK_THAT(csv.errors[0].reason, Catch::Contains("column \"text\" is not valid UTF-8"));
+
+    // An overlong encoding of '/' and a UTF-16 surrogate are invalid too.
+    const loaded_corpus tsv = load_bytes("bad.tsv",
+                                         "id\ttitle\ttext\n"
+                                         "1\t\xc0\xaf\tx\n"
+                                         "2\tok\t\xed\xa0\x80\n"
+                                         "3\tok\tfine\n");
+    REQUIRE(tsv.docs.size() == 1);
+    CHECK(tsv.docs[0].id == "3");
+    REQUIRE(tsv.errors.size() == 2);
+    CHECK_THAT(tsv.errors[0].reason, Catch::Contains("column \"title\" is not valid UTF-8"));
+    CHECK_THAT(tsv.errors[1].reason, Catch::Contains("column \"text\" is not valid UTF-8"));
+}
+
+TEST_CASE("telegram invalid UTF-8 names its line", "[corpus]") {
+    std::string broken =
+        "{\n\"type\":\"public_channel\",\n\"id\":9,\n\"messages\":[\n"
+        "{\"id\":1,\"type\":\"message\",\"text\":\"caf\xe9\"}\n]}\n";
+    std::vector<document> docs;
+    CHECK_THROWS_WITH(
+        load_corpus_bytes("result.json", broken, corpus_format::detect, docs, {}),
+        Catch::Contains("result.json is not valid UTF-8") && Catch::Contains("line 5"));
+    CHECK(docs.empty());
+}
+
+TEST_CASE("NUL bytes are reported, never loaded", "[corpus]") {
+    using namespace std::string_literals;
+    const loaded_corpus jsonl = load_bytes("nul.jsonl",
+                                           "{\"id\":\"a\",\"text\":\"x\0y\"}\n"
+                                           "{\"id\":\"b\",\"text\":\"ok\"}\n"s);
+    REQUIRE(jsonl.docs.size() == 1);
+    CHECK(jsonl.docs[0].id == "b");
+    REQUIRE(jsonl.errors.size() == 1);
+    CHECK(jsonl.errors[0].line == 1);
+
+    const loaded_corpus csv = load_bytes("nul.csv", "id,text\n1,x\0y\n2,ok\n"s);
+    REQUIRE(csv.docs.size() == 1);
+    CHECK(csv.docs[0].id == "2");
+    REQUIRE(csv.errors.size() == 1);
+    CHECK_THAT(csv.errors[0].reason, Catch::Contains("NUL byte"));
+
+    std::vector<document> docs;
+    const std::string export_with_nul =
+        "{\"type\":\"public_channel\",\"id\":9,\"messages\":[{\"id\":1,\"text\":\"x\0y\"}]}"s;
+    CHECK_THROWS_WITH(
+        load_corpus_bytes("result.json", export_with_nul, corpus_format::detect, docs, {}),
+        Catch::Contains("result.json is not valid JSON"));
+    CHECK(docs.empty());
+}
+
+TEST_CASE("missing fields are reported per format", "[corpus]") {
+    const loaded_corpus jsonl = load_bytes("fields.jsonl", "{\"id\":\"a\",\"url\":\"u\"}\n");
+    REQUIRE(jsonl.errors.size() == 1);
+    CHECK_THAT(jsonl.errors[0].reason, Catch::Contains("record has no text"));
+
+    const loaded_corpus csv = load_bytes("fields.csv", "id,title,text\n1,,\n2,,  \n");
+    REQUIRE(csv.errors.size() == 2);
+    CHECK_THAT(csv.errors[0].reason, Catch::Contains("row has no text"));
+    CHECK(csv.errors[1].line == 3);
+
+    const loaded_corpus telegram = load_bytes(
+        "fields.json", "{\"type\":\"public_channel\",\"id\":9,\"messages\":[{\"text\":\"x\"}]}");
+    REQUIRE(telegram.errors.size() == 1);
+    CHECK_THAT(telegram.errors[0].reason, Catch::Contains("message has no \"id\""));
+}
+
+TEST_CASE("10 MB records load in every file format", "[corpus]") {
+    const std::string big(std::size_t{10} << 20, 'w');
+
+    const loaded_corpus jsonl =
+        load_bytes("big.jsonl", "{\"id\":\"big\",\"text\":\"" + big + "\"}\n");
+    REQUIRE(jsonl.docs.size() == 1);
+    CHECK(jsonl.docs[0].text.size() == big.size());
+
+    const loaded_corpus tsv = load_bytes("big.tsv", "id\ttext\nbig\t" + big + "\n");
+    REQUIRE(tsv.docs.size() == 1);
+    CHECK(tsv.docs[0].text.size() == big.size());
+
+    const loaded_corpus telegram = load_bytes(
+        "big.json", "{\"type\":\"public_channel\",\"id\":9,\"messages\":[{\"id\":1,\"text\":\"" +
+                        big + "\"}]}");
+    REQUIRE(telegram.docs.size() == 1);
+    CHECK(telegram.docs[0].text.size() == big.size());
+    CHECK(telegram.docs[0].title.size() < 400);
+}
+
+TEST_CASE("empty files load nothing without errors", "[corpus]") {
+    for (const char* name : {"empty.jsonl", "empty.csv", "empty.tsv", "empty.csv.gz"}) {
+        INFO(name);
+        const loaded_corpus corpus = load_bytes(name, "");
+        CHECK(corpus.docs.empty());
+        CHECK(corpus.errors.empty());
+    }
+    std::vector<document> docs;
+    CHECK_THROWS_WITH(load_corpus_bytes("result.json", "", corpus_format::detect, docs, {}),
+                      Catch::Contains("result.json is not valid JSON"));
+}
+
+TEST_CASE("directory given as a file format throws", "[corpus]") {
+    for (const corpus_format format :
+         {corpus_format::jsonl, corpus_format::csv, corpus_format::tsv}) {
+        std::vector<document> docs;
+        CHECK_THROWS_WITH(
+            load_corpus_file(fixtures, format, docs, {}),
+            Catch::Contains("it is a directory") && Catch::Contains("--format folder"));
+    }
+}
+
+TEST_CASE("BOM and CRLF accepted in every format", "[corpus]") {
+    const std::string bom = "\xEF\xBB\xBF";
+    const loaded_corpus csv = load_bytes("bom.csv", bom + "id,text\r\n1,one\r\n");
+    REQUIRE(csv.docs.size() == 1);
+    CHECK(csv.docs[0].id == "1");
+    CHECK(csv.docs[0].text == "one");
+
+    const loaded_corpus tsv = load_bytes("bom.tsv", bom + "id\ttext\r\n1\tone\r\n");
+    REQUIRE(tsv.docs.size() == 1);
+    CHECK(tsv.docs[0].text == "one");
+
+    std::string crlf_export;
+    for (const char c : small_export) {
+        crlf_export += c;
+        if (c == ',') {
+            crlf_export += "\r\n";
+        }
+    }
+    const loaded_corpus telegram = load_bytes("result.json", bom + crlf_export);
+    CHECK(telegram.errors.empty());
+    REQUIRE(telegram.docs.size() == 2);
+    CHECK(telegram.docs[1].text == "second post");
+}
+
+TEST_CASE("jsonl progress reaches the content size", "[corpus]") {
+    std::string lines;
+    for (int i = 0; i < 20000; ++i) {
+        lines += "{\"id\":\"" + std::to_string(i) + "\",\"text\":\"some text here\"}\n";
+    }
+    std::vector<load_progress> calls;
+    corpus_options options;
+    options.on_progress = [&calls](const load_progress& progress) { calls.push_back(progress); };
+    std::vector<document> docs;
+    load_corpus_bytes("many.jsonl", lines, options, docs, {});
+
+    // About 800 KB at one call per 256 KiB, plus the first and the final call.
+    REQUIRE(calls.size() >= 3);
+    CHECK(calls.size() < 10);
+    CHECK(calls.back().bytes_done == lines.size());
+    CHECK(calls.back().bytes_total == lines.size());
+    CHECK(calls.back().documents == 20000);
+    CHECK(calls[1].bytes_done > 0);
+    CHECK(calls[1].bytes_done < lines.size());
 }
