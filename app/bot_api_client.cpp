@@ -3,12 +3,16 @@
 #include "app/bot_api_protocol.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/verify_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
@@ -19,10 +23,13 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -57,6 +64,16 @@ constexpr std::string_view max_response_body_text = "64 MiB";
 constexpr std::uint32_t max_response_header_bytes = 64 * 1024;
 
 constexpr std::string_view user_agent = "tgsearch/0.1";
+
+/// TCP keep-alive timing: the first probe after this long idle, then one probe per interval,
+/// and the connection is dropped after `keep_alive_probes` unanswered ones. Linux starts
+/// probing only after 2 hours by default, far longer than a long poll lasts.
+constexpr int keep_alive_idle_seconds = 30;
+constexpr int keep_alive_interval_seconds = 10;
+constexpr int keep_alive_probes = 3;
+
+/// Maximum size of an HTTP proxy's response to CONNECT, in bytes.
+constexpr std::size_t max_connect_response_bytes = 16 * 1024;
 
 int clamp_to_int(std::int64_t value) {
     return static_cast<int>(std::clamp<std::int64_t>(value, std::numeric_limits<int>::min(),
@@ -186,6 +203,7 @@ struct bot_api_client::impl {
         : executor_(std::move(executor)),
           token_(std::move(endpoint.token)),
           url_(parse_base_url(endpoint.base_url, token_)),
+          proxy_(std::move(endpoint.proxy)),
           resolver_(executor_),
           deadline_timer_(executor_) {
         check_token(token_);
@@ -286,8 +304,12 @@ private:
                                                        std::chrono::milliseconds timeout) {
         auto resolved = std::make_shared<resolve_state>(executor_);
         pending_resolve_ = resolved;
+        // Through a proxy only the proxy's own name is resolved here; the proxy resolves the
+        // API host.
+        const std::string& connect_host = proxy_ ? proxy_->host : url_.host;
+        const std::string& connect_port = proxy_ ? proxy_->port : url_.port;
         resolver_.async_resolve(
-            url_.host, url_.port,
+            connect_host, connect_port,
             [resolved](error_code error, tcp::resolver::results_type endpoints) {
                 resolved->error = error;
                 resolved->endpoints = std::move(endpoints);
@@ -302,7 +324,8 @@ private:
         }
         if (resolved->error) {
             co_return transport_failure(
-                method, "failed to resolve " + url_.host + ": " + resolved->error.message());
+                method, "failed to resolve " + std::string(proxy_ ? "proxy " : "") + connect_host +
+                            ": " + resolved->error.message());
         }
 
         buffer_.clear();
@@ -328,15 +351,17 @@ private:
         }
         if (connect_error) {
             close_connection();
-            co_return transport_failure(method, "failed to connect to " + url_.host_header + ": " +
-                                                    connect_error.message());
+            const std::string target = proxy_ ? "proxy " + proxy_->display : url_.host_header;
+            co_return transport_failure(
+                method, "failed to connect to " + target + ": " + connect_error.message());
         }
+        set_socket_options(stream->socket());
 
-        // Both options are optimisations: a request is one write, and keep-alive probes notice
-        // a peer that vanished during a long poll. A failure to set them is not worth a call.
-        error_code ignored;
-        stream->socket().set_option(tcp::no_delay(true), ignored);
-        stream->socket().set_option(asio::socket_base::keep_alive(true), ignored);
+        if (proxy_) {
+            if (auto failure = co_await proxy_handshake(method, state, timeout, *stream)) {
+                co_return failure;
+            }
+        }
 
         if (url_.tls) {
             if (auto failure = co_await handshake(method, state, timeout)) {
@@ -344,6 +369,167 @@ private:
             }
         }
         co_return std::nullopt;
+    }
+
+    // Both options are optimisations: a request is one write, and keep-alive probes notice a
+    // peer that vanished while the connection was idle. A failure to set them is not worth
+    // failing a call.
+    static void set_socket_options(tcp::socket& socket) {
+        error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        socket.set_option(asio::socket_base::keep_alive(true), ignored);
+        socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPIDLE>(
+                              keep_alive_idle_seconds),
+                          ignored);
+        socket.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPINTVL>(
+                              keep_alive_interval_seconds),
+                          ignored);
+        socket.set_option(
+            asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPCNT>(keep_alive_probes),
+            ignored);
+    }
+
+    // Opens a tunnel to the API host through the proxy. Returns the failure, or nothing once
+    // the stream carries the API connection.
+    asio::awaitable<std::optional<api_result>> proxy_handshake(const std::string& method,
+                                                               call_state& state,
+                                                               std::chrono::milliseconds timeout,
+                                                               beast::tcp_stream& stream) {
+        std::string failure;
+        if (proxy_->type == proxy_config::protocol::socks5) {
+            failure = co_await socks5_handshake(stream.socket());
+        } else {
+            failure = co_await http_connect_handshake(stream.socket());
+        }
+        if (auto stopped = stop_result(state, method, timeout)) {
+            co_return stopped;
+        }
+        if (!failure.empty()) {
+            close_connection();
+            co_return transport_failure(method, "proxy " + proxy_->display + ": " + failure);
+        }
+        co_return std::nullopt;
+    }
+
+    // Returns an empty string on success, else what went wrong.
+    asio::awaitable<std::string> socks5_handshake(tcp::socket& socket) {
+        const bool with_password = !proxy_->username.empty();
+        const std::string greeting = detail::socks5_greeting(with_password);
+        auto [greeting_error, greeting_size] =
+            co_await asio::async_write(socket, asio::buffer(greeting), use_tuple);
+        if (greeting_error) {
+            co_return "failed to send the SOCKS5 greeting: " + greeting_error.message();
+        }
+        std::array<std::uint8_t, 2> choice{};
+        auto [choice_error, choice_size] =
+            co_await asio::async_read(socket, asio::buffer(choice), use_tuple);
+        if (choice_error) {
+            co_return "failed to read the SOCKS5 method choice: " + choice_error.message();
+        }
+        if (choice[0] != 5) {
+            co_return std::string("the proxy does not speak SOCKS5");
+        }
+        if (choice[1] == 2 && with_password) {
+            const std::string login =
+                detail::socks5_password_request(proxy_->username, proxy_->password);
+            auto [login_error, login_size] =
+                co_await asio::async_write(socket, asio::buffer(login), use_tuple);
+            if (login_error) {
+                co_return "failed to send the SOCKS5 user name: " + login_error.message();
+            }
+            std::array<std::uint8_t, 2> status{};
+            auto [status_error, status_size] =
+                co_await asio::async_read(socket, asio::buffer(status), use_tuple);
+            if (status_error) {
+                co_return "failed to read the SOCKS5 login status: " + status_error.message();
+            }
+            if (status[1] != 0) {
+                co_return std::string(
+                    "the SOCKS5 proxy rejected the user name or password; check them in "
+                    "--proxy");
+            }
+        } else if (choice[1] != 0) {
+            co_return std::string(
+                with_password ? "the SOCKS5 proxy accepts neither no authentication nor a "
+                                "user name and password"
+                              : "the SOCKS5 proxy requires authentication; add user:password@ "
+                                "to the proxy URL");
+        }
+
+        const std::string connect = detail::socks5_connect_request(
+            url_.host, static_cast<std::uint16_t>(std::stoi(url_.port)));
+        auto [connect_error, connect_size] =
+            co_await asio::async_write(socket, asio::buffer(connect), use_tuple);
+        if (connect_error) {
+            co_return "failed to send the SOCKS5 CONNECT request: " + connect_error.message();
+        }
+        // VER, REP, RSV, ATYP, and the first byte of the bound address.
+        std::array<std::uint8_t, 5> reply{};
+        auto [reply_error, reply_size] =
+            co_await asio::async_read(socket, asio::buffer(reply), use_tuple);
+        if (reply_error) {
+            co_return "failed to read the SOCKS5 CONNECT reply: " + reply_error.message();
+        }
+        if (reply[0] != 5) {
+            co_return std::string("the proxy does not speak SOCKS5");
+        }
+        if (reply[1] != 0) {
+            co_return "the SOCKS5 proxy could not connect to " + url_.host + ":" + url_.port +
+                ": " + std::string(detail::socks5_reply_text(reply[1]));
+        }
+        const std::size_t address_size = detail::socks5_reply_address_size(reply[3], reply[4]);
+        if (address_size == 0) {
+            co_return std::string("the SOCKS5 proxy sent an unknown address type");
+        }
+        // One byte of the address is already read.
+        std::array<std::uint8_t, 1 + 255 + 2> rest{};
+        auto [rest_error, rest_size] = co_await asio::async_read(
+            socket, asio::buffer(rest.data(), address_size - 1), use_tuple);
+        if (rest_error) {
+            co_return "failed to read the SOCKS5 CONNECT reply: " + rest_error.message();
+        }
+        co_return std::string();
+    }
+
+    // Returns an empty string on success, else what went wrong.
+    asio::awaitable<std::string> http_connect_handshake(tcp::socket& socket) {
+        // CONNECT names the port even when it is the scheme's default.
+        const std::string authority =
+            (url_.host.find(':') != std::string::npos ? "[" + url_.host + "]" : url_.host) + ":" +
+            url_.port;
+        const std::string request =
+            detail::http_connect_request(authority, proxy_->username, proxy_->password);
+        auto [write_error, written] =
+            co_await asio::async_write(socket, asio::buffer(request), use_tuple);
+        if (write_error) {
+            co_return "failed to send CONNECT: " + write_error.message();
+        }
+
+        std::string head;
+        auto [read_error, head_size] = co_await asio::async_read_until(
+            socket, asio::dynamic_buffer(head, max_connect_response_bytes), "\r\n\r\n", use_tuple);
+        if (read_error) {
+            co_return "failed to read the response to CONNECT: " + read_error.message();
+        }
+
+        const int status = detail::http_connect_status(head);
+        if (status == 407) {
+            co_return std::string(
+                proxy_->username.empty()
+                    ? "the HTTP proxy requires authentication (407); add user:password@ to the "
+                      "proxy URL"
+                    : "the HTTP proxy rejected the user name or password (407)");
+        }
+        if (status < 200 || status > 299) {
+            co_return "the HTTP proxy refused CONNECT to " + authority + ": " +
+                detail::http_status_line(head);
+        }
+        // The API server speaks only after the request (or the TLS ClientHello), so bytes
+        // after the proxy's head would be lost or misread.
+        if (head.size() != head_size) {
+            co_return std::string("the HTTP proxy sent data after its response to CONNECT");
+        }
+        co_return std::string();
     }
 
     asio::awaitable<std::optional<api_result>> handshake(const std::string& method,
@@ -478,6 +664,7 @@ private:
     asio::any_io_executor executor_;
     std::string token_;
     base_url url_;
+    std::optional<proxy_config> proxy_;
     std::optional<ssl::context> tls_context_;
     tcp::resolver resolver_;
     asio::steady_timer deadline_timer_;

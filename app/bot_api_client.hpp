@@ -3,12 +3,15 @@
 // The Telegram Bot API over HTTP/1.1 with keep-alive, plain or TLS. This header keeps Beast and
 // OpenSSL out of the files that include it; only bot_api_client.cpp compiles them.
 
+#include "app/proxy_config.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +24,9 @@ struct bot_api_endpoint {
     /// http is for a local Bot API server or a test server.
     std::string base_url = "https://api.telegram.org";
     std::string token;
+    /// Every connection goes through this proxy when set. A failure to reach the proxy is a
+    /// transport error; the client never falls back to a direct connection.
+    std::optional<proxy_config> proxy;
 };
 
 /// Outcome of one Bot API call.
@@ -43,8 +49,10 @@ struct api_result {
 
 /// One keep-alive connection to the Bot API that performs calls one at a time.
 ///
-/// Connects lazily on the first call and reconnects after errors or when the server closes the
-/// connection. Not thread-safe: use it from one coroutine at a time on its executor, which must
+/// Connects lazily on the first call, directly or through the endpoint's proxy, and
+/// reconnects after errors, after a timed-out call (a connection that went silent is never
+/// reused) or when the server closes the connection. TCP keep-alive probes an idle connection
+/// after 30 s. Not thread-safe: use it from one coroutine at a time on its executor, which must
 /// be a strand when its io_context runs on more than one thread. Use one instance per
 /// concurrent caller (the poller, each sender). Destroy it only when no call is in progress.
 class bot_api_client {

@@ -3,11 +3,13 @@
 #include "app/bot_api_protocol.hpp"
 #include "app/console_chat.hpp"
 #include "app/logging.hpp"
+#include "app/proxy_config.hpp"
 #include "app/sample_corpus.hpp"
 #include "app/telegram_bot.hpp"
 #include "core/corpus_loader.hpp"
 #include "core/search_index.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
@@ -16,9 +18,12 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -33,17 +38,26 @@ using namespace tgsearch;
 constexpr std::int64_t max_workers = 1024;
 constexpr std::int64_t max_ring_capacity = std::int64_t{1} << 20;
 
-/// Per corpus file, this many malformed records are logged one by one; the rest are counted.
+/// Per corpus source, this many malformed records are logged one by one, and the rest counted.
 constexpr std::size_t max_logged_load_errors = 20;
+
+/// The loading progress line is redrawn at most this often.
+constexpr std::chrono::milliseconds progress_redraw_interval{250};
 
 struct command_line {
     std::vector<std::string> corpus_paths;
     std::string format = "detect";
+    std::string id_column;
+    std::string title_column;
+    std::string text_columns;  ///< comma-separated
+    std::string url_column;
+    std::string channel_username;
     std::int64_t workers = 0;
     std::int64_t ring_capacity = 1024;
     bool console = false;
     std::string token_file;
     std::string api_url = "https://api.telegram.org";
+    std::string proxy;
     int poll_timeout_seconds = 50;
     int shutdown_timeout_seconds = 10;
     std::string log_level = "info";
@@ -130,33 +144,165 @@ std::string read_token(const command_line& options) {
     return token;
 }
 
+/// Draws one line on stderr while a corpus source loads: percent done, documents per second and
+/// the time left, estimated from the bytes parsed so far. Draws nothing unless stderr is a
+/// terminal, so that logs stay clean.
+class load_progress_line {
+public:
+    load_progress_line() : enabled_(::isatty(STDERR_FILENO) != 0) {}
+
+    void start(const std::string& source) {
+        source_ = std::filesystem::path(source).filename().string();
+        parsing_ = false;
+    }
+
+    void update(const load_progress& progress) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!parsing_) {
+            // Rates count from the first report, which comes once the file is read and
+            // decompressed, because only parsing advances bytes_done.
+            parsing_ = true;
+            started_ = now;
+            last_drawn_ = now;
+        }
+        if (!enabled_ || now - last_drawn_ < progress_redraw_interval || progress.bytes_done == 0 ||
+            progress.bytes_total == 0) {
+            return;
+        }
+        last_drawn_ = now;
+        const double seconds = std::chrono::duration<double>(now - started_).count();
+        const double fraction =
+            static_cast<double>(progress.bytes_done) / static_cast<double>(progress.bytes_total);
+        std::string line =
+            fmt::format("loading {}: {:.0f}% of {:.1f} MiB, {} documents, {:.0f} documents/s",
+                        source_, fraction * 100.0, to_mib(progress.bytes_total), progress.documents,
+                        static_cast<double>(progress.documents) / seconds);
+        if (fraction > 0.0 && fraction < 1.0) {
+            line += fmt::format(", about {:.0f} s left", seconds * (1.0 - fraction) / fraction);
+        }
+        // "\x1b[K" erases the rest of a longer earlier line.
+        std::fprintf(stderr, "\r%s\x1b[K", line.c_str());
+        std::fflush(stderr);
+        drawn_ = true;
+    }
+
+    /// Erases the line, so that log lines start at the left margin.
+    void clear() {
+        if (drawn_) {
+            std::fputs("\r\x1b[K", stderr);
+            std::fflush(stderr);
+            drawn_ = false;
+        }
+    }
+
+private:
+    bool enabled_;
+    bool drawn_ = false;
+    bool parsing_ = false;
+    std::string source_;
+    std::chrono::steady_clock::time_point started_;
+    std::chrono::steady_clock::time_point last_drawn_;
+};
+
+/// Outcome of one --corpus source, kept for the summary logged after all sources load.
+struct source_outcome {
+    std::string path;
+    load_report report;
+    std::vector<load_error> first_errors;  ///< at most max_logged_load_errors
+};
+
+void log_load_error(const load_error& error) {
+    if (error.line == 0) {
+        spdlog::warn("skipped {}: {}", error.file, error.reason);
+    } else {
+        spdlog::warn("skipped record {}:{}: {}", error.file, error.line, error.reason);
+    }
+}
+
+void log_load_summary(const std::vector<source_outcome>& outcomes) {
+    load_report total;
+    for (const source_outcome& outcome : outcomes) {
+        const load_report& report = outcome.report;
+        spdlog::info("loaded {} documents from {} ({} malformed records skipped, {} ignored)",
+                     report.loaded, outcome.path, report.skipped, report.ignored);
+        for (const load_error& error : outcome.first_errors) {
+            log_load_error(error);
+        }
+        if (report.skipped > outcome.first_errors.size()) {
+            spdlog::warn("and {} more malformed records in {}, not listed",
+                         report.skipped - outcome.first_errors.size(), outcome.path);
+        }
+        if (report.loaded == 0) {
+            spdlog::warn("no documents in {}: it is empty, or every record was skipped or ignored",
+                         outcome.path);
+        }
+        total.loaded += report.loaded;
+        total.skipped += report.skipped;
+        total.ignored += report.ignored;
+    }
+    if (outcomes.size() > 1) {
+        spdlog::info(
+            "loaded {} documents from {} sources ({} malformed records skipped, {} ignored)",
+            total.loaded, outcomes.size(), total.skipped, total.ignored);
+    }
+}
+
+/// Splits a comma-separated list of column names, dropping empty names.
+std::vector<std::string> split_columns(const std::string& list) {
+    std::vector<std::string> columns;
+    std::istringstream stream(list);
+    for (std::string column; std::getline(stream, column, ',');) {
+        if (column.find_first_not_of(" \t") != std::string::npos) {
+            columns.push_back(column);
+        }
+    }
+    return columns;
+}
+
+corpus_options make_corpus_options(const command_line& options) {
+    corpus_options corpus;
+    corpus.format = parse_corpus_format(options.format);
+    corpus.columns.id = options.id_column;
+    corpus.columns.title = options.title_column;
+    corpus.columns.text = split_columns(options.text_columns);
+    corpus.columns.url = options.url_column;
+    if (!options.channel_username.empty()) {
+        corpus.channel_username = parse_channel_username(options.channel_username);
+    }
+    return corpus;
+}
+
 std::vector<document> load_documents(const command_line& options) {
-    const corpus_format format = parse_corpus_format(options.format);
+    corpus_options corpus = make_corpus_options(options);
     std::vector<document> docs;
     if (options.corpus_paths.empty()) {
         spdlog::info("no --corpus given: using the sample corpus built into the binary");
-        const load_report report = load_corpus_bytes(
-            "sample_corpus.jsonl.gz", sample_corpus_gz(), corpus_format::jsonl, docs,
-            [](const load_error& error) {
-                spdlog::warn("skipped record {}:{}: {}", error.file, error.line, error.reason);
-            });
+        const load_report report =
+            load_corpus_bytes("sample_corpus.jsonl.gz", sample_corpus_gz(), corpus_format::jsonl,
+                              docs, [](const load_error& error) { log_load_error(error); });
         spdlog::info("loaded {} documents from the sample corpus", report.loaded);
         return docs;
     }
+    load_progress_line progress;
+    corpus.on_progress = [&progress](const load_progress& done) { progress.update(done); };
+    std::vector<source_outcome> outcomes;
     for (const std::string& path : options.corpus_paths) {
-        std::size_t logged = 0;
-        const load_report report =
-            load_corpus_file(path, format, docs, [&logged](const load_error& error) {
-                if (++logged <= max_logged_load_errors) {
-                    spdlog::warn("skipped record {}:{}: {}", error.file, error.line, error.reason);
-                } else if (logged == max_logged_load_errors + 1) {
-                    spdlog::warn("more malformed records in {}; only their count is reported",
-                                 error.file);
+        source_outcome& outcome = outcomes.emplace_back();
+        outcome.path = path;
+        progress.start(path);
+        try {
+            outcome.report = load_corpus(path, corpus, docs, [&outcome](const load_error& error) {
+                if (outcome.first_errors.size() < max_logged_load_errors) {
+                    outcome.first_errors.push_back(error);
                 }
             });
-        spdlog::info("loaded {} documents from {} ({} malformed records skipped, {} ignored)",
-                     report.loaded, path, report.skipped, report.ignored);
+        } catch (...) {
+            progress.clear();
+            throw;
+        }
+        progress.clear();
     }
+    log_load_summary(outcomes);
     std::string first_duplicate;
     if (const std::size_t duplicates = remove_duplicate_ids(docs, first_duplicate)) {
         spdlog::warn(
@@ -165,6 +311,20 @@ std::vector<document> load_documents(const command_line& options) {
             duplicates, first_duplicate);
     }
     return docs;
+}
+
+/// Chooses the proxy for the Bot API from --proxy or the environment and logs the choice,
+/// with the proxy password masked.
+std::optional<proxy_config> select_proxy(const std::string& flag, const detail::base_url& api) {
+    proxy_choice choice = choose_proxy(flag, api.tls, api.host);
+    if (!choice.excluded_by.empty()) {
+        spdlog::info("connecting to the Bot API directly: {} excludes {} from the proxy in {}",
+                     choice.excluded_by, api.host, choice.source);
+    } else if (choice.proxy) {
+        spdlog::info("connecting to the Bot API through proxy {} (from {})", choice.proxy->display,
+                     choice.source);
+    }
+    return choice.proxy;
 }
 
 /// A SIGTERM or SIGINT received while the corpus loads. Loading cannot be interrupted, but the
@@ -196,9 +356,14 @@ int run(const command_line& options) {
             "invalid --ring-capacity " + std::to_string(options.ring_capacity) +
             ": expected a power of two from 2 to " + std::to_string(max_ring_capacity));
     }
+    if (!options.proxy.empty()) {
+        parse_proxy_url(options.proxy);  // a bad --proxy fails even in console mode
+    }
+    std::optional<proxy_config> proxy;
     if (!token.empty() && !options.console) {
-        // Fail on a bad URL now rather than after the corpus has been indexed.
-        detail::parse_base_url(options.api_url, token);
+        // Fail on a bad URL or proxy now rather than after the corpus has been indexed.
+        const detail::base_url api = detail::parse_base_url(options.api_url, token);
+        proxy = select_proxy(options.proxy, api);
     }
     if (options.workers < 0 || options.workers > max_workers) {
         throw std::invalid_argument("invalid --workers " + std::to_string(options.workers) +
@@ -255,6 +420,7 @@ int run(const command_line& options) {
     telegram_options telegram;
     telegram.endpoint.base_url = options.api_url;
     telegram.endpoint.token = token;
+    telegram.endpoint.proxy = proxy;
     telegram.poll_timeout = std::chrono::seconds(options.poll_timeout_seconds);
     telegram.shutdown_timeout = std::chrono::seconds(options.shutdown_timeout_seconds);
     telegram.workers = workers;
@@ -271,10 +437,27 @@ int main(int argc, char** argv) {
         "without one it answers queries typed on standard input."};
     command_line options;
     app.add_option("--corpus", options.corpus_paths,
-                   "Corpus file to index (JSONL or Telegram Desktop result.json, optionally "
-                   "gzipped); repeatable. Default: the sample corpus built into the binary");
-    app.add_option("--format", options.format, "Corpus format: detect, jsonl or telegram")
+                   "Corpus to index: a JSONL, CSV or TSV file, a Telegram Desktop export "
+                   "(result.json or its folder), or a folder of .txt and .md files; files may be "
+                   "gzipped. Repeatable, and formats may be mixed. Default: the sample corpus "
+                   "built into the binary");
+    app.add_option("--format", options.format,
+                   "Corpus format of every --corpus: detect, jsonl, csv, tsv, telegram or folder; "
+                   "detect decides per source from its name or first line")
         ->capture_default_str();
+    app.add_option("--id-column", options.id_column,
+                   "CSV/TSV column with the document id (default: id, else <file>:<line>)");
+    app.add_option("--title-column", options.title_column,
+                   "CSV/TSV column with the title (default: title)");
+    app.add_option("--text-column", options.text_columns,
+                   "CSV/TSV column with the text, or several separated by commas, joined with "
+                   "line breaks (default: text, body, content or message)");
+    app.add_option("--url-column", options.url_column,
+                   "CSV/TSV column with the link (default: url or link)");
+    app.add_option("--channel-username", options.channel_username,
+                   "Public username of the channel or supergroup of a single-chat Telegram "
+                   "export (name, @name or https://t.me/name), for https://t.me/name/<id> "
+                   "links; without it links use t.me/c/<chat id>, which only members can open");
     app.add_option("--workers", options.workers,
                    "Search worker threads (default: the number of CPU cores)");
     app.add_option("--ring-capacity", options.ring_capacity,
@@ -287,6 +470,11 @@ int main(int argc, char** argv) {
     app.add_option("--api-url", options.api_url,
                    "Bot API base URL; http:// is allowed for a local Bot API server")
         ->capture_default_str();
+    app.add_option("--proxy", options.proxy,
+                   "Proxy for the Bot API: socks5://[user:password@]host:port (the proxy "
+                   "resolves host names) or http://[user:password@]host[:port] (CONNECT). "
+                   "Default: https_proxy, HTTPS_PROXY (http_proxy for an http:// API URL), "
+                   "all_proxy or ALL_PROXY, except for hosts in no_proxy or NO_PROXY");
     app.add_option("--poll-timeout", options.poll_timeout_seconds,
                    "getUpdates long-poll timeout in seconds (0 to 50)")
         ->capture_default_str();

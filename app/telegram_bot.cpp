@@ -1,9 +1,9 @@
 #include "app/telegram_bot.hpp"
 
 #include "app/search_service.hpp"
+#include "app/update_parser.hpp"
 #include "core/bot_messages.hpp"
 #include "core/html.hpp"
-#include "core/json_text.hpp"
 #include "core/offset_tracker.hpp"
 
 #include <fmt/format.h>
@@ -20,6 +20,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <deque>
 #include <exception>
@@ -48,6 +49,10 @@ constexpr auto poll_read_margin = 10s;
 /// until they are confirmed), the next poll waits for the offset to move or this long.
 constexpr auto repoll_pause = 100ms;
 
+/// ... and at least this long after the previous poll started, so that a fast-moving offset
+/// does not turn into one getUpdates per reply.
+constexpr auto min_repoll_interval = 50ms;
+
 /// Retry delays after network errors and 5xx responses: doubling from the first to the cap, each
 /// scaled by a random factor in [0.5, 1] so that restarts do not synchronize.
 constexpr auto first_retry_delay = 500ms;
@@ -57,8 +62,18 @@ constexpr auto max_retry_delay = 30s;
 /// would only fight it.
 constexpr auto conflict_delay = 3s;
 
-/// Upper bound on a 429 retry_after that is honoured as given.
+/// Upper bound on a 429 retry_after that is honoured as given. A longer one is cut to this,
+/// and the chat gets a 429 again if Telegram still limits it.
 constexpr auto max_retry_after = 300s;
+
+/// A reply that fails this many times with a network error or a 5xx is dropped, so that one
+/// undeliverable reply cannot hold back its chat and the offset forever. With the retry delays
+/// above that is about a minute and a half of trying.
+constexpr int max_send_attempts = 8;
+
+/// This many malformed and unexpected updates are logged one by one; after that they are
+/// only counted, and the counts are logged at shutdown.
+constexpr std::size_t max_logged_skipped_updates = 20;
 
 /// Bound on the getUpdates call that confirms the offset at shutdown. Telegram responds at
 /// once, so a longer wait only delays the exit when the server is unreachable.
@@ -66,10 +81,6 @@ constexpr auto confirm_timeout = 5s;
 
 /// Bound on one sendMessage call, connect included.
 constexpr auto send_timeout = 30s;
-
-/// Telegram's overall flood limit is about 30 messages per second per bot.
-constexpr double global_messages_per_second = 30.0;
-constexpr double global_burst = 30.0;
 
 /// Waits for a notification or a timeout. Several coroutines may wait at once; notify_all
 /// wakes them all. Used only on the I/O thread, so no locking is needed.
@@ -95,39 +106,44 @@ private:
     std::vector<asio::steady_timer*> waiters_;
 };
 
-/// A token bucket: `rate` tokens per second, at most `burst` saved up.
-class token_bucket {
-public:
-    token_bucket(double rate, double burst) : rate_(rate), burst_(burst), tokens_(burst) {}
-
-    /// Takes one token and returns how long the caller must wait before using it.
-    clock_type::duration take(clock_type::time_point now) {
-        const std::chrono::duration<double> elapsed = now - last_;
-        last_ = now;
-        tokens_ = std::min(burst_, tokens_ + elapsed.count() * rate_);
-        tokens_ -= 1.0;
-        if (tokens_ >= 0.0) {
-            return clock_type::duration::zero();
-        }
-        return std::chrono::duration_cast<clock_type::duration>(
-            std::chrono::duration<double>(-tokens_ / rate_));
-    }
-
-private:
-    double rate_;
-    double burst_;
-    double tokens_;
-    clock_type::time_point last_ = clock_type::now();
+/// A reply and the state of its delivery attempts.
+struct pending_reply {
+    outgoing_reply reply;
+    bool as_plain_text = false;  ///< Telegram could not parse its HTML
+    bool migrated = false;       ///< already moved once to a supergroup
+    int failed_attempts = 0;     ///< network errors and 5xx so far
+    clock_type::duration retry_delay{};
 };
 
 /// Replies of one chat, kept in the order its messages arrived so that they are sent in
 /// that order, one at a time.
 struct chat_queue {
-    std::deque<std::int64_t> update_ids;           ///< in arrival order
-    std::map<std::int64_t, outgoing_reply> ready;  ///< finished by a worker, not yet sent
+    std::deque<std::int64_t> update_ids;          ///< in arrival order
+    std::map<std::int64_t, pending_reply> ready;  ///< finished by a worker, not yet sent
     bool sending = false;
-    bool scheduled = false;  ///< listed in the send queue
+    bool scheduled = false;  ///< queued in the send scheduler
 };
+
+/// Result of one turn of sending a chat's next reply.
+struct send_outcome {
+    enum class kind {
+        done,       ///< sent, or dropped on purpose: the update is finished
+        retry,      ///< to be sent again, not before `not_before`
+        abandoned,  ///< left unsent because the bot is shutting down
+    };
+    kind result = kind::done;
+    clock_type::time_point not_before{};
+};
+
+/// Formats the notice a user gets when user_flood_guard drops their queries.
+std::string flood_notice_html(clock_type::duration wait) {
+    const auto seconds =
+        std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(wait).count());
+    return fmt::format(
+        "You are sending queries faster than I can answer, so I skipped some of them. "
+        "Please wait about {} s before sending the next one.",
+        seconds);
+}
 
 class telegram_bot {
 public:
@@ -142,7 +158,8 @@ public:
           offset_moved_(io.get_executor()),
           send_work_(io.get_executor()),
           send_abort_(io.get_executor()),
-          send_rate_(global_messages_per_second, global_burst),
+          scheduler_(options.flood),
+          flood_guard_(options.user_queries),
           random_(std::random_device{}()) {}
 
     asio::awaitable<int> run();
@@ -151,13 +168,21 @@ private:
     asio::awaitable<bool> fetch_identity();
     asio::awaitable<void> poll_loop();
     asio::awaitable<void> send_loop();
-    /// Sends one reply, retrying as Telegram's errors allow. Returns true when the update is
-    /// done (sent, or dropped on purpose), false when shutdown abandoned it unsent.
-    asio::awaitable<bool> send_reply(bot_api_client& client, outgoing_reply reply);
+    /// Makes one attempt to send a chat's next reply, and immediate resends that Telegram's
+    /// 400 errors call for. Rate limits and failures come back as a retry time, so that the
+    /// sender can serve other chats meanwhile.
+    asio::awaitable<send_outcome> send_reply(bot_api_client& client, pending_reply& pending);
+    send_outcome retry_later(pending_reply& pending, const api_result& result);
     asio::awaitable<void> confirm_offset();
     /// Starts work on the updates in a getUpdates response body. Returns how many were new,
     /// or nothing when the body is not a usable {"ok":true,"result":[...]} object.
     std::optional<std::size_t> accept_updates(const std::string& body);
+    /// Runs user_flood_guard on a text message. Returns true when it goes on to the search.
+    bool admit_query(const parsed_update& update);
+    /// Tells whether the bot would reply to `message`: any private message, and in groups only
+    /// its own commands. The workers decide the same way again when they build the reply.
+    bool addressed_to_bot(const incoming_message& message) const;
+    void log_skipped_update(const parsed_update& update);
     void on_reply(outgoing_reply reply);
     void pump_chat(std::int64_t chat_id);
     void finish(std::int64_t update_id);
@@ -175,24 +200,32 @@ private:
     async_event offset_moved_;
     async_event send_work_;
     async_event send_abort_;  ///< ends the senders' waits when they must stop
-    token_bucket send_rate_;
+    send_scheduler scheduler_;
+    user_flood_guard flood_guard_;
     std::minstd_rand random_;
 
     std::string bot_username_;
     std::unique_ptr<search_service> service_;
     offset_tracker tracker_;
-    simdjson::dom::parser json_parser_;
+    simdjson::dom::parser json_parser_;  ///< for getMe
+    update_parser update_parser_;
 
     std::vector<incoming_message> unqueued_;  ///< received, waiting for room in the ring
     std::map<std::int64_t, chat_queue> chats_;
-    std::deque<std::int64_t> send_queue_;  ///< chats whose next reply is ready to send
+    /// Groups that became supergroups: old chat id to new chat id.
+    std::map<std::int64_t, std::int64_t> migrated_chats_;
     std::vector<bot_api_client*> send_clients_;
 
     bool stopping_ = false;
     bool forced_ = false;  ///< a second signal: give up waiting for queued work
     bool senders_done_ = false;
     bool poller_done_ = false;
+    bool conflict_logged_ = false;
+    std::size_t conflicts_ = 0;
     std::size_t malformed_updates_ = 0;
+    std::size_t ignored_updates_ = 0;  ///< valid updates of types the bot does not answer
+    std::size_t logged_skipped_updates_ = 0;
+    std::size_t flood_dropped_queries_ = 0;
 };
 
 void telegram_bot::wait_for_signal() {
@@ -288,8 +321,14 @@ asio::awaitable<int> telegram_bot::run() {
 
     service_->shutdown();
     signals_.cancel();
-    if (malformed_updates_ > 0) {
-        spdlog::info("skipped {} malformed updates while running", malformed_updates_);
+    if (malformed_updates_ > 0 || ignored_updates_ > 0 || flood_dropped_queries_ > 0) {
+        spdlog::info(
+            "while running: skipped {} malformed updates, ignored {} updates without a text "
+            "message, dropped {} queries from users over the flood limit",
+            malformed_updates_, ignored_updates_, flood_dropped_queries_);
+    }
+    if (conflicts_ > 1) {
+        spdlog::info("getUpdates met {} conflicts (409) while running", conflicts_);
     }
     spdlog::info("stopped");
     co_return 0;
@@ -333,7 +372,6 @@ asio::awaitable<bool> telegram_bot::fetch_identity() {
 
 asio::awaitable<void> telegram_bot::poll_loop() {
     clock_type::duration delay{};
-    bool conflict_logged = false;
     while (!stopping_) {
         if (!unqueued_.empty()) {
             // Back-pressure: the ring is full, so take no new updates until it has room.
@@ -357,14 +395,22 @@ asio::awaitable<void> telegram_bot::poll_loop() {
         if (!result.ok()) {
             clock_type::duration wait = next_retry_delay(delay);
             if (result.kind == api_result::status::api_error && result.error_code == 409) {
-                if (!conflict_logged) {
-                    spdlog::error(
-                        "getUpdates conflict (409): another instance or a webhook is "
-                        "using this bot token: {}",
-                        result.description);
-                    conflict_logged = true;
-                }
+                // Logged once per run: two instances that keep taking the token from each
+                // other would otherwise fill the log.
+                ++conflicts_;
                 wait = std::max<clock_type::duration>(wait, conflict_delay);
+                if (!conflict_logged_) {
+                    spdlog::error(
+                        "getUpdates conflict (409): another instance of the bot or a webhook "
+                        "uses this bot token; stop the other instance or call deleteWebhook. "
+                        "Retrying every {} s or more; further conflicts are only counted. "
+                        "Telegram said: {}",
+                        std::chrono::duration_cast<std::chrono::seconds>(wait).count(),
+                        result.description);
+                    conflict_logged_ = true;
+                } else {
+                    spdlog::debug("getUpdates conflict (409) again, {} so far", conflicts_);
+                }
             } else if (result.retry_after > 0) {
                 wait = std::min<clock_type::duration>(std::chrono::seconds(result.retry_after),
                                                       max_retry_after);
@@ -377,7 +423,6 @@ asio::awaitable<void> telegram_bot::poll_loop() {
             co_await sleep(wait);
             continue;
         }
-        conflict_logged = false;
 
         const std::optional<std::size_t> fresh = accept_updates(result.body);
         if (!fresh) {
@@ -394,9 +439,15 @@ asio::awaitable<void> telegram_bot::poll_loop() {
         if (!unqueued_.empty()) {
             service_->submit(unqueued_);
         }
-        const auto elapsed = clock_type::now() - started;
-        if (*fresh == 0 && elapsed < repoll_pause) {
-            co_await offset_moved_.wait_for(repoll_pause - elapsed);
+        if (*fresh == 0) {
+            const auto elapsed = clock_type::now() - started;
+            if (elapsed < repoll_pause) {
+                co_await offset_moved_.wait_for(repoll_pause - elapsed);
+            }
+            const auto since_poll = clock_type::now() - started;
+            if (since_poll < min_repoll_interval) {
+                co_await sleep(min_repoll_interval - since_poll);
+            }
         }
     }
     // Updates that never reached the ring are queued now, so that shutdown finishes them too.
@@ -410,72 +461,134 @@ asio::awaitable<void> telegram_bot::poll_loop() {
 }
 
 std::optional<std::size_t> telegram_bot::accept_updates(const std::string& body) {
-    simdjson::dom::element root;
-    simdjson::dom::array updates;
-    simdjson::error_code parse_error = json_parser_.parse(body).get(root);
-    std::string repaired;
-    if (parse_error == simdjson::UTF8_ERROR || parse_error == simdjson::STRING_ERROR) {
-        // One update with broken text must not hold back the others, which Telegram would
-        // otherwise send again forever: read it with the bad bytes and escapes replaced.
-        spdlog::warn("getUpdates returned invalid UTF-8 or string escapes; replacing them");
-        repaired = replace_lone_surrogate_escapes(replace_invalid_utf8(body));
-        parse_error = json_parser_.parse(repaired).get(root);
+    parsed_batch batch = update_parser_.parse(body);
+    if (batch.repaired) {
+        spdlog::warn("getUpdates returned invalid UTF-8 or string escapes; replaced them");
     }
-    if (parse_error != simdjson::SUCCESS || root["result"].get(updates) != simdjson::SUCCESS) {
+    if (!batch.usable) {
         return std::nullopt;
+    }
+    if (batch.without_id > 0) {
+        // Without an id an update cannot be confirmed on its own; a later offset covers it.
+        malformed_updates_ += batch.without_id;
+        spdlog::warn("skipped {} updates without a numeric update_id", batch.without_id);
     }
 
     std::size_t fresh = 0;
-    for (simdjson::dom::element update : updates) {
-        std::int64_t update_id = 0;
-        if (update["update_id"].get(update_id) != simdjson::SUCCESS) {
-            // Without an id the update cannot be confirmed on its own; a later offset covers it.
-            ++malformed_updates_;
-            spdlog::warn("skipped an update without a numeric update_id");
-            continue;
-        }
-        if (!tracker_.begin(update_id)) {
+    for (parsed_update& update : batch.updates) {
+        if (!tracker_.begin(update.update_id)) {
             continue;  // still in flight, or finished and not yet confirmed
         }
         ++fresh;
-
-        simdjson::dom::element message;
-        if (update["message"].get(message) != simdjson::SUCCESS) {
-            spdlog::debug("ignored update {}: not a message", update_id);
-            finish(update_id);
+        if (update.type != parsed_update::kind::message) {
+            log_skipped_update(update);
+            finish(update.update_id);
             continue;
         }
-        incoming_message incoming;
-        incoming.update_id = update_id;
-        std::string_view chat_type;
-        std::string_view text;
-        if (message["chat"]["id"].get(incoming.chat_id) != simdjson::SUCCESS ||
-            message["chat"]["type"].get(chat_type) != simdjson::SUCCESS ||
-            message["message_id"].get(incoming.message_id) != simdjson::SUCCESS) {
-            ++malformed_updates_;
-            spdlog::warn("skipped update {}: message lacks chat.id, chat.type or message_id",
-                         update_id);
-            finish(update_id);
+        if (!admit_query(update)) {
             continue;
         }
-        if (message["text"].get(text) != simdjson::SUCCESS) {
-            spdlog::debug("ignored update {} in chat {}: message has no text", update_id,
-                          incoming.chat_id);
-            finish(update_id);
-            continue;
-        }
-        incoming.chat_type = std::string(chat_type);
-        incoming.text = std::string(text);
-        spdlog::debug("received update {} in chat {}", update_id, incoming.chat_id);
-        chats_[incoming.chat_id].update_ids.push_back(update_id);
+        incoming_message& incoming = update.message;
+        spdlog::debug("received update {} in chat {}", incoming.update_id, incoming.chat_id);
+        chats_[incoming.chat_id].update_ids.push_back(incoming.update_id);
         unqueued_.push_back(std::move(incoming));
     }
     return fresh;
 }
 
+void telegram_bot::log_skipped_update(const parsed_update& update) {
+    const bool malformed = update.type == parsed_update::kind::malformed;
+    if (malformed) {
+        ++malformed_updates_;
+    } else {
+        ++ignored_updates_;
+    }
+    if (!malformed && update.reason == "message has no text") {
+        // Photos, stickers and the like are ordinary, so they are not worth a log line.
+        spdlog::debug("ignored update {}: {}", update.update_id, update.reason);
+        return;
+    }
+    if (logged_skipped_updates_ >= max_logged_skipped_updates) {
+        spdlog::debug("skipped update {}: {}", update.update_id, update.reason);
+        return;
+    }
+    ++logged_skipped_updates_;
+    if (malformed) {
+        spdlog::warn("skipped update {}: {}", update.update_id, update.reason);
+    } else {
+        spdlog::info("skipped update {}: {}", update.update_id, update.reason);
+    }
+    if (logged_skipped_updates_ == max_logged_skipped_updates) {
+        spdlog::warn("logged {} skipped updates; further ones are only counted until shutdown",
+                     max_logged_skipped_updates);
+    }
+}
+
+bool telegram_bot::addressed_to_bot(const incoming_message& message) const {
+    if (message.chat_type == "private") {
+        return true;
+    }
+    // In groups the bot replies only to its commands: "/command" or "/command@ThisBot".
+    const std::string_view text = message.text;
+    if (!text.starts_with('/')) {
+        return false;
+    }
+    const std::string_view command = text.substr(0, text.find_first_of(" \t\n"));
+    const std::size_t at = command.find('@');
+    if (at == std::string_view::npos) {
+        return true;
+    }
+    const std::string_view username = command.substr(at + 1);
+    return std::equal(username.begin(), username.end(), bot_username_.begin(), bot_username_.end(),
+                      [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a)) ==
+                                 std::tolower(static_cast<unsigned char>(b));
+                      });
+}
+
+bool telegram_bot::admit_query(const parsed_update& update) {
+    // Group chatter that the bot ignores anyway neither counts nor earns a notice.
+    if (!addressed_to_bot(update.message)) {
+        return true;
+    }
+    const auto now = clock_type::now();
+    const user_flood_guard::verdict verdict = flood_guard_.check(update.user_id, now);
+    if (verdict == user_flood_guard::verdict::accept) {
+        return true;
+    }
+    ++flood_dropped_queries_;
+    const incoming_message& message = update.message;
+
+    if (verdict == user_flood_guard::verdict::reject) {
+        spdlog::debug("dropped update {} from user {}: over the flood limit", update.update_id,
+                      update.user_id);
+        finish(update.update_id);
+        return false;
+    }
+    const auto wait = flood_guard_.wait_time(update.user_id, now);
+    spdlog::info(
+        "user {} in chat {} sends queries too fast; dropping their queries for about {} s "
+        "and sending one notice",
+        update.user_id, message.chat_id, std::chrono::ceil<std::chrono::seconds>(wait).count());
+
+    // The notice takes the dropped query's place in its chat, so it is sent in order and
+    // finishes the update once it is out.
+    chats_[message.chat_id].update_ids.push_back(update.update_id);
+    outgoing_reply notice;
+    notice.update_id = update.update_id;
+    notice.chat_id = message.chat_id;
+    notice.reply_to_message_id = message.message_id;
+    notice.html = flood_notice_html(wait);
+    on_reply(std::move(notice));
+    return false;
+}
+
 void telegram_bot::on_reply(outgoing_reply reply) {
     const std::int64_t chat_id = reply.chat_id;
-    chats_[chat_id].ready.insert_or_assign(reply.update_id, std::move(reply));
+    const std::int64_t update_id = reply.update_id;
+    pending_reply pending;
+    pending.reply = std::move(reply);
+    chats_[chat_id].ready.insert_or_assign(update_id, std::move(pending));
     pump_chat(chat_id);
 }
 
@@ -490,14 +603,14 @@ void telegram_bot::pump_chat(std::int64_t chat_id) {
         if (ready == chat.ready.end()) {
             break;
         }
-        if (ready->second.html.empty()) {
+        if (ready->second.reply.html.empty()) {
             finish(ready->first);
             chat.ready.erase(ready);
             chat.update_ids.pop_front();
             continue;
         }
         chat.scheduled = true;
-        send_queue_.push_back(chat_id);
+        scheduler_.enqueue(chat_id);
         send_work_.notify_all();
     }
     if (chat.update_ids.empty() && !chat.sending) {
@@ -517,46 +630,56 @@ asio::awaitable<void> telegram_bot::send_loop() {
     bot_api_client client(io_.get_executor(), options_.endpoint);
     send_clients_.push_back(&client);
     while (!senders_done_) {
-        if (send_queue_.empty()) {
-            co_await send_work_.wait_for(1s);
+        const auto now = clock_type::now();
+        clock_type::time_point wake_at;
+        const std::optional<std::int64_t> picked = scheduler_.next(now, wake_at);
+        if (!picked) {
+            // enqueue() notifies send_work_, so a chat that becomes ready sooner ends the wait.
+            co_await send_work_.wait_for(std::min<clock_type::duration>(wake_at - now, 1s));
             continue;
         }
-        const std::int64_t chat_id = send_queue_.front();
-        send_queue_.pop_front();
+        const std::int64_t chat_id = *picked;
         chat_queue& chat = chats_[chat_id];
         chat.scheduled = false;
         chat.sending = true;
         const std::int64_t update_id = chat.update_ids.front();
-        outgoing_reply reply = std::move(chat.ready.at(update_id));
-        chat.ready.erase(update_id);
-
-        // NOTE: only the overall rate is limited here; Telegram's per-chat and per-group limits
-        // are met only as long as chats send few queries.
-        const auto wait = send_rate_.take(clock_type::now());
-        if (wait > clock_type::duration::zero()) {
-            co_await send_abort_.wait_for(wait);
-        }
-        const bool done = co_await send_reply(client, std::move(reply));
+        auto node = chat.ready.extract(update_id);
+        const send_outcome outcome = co_await send_reply(client, node.mapped());
 
         // pump_chat never erases a chat while it is sending, so `chat` is still valid.
         chat.sending = false;
-        chat.update_ids.pop_front();
-        if (done) {
-            finish(update_id);
+        switch (outcome.result) {
+            case send_outcome::kind::done:
+                chat.update_ids.pop_front();
+                finish(update_id);
+                break;
+            case send_outcome::kind::retry:
+                // The reply stays at the head of its chat, so later replies keep waiting.
+                chat.ready.insert(std::move(node));
+                chat.scheduled = true;
+                scheduler_.enqueue(chat_id, outcome.not_before);
+                send_work_.notify_all();
+                break;
+            case send_outcome::kind::abandoned:
+                chat.update_ids.pop_front();
+                break;
         }
         pump_chat(chat_id);
     }
     std::erase(send_clients_, &client);
 }
 
-asio::awaitable<bool> telegram_bot::send_reply(bot_api_client& client, outgoing_reply reply) {
-    bool as_plain_text = false;
-    bool migrated = false;
-    clock_type::duration delay{};
+asio::awaitable<send_outcome> telegram_bot::send_reply(bot_api_client& client,
+                                                       pending_reply& pending) {
+    outgoing_reply& reply = pending.reply;
+    if (const auto migrated = migrated_chats_.find(reply.chat_id);
+        migrated != migrated_chats_.end()) {
+        reply.chat_id = migrated->second;
+    }
     while (!forced_ && !senders_done_) {
         boost::json::object request;
         request["chat_id"] = reply.chat_id;
-        if (as_plain_text) {
+        if (pending.as_plain_text) {
             request["text"] = html_to_plain_text(reply.html);
         } else {
             request["text"] = reply.html;
@@ -577,7 +700,7 @@ asio::awaitable<bool> telegram_bot::send_reply(bot_api_client& client, outgoing_
             co_await client.call("sendMessage", std::move(body), send_timeout);
         if (result.ok()) {
             spdlog::debug("sent reply to update {} in chat {}", reply.update_id, reply.chat_id);
-            co_return true;
+            co_return send_outcome{};
         }
         if (result.kind == api_result::status::cancelled) {
             break;
@@ -586,50 +709,62 @@ asio::awaitable<bool> telegram_bot::send_reply(bot_api_client& client, outgoing_
             if (result.error_code == 429) {
                 const auto wait = std::min<clock_type::duration>(
                     std::chrono::seconds(std::max(1, result.retry_after)), max_retry_after);
-                spdlog::warn("sendMessage to chat {} rate limited (429), retrying in {} s",
-                             reply.chat_id,
-                             std::chrono::duration_cast<std::chrono::seconds>(wait).count());
-                co_await send_abort_.wait_for(wait);
-                continue;
+                spdlog::warn(
+                    "sendMessage to chat {} rate limited (429, retry_after {} s); resending "
+                    "in {} s while other chats go on",
+                    reply.chat_id, result.retry_after,
+                    std::chrono::duration_cast<std::chrono::seconds>(wait).count());
+                co_return send_outcome{send_outcome::kind::retry, clock_type::now() + wait};
             }
             if (result.error_code == 403) {
                 spdlog::info(
                     "dropped the reply to update {}: chat {} blocked the bot or removed "
                     "it (403)",
                     reply.update_id, reply.chat_id);
-                co_return true;
+                co_return send_outcome{};
             }
-            if (result.error_code == 400 && result.migrate_to_chat_id != 0 && !migrated) {
+            if (result.error_code == 400 && result.migrate_to_chat_id != 0 && !pending.migrated) {
                 spdlog::info("chat {} became supergroup {}; resending there", reply.chat_id,
                              result.migrate_to_chat_id);
+                migrated_chats_[reply.chat_id] = result.migrate_to_chat_id;
                 reply.chat_id = result.migrate_to_chat_id;
-                migrated = true;
+                pending.migrated = true;
                 continue;
             }
-            if (result.error_code == 400 && !as_plain_text &&
+            if (result.error_code == 400 && !pending.as_plain_text &&
                 result.description.find("can't parse entities") != std::string::npos) {
                 spdlog::warn(
                     "Telegram could not parse the HTML of the reply to update {} ({}); "
                     "resending as plain text",
                     reply.update_id, result.description);
-                as_plain_text = true;
+                pending.as_plain_text = true;
                 continue;
             }
             if (result.error_code >= 400 && result.error_code < 500) {
                 spdlog::warn("dropped the reply to update {} in chat {}: {} {}", reply.update_id,
                              reply.chat_id, result.error_code, result.description);
-                co_return true;
+                co_return send_outcome{};
             }
         }
-        const auto wait = next_retry_delay(delay);
-        spdlog::warn("sendMessage to chat {} failed: {}; retrying in {} ms", reply.chat_id,
-                     result.description,
-                     std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
-        co_await send_abort_.wait_for(wait);
+        co_return retry_later(pending, result);
     }
     spdlog::warn("left the reply to update {} in chat {} unsent: shutting down", reply.update_id,
                  reply.chat_id);
-    co_return false;
+    co_return send_outcome{send_outcome::kind::abandoned, {}};
+}
+
+send_outcome telegram_bot::retry_later(pending_reply& pending, const api_result& result) {
+    const outgoing_reply& reply = pending.reply;
+    if (++pending.failed_attempts >= max_send_attempts) {
+        spdlog::error("dropped the reply to update {} in chat {} after {} failed attempts: {}",
+                      reply.update_id, reply.chat_id, pending.failed_attempts, result.description);
+        return send_outcome{};
+    }
+    const auto wait = next_retry_delay(pending.retry_delay);
+    spdlog::warn("sendMessage to chat {} failed: {}; retrying in {} ms", reply.chat_id,
+                 result.description,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+    return send_outcome{send_outcome::kind::retry, clock_type::now() + wait};
 }
 
 asio::awaitable<void> telegram_bot::confirm_offset() {

@@ -17,8 +17,15 @@ Tests use it in-process (FakeBotApi.start()/stop(), push_update(), the recorded 
 sent messages); by hand it runs as `python3 fake_bot_api.py --port 8081 --interactive`, and
 `python3 fake_bot_api.py --self-test` checks the fake itself.
 
-Fault knobs: fail_next() makes the next calls of a method fail with a chosen error, and
-set_delay() slows a method down. A per-chat flood limit can be added in _check_flood().
+Fault knobs: fail_next() makes the next calls of a method (optionally for one chat) fail with
+a chosen error, such as 429 with retry_after, 409, 403, 400 or 500. reset_next() cuts the
+connection with a TCP reset halfway through the response, hang_next() reads a request and
+never answers, and respond_raw_next() sends a body of the test's choice, such as malformed
+JSON. set_delay() slows a method down. enable_flood_limits() makes sendMessage enforce
+Telegram's flood limits and count the 429s it sends.
+
+Socks5Proxy and HttpConnectProxy are proxies for tests (127.0.0.1, any free port) that record
+every tunnel they open.
 """
 
 from __future__ import annotations
@@ -28,8 +35,11 @@ import http.client
 import json
 import os
 import re
+import base64
+import collections
 import select
 import socket
+import struct
 import sys
 import threading
 import time
@@ -336,6 +346,7 @@ class RequestRecord:
     done_seq: int = 0
     time_done: float = 0.0
     abandoned: bool = False           # the client went away before the response
+    fault: str = ""                   # the injected fault that produced the response, if any
     delivered_update_ids: list[int] = field(default_factory=list)
     sent_index: int | None = None     # index into sent_messages() for an accepted sendMessage
 
@@ -361,8 +372,45 @@ class SentMessage:
 @dataclass
 class _Fault:
     method: str
-    error: ApiError
     times: int
+    action: str                       # "error", "reset", "hang" or "raw"
+    error: ApiError | None = None
+    raw_body: bytes = b""
+    raw_status: int = 200
+    chat_id: int | None = None        # only calls with this chat_id, when set
+
+
+@dataclass
+class FloodLimits:
+    """The limits flood-limit mode enforces on sendMessage.
+
+    The per-chat burst and the overall burst are the short bursts Telegram tolerates; they
+    also absorb jitter in network delay. Groups (negative chat ids) get at most
+    `group_messages` in any sliding `group_window_seconds`.
+    """
+    messages_per_second: float = 30.0
+    burst: float = 30.0
+    chat_messages_per_second: float = 1.0
+    chat_burst: float = 5.0
+    group_messages: int = 20
+    group_window_seconds: float = 60.0
+
+
+class _Bucket:
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.last = now
+
+    def take(self, now: float) -> float:
+        """Take one token; return 0 when there was one, else the seconds until there is."""
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
 
 
 class FakeBotApi:
@@ -399,6 +447,12 @@ class FakeBotApi:
         self._offsets: list[tuple[int, int]] = []    # (request seq, offset)
         self._faults: list[_Fault] = []
         self._delays: dict[str, float] = {}
+        self._flood: FloodLimits | None = None
+        self._flood_overall: _Bucket | None = None
+        self._flood_chats: dict[int, _Bucket] = {}
+        self._flood_groups: dict[int, collections.deque] = {}
+        self._flood_rejections: list[tuple[int, float]] = []   # (chat_id, retry_after)
+        self._always_delivered: set[int] = set()
         self._connections: dict[int, socket.socket] = {}
         self._next_connection_id = 1
         self._stopping = False
@@ -455,13 +509,23 @@ class FakeBotApi:
 
     # --- updates -------------------------------------------------------------------------
 
-    def push_update(self, update: dict[str, Any]) -> int:
+    def push_update(self, update: dict[str, Any], *, ignore_allowed_updates: bool = False) -> int:
         """Queue `update` for getUpdates, giving it the next update_id unless it has one.
 
-        Returns the update_id. Ids must increase, as Telegram's do.
+        Returns the update_id. Ids must increase, as Telegram's do. With
+        `ignore_allowed_updates` the update is delivered even when the bot's allowed_updates
+        excludes its type, which is how a test sends an update type the bot never asked for.
         """
         with self._cond:
-            return self._push_locked(update)
+            update_id = self._push_locked(update)
+            if ignore_allowed_updates:
+                self._always_delivered.add(update_id)
+            return update_id
+
+    def add_chat(self, chat: dict[str, Any]) -> None:
+        """Make `chat` known to sendMessage without a message from it (a migrated supergroup)."""
+        with self._lock:
+            self._chats.setdefault(chat["id"], dict(chat))
 
     def push_updates(self, updates: list[dict[str, Any]]) -> list[int]:
         """Queue several updates at once, so that one getUpdates can return them all."""
@@ -567,12 +631,53 @@ class FakeBotApi:
     # --- fault knobs ---------------------------------------------------------------------
 
     def fail_next(self, method: str, error_code: int, description: str, *, times: int = 1,
-                  parameters: dict[str, Any] | None = None) -> None:
+                  parameters: dict[str, Any] | None = None, chat_id: int | None = None) -> None:
         """Make the next `times` calls of `method` fail with `error_code` and `description`
-        (e.g. 429 with parameters {"retry_after": 3}, or 502)."""
+        (e.g. 429 with parameters {"retry_after": 3}, or 502). With `chat_id`, only calls
+        for that chat fail."""
         with self._lock:
-            self._faults.append(_Fault(method, ApiError(error_code, description, parameters),
-                                       times))
+            self._faults.append(_Fault(method, times, "error",
+                                       error=ApiError(error_code, description, parameters),
+                                       chat_id=chat_id))
+
+    def reset_next(self, method: str, *, times: int = 1, chat_id: int | None = None) -> None:
+        """Respond to the next `times` calls of `method` with half a response, then a TCP reset.
+
+        The call has no effect: a sendMessage cut this way sends nothing."""
+        with self._lock:
+            self._faults.append(_Fault(method, times, "reset", chat_id=chat_id))
+
+    def hang_next(self, method: str, *, times: int = 1) -> None:
+        """Read the next `times` calls of `method` and never respond. The connection stays
+        open until the client closes it or the fake stops."""
+        with self._lock:
+            self._faults.append(_Fault(method, times, "hang"))
+
+    def respond_raw_next(self, method: str, body: bytes, *, status: int = 200,
+                         times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with `body` as it is (e.g. invalid
+        JSON), with Content-Type application/json."""
+        with self._lock:
+            self._faults.append(_Fault(method, times, "raw", raw_body=body, raw_status=status))
+
+    def pending_faults(self) -> int:
+        """How many injected faults have not fired yet."""
+        with self._lock:
+            return sum(fault.times for fault in self._faults)
+
+    def enable_flood_limits(self, limits: FloodLimits | None = None) -> None:
+        """Make sendMessage answer 429 with retry_after whenever a flood limit is exceeded."""
+        with self._lock:
+            self._flood = limits or FloodLimits()
+            self._flood_overall = _Bucket(self._flood.messages_per_second, self._flood.burst,
+                                          time.monotonic())
+            self._flood_chats.clear()
+            self._flood_groups.clear()
+
+    def flood_rejections(self) -> list[tuple[int, float]]:
+        """Every 429 that flood-limit mode sent, as (chat_id, retry_after)."""
+        with self._lock:
+            return list(self._flood_rejections)
 
     def set_delay(self, method: str, seconds: float) -> None:
         """Delay every response to `method` by `seconds` (0 removes the delay)."""
@@ -624,14 +729,17 @@ class FakeBotApi:
                 self._sent[record.sent_index].done_seq = record.done_seq
             self._cond.notify_all()
 
-    def _take_fault(self, method: str) -> ApiError | None:
+    def _take_fault(self, method: str, params: dict[str, Any]) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.method == method and fault.times > 0:
-                    fault.times -= 1
-                    if fault.times == 0:
-                        self._faults.remove(fault)
-                    return fault.error
+                if fault.method != method or fault.times <= 0:
+                    continue
+                if fault.chat_id is not None and params.get("chat_id") != fault.chat_id:
+                    continue
+                fault.times -= 1
+                if fault.times == 0:
+                    self._faults.remove(fault)
+                return fault
             return None
 
     def _delay_for(self, method: str) -> float:
@@ -639,8 +747,34 @@ class FakeBotApi:
             return self._delays.get(method, 0.0)
 
     def _check_flood(self, chat_id: int, now: float) -> ApiError | None:
-        """Return a 429 error when a flood limit is exceeded; the fake has none yet."""
-        return None
+        """Return a 429 error when flood-limit mode is on and a limit is exceeded.
+
+        A rejected message still counts against the overall and per-chat budgets, as a
+        request that Telegram had to turn down does.
+        """
+        with self._lock:
+            limits = self._flood
+            if limits is None or self._flood_overall is None:
+                return None
+            waits = [self._flood_overall.take(now)]
+            chat_bucket = self._flood_chats.setdefault(
+                chat_id, _Bucket(limits.chat_messages_per_second, limits.chat_burst, now))
+            waits.append(chat_bucket.take(now))
+            if chat_id < 0:
+                sends = self._flood_groups.setdefault(chat_id, collections.deque())
+                while sends and sends[0] <= now - limits.group_window_seconds:
+                    sends.popleft()
+                if len(sends) >= limits.group_messages:
+                    waits.append(sends[0] + limits.group_window_seconds - now)
+                else:
+                    sends.append(now)
+            wait = max(waits)
+            if wait <= 0:
+                return None
+            retry_after = max(1, int(wait + 0.999))
+            self._flood_rejections.append((chat_id, retry_after))
+        return ApiError(429, f"Too Many Requests: retry after {retry_after}",
+                        {"retry_after": retry_after})
 
     # --- methods -------------------------------------------------------------------------
 
@@ -701,7 +835,7 @@ class FakeBotApi:
 
     def _is_allowed(self, update: dict[str, Any]) -> bool:
         allowed = self._allowed_updates
-        if not allowed:
+        if not allowed or update["update_id"] in self._always_delivered:
             return True
         return any(kind in update for kind in allowed)
 
@@ -1000,9 +1134,14 @@ class _BotApiHandler(BaseHTTPRequestHandler):
             delay = api._delay_for(method_name)
             if delay > 0:
                 time.sleep(delay)
-            fault = api._take_fault(method_name)
+            fault = api._take_fault(method_name, params)
             if fault is not None:
-                raise fault
+                if fault.action == "error":
+                    assert fault.error is not None
+                    record.fault = "error"
+                    raise fault.error
+                self._inject(record, fault)
+                return
             result = method_impl(api, record, params, self._client_gone)
             response = {"ok": True, "result": result}
         except ClientGone:
@@ -1014,6 +1153,46 @@ class _BotApiHandler(BaseHTTPRequestHandler):
             response = api_error.body()
         api._finish(record, status, response)
         self._respond(status, response)
+
+    def _inject(self, record: RequestRecord, fault: _Fault) -> None:
+        """Answer `record` with a transport-level fault instead of a Bot API response."""
+        api = self.api
+        record.fault = fault.action
+        if fault.action == "raw":
+            api._finish(record, fault.raw_status, None)
+            self._respond_bytes(fault.raw_status, fault.raw_body)
+            return
+        self.close_connection = True
+        if fault.action == "reset":
+            api._finish(record, 0, None, abandoned=True)
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: 200\r\n\r\n{\"ok\":true,\"res")
+                self.wfile.flush()
+                # A zero linger time turns close() into a TCP reset.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+            return
+        # "hang": hold the connection without a word until the client or the fake gives up.
+        while not self._client_gone():
+            with api._cond:
+                if api._stopping:
+                    break
+                api._cond.wait(DISCONNECT_CHECK_SECONDS)
+        api._finish(record, 0, None, abandoned=True)
+
+    def _respond_bytes(self, status: int, data: bytes) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
 
     def _respond(self, status: int, payload: dict[str, Any]) -> None:
         # surrogateescape turns a lone surrogate such as "\udcff" back into the raw byte 0xFF,
@@ -1032,6 +1211,257 @@ class _BotApiHandler(BaseHTTPRequestHandler):
 
 def _redact(text: str, token: str) -> str:
     return text.replace(token, "<token>") if token else text
+
+
+# ------------------------------------------------------------------------------------------
+# Proxies for tests
+
+@dataclass
+class TunnelRecord:
+    """One tunnel a test proxy opened (or refused)."""
+    target_host: str
+    target_port: int
+    address_type: str = ""            # SOCKS5: "domain", "ipv4" or "ipv6"; HTTP: "connect"
+    username: str = ""
+    password: str = ""
+    ok: bool = False
+    error: str = ""
+    bytes_up: int = 0
+    bytes_down: int = 0
+
+
+class _TestProxy:
+    """A threaded TCP proxy on 127.0.0.1 that records its tunnels.
+
+    It connects only to 127.0.0.1: a tunnel to any other host is refused, as is one to a
+    host name other than "localhost", so a test can never reach beyond this machine.
+    """
+
+    def __init__(self, username: str = "", password: str = "") -> None:
+        self.username = username
+        self.password = password
+        self._lock = threading.Lock()
+        self._tunnels: list[TunnelRecord] = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._stopping = False
+        self._sockets: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+
+    def start(self) -> "_TestProxy":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping = True
+        try:
+            self._listener.close()
+        except OSError:
+            pass
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join(timeout=5)
+
+    @property
+    def port(self) -> int:
+        return self._listener.getsockname()[1]
+
+    def tunnels(self) -> list[TunnelRecord]:
+        with self._lock:
+            return list(self._tunnels)
+
+    def _accept_loop(self) -> None:
+        while not self._stopping:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self._sockets.append(client)
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        record = TunnelRecord("", 0)
+        upstream = None
+        try:
+            client.settimeout(10)
+            upstream = self._handshake(client, record)
+            if upstream is not None:
+                client.settimeout(None)
+                self._relay(client, upstream, record)
+        except (OSError, ValueError) as error:
+            record.error = record.error or repr(error)
+        finally:
+            with self._lock:
+                self._tunnels.append(record)
+            for sock in (client, upstream):
+                if sock is not None:
+                    try:
+                        sock.close()
+                    except OSError:
+                        pass
+
+    def _open_upstream(self, host: str, port: int, record: TunnelRecord) -> socket.socket | None:
+        if host not in ("127.0.0.1", "localhost"):
+            record.error = f"refused to tunnel to {host}"
+            return None
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError as error:
+            record.error = f"connect failed: {error}"
+            return None
+
+    def _relay(self, client: socket.socket, upstream: socket.socket,
+               record: TunnelRecord) -> None:
+        with self._lock:
+            self._sockets.append(upstream)
+        sockets = [client, upstream]
+        while True:
+            readable, _, _ = select.select(sockets, [], [], 1.0)
+            if self._stopping:
+                return
+            for sock in readable:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                if sock is client:
+                    upstream.sendall(data)
+                    record.bytes_up += len(data)
+                else:
+                    client.sendall(data)
+                    record.bytes_down += len(data)
+
+    def _handshake(self, client: socket.socket, record: TunnelRecord) -> socket.socket | None:
+        raise NotImplementedError
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ValueError("the client closed the connection during the handshake")
+        data += chunk
+    return data
+
+
+class Socks5Proxy(_TestProxy):
+    """SOCKS5 (RFC 1928) with optional username/password authentication (RFC 1929).
+
+    Only CONNECT is supported. A refused tunnel gets reply code 4 (host unreachable) or 5
+    (connection refused); wrong credentials get status 1 and the connection is closed.
+    """
+
+    def _handshake(self, client: socket.socket, record: TunnelRecord) -> socket.socket | None:
+        version, method_count = _recv_exact(client, 2)
+        if version != 5:
+            raise ValueError(f"not SOCKS5: version {version}")
+        methods = _recv_exact(client, method_count)
+        required_method = 2 if self.username else 0
+        if required_method not in methods:
+            client.sendall(b"\x05\xff")
+            record.error = f"no acceptable method in {list(methods)}"
+            return None
+        client.sendall(bytes([5, required_method]))
+
+        if required_method == 2:
+            sub_version, user_length = _recv_exact(client, 2)
+            record.username = _recv_exact(client, user_length).decode("utf-8", "replace")
+            (password_length,) = _recv_exact(client, 1)
+            record.password = _recv_exact(client, password_length).decode("utf-8", "replace")
+            if sub_version != 1 or record.username != self.username \
+                    or record.password != self.password:
+                client.sendall(b"\x01\x01")
+                record.error = "authentication failed"
+                return None
+            client.sendall(b"\x01\x00")
+
+        version, command, _, address_type = _recv_exact(client, 4)
+        if address_type == 1:
+            record.address_type = "ipv4"
+            record.target_host = socket.inet_ntop(socket.AF_INET, _recv_exact(client, 4))
+        elif address_type == 3:
+            record.address_type = "domain"
+            (length,) = _recv_exact(client, 1)
+            record.target_host = _recv_exact(client, length).decode("ascii", "replace")
+        elif address_type == 4:
+            record.address_type = "ipv6"
+            record.target_host = socket.inet_ntop(socket.AF_INET6, _recv_exact(client, 16))
+        else:
+            client.sendall(b"\x05\x08\x00\x01\x00\x00\x00\x00\x00\x00")
+            record.error = f"address type {address_type}"
+            return None
+        (record.target_port,) = struct.unpack("!H", _recv_exact(client, 2))
+
+        if version != 5 or command != 1:
+            client.sendall(b"\x05\x07\x00\x01\x00\x00\x00\x00\x00\x00")
+            record.error = f"command {command}"
+            return None
+        upstream = self._open_upstream(record.target_host, record.target_port, record)
+        if upstream is None:
+            code = 4 if record.error.startswith("refused") else 5
+            client.sendall(bytes([5, code]) + b"\x00\x01\x00\x00\x00\x00\x00\x00")
+            return None
+
+        # The bound address: a domain name, to exercise the client's ATYP 3 reply parsing.
+        bound = b"proxy.test"
+        client.sendall(b"\x05\x00\x00\x03" + bytes([len(bound)]) + bound
+                       + struct.pack("!H", upstream.getsockname()[1]))
+        record.ok = True
+        return upstream
+
+
+class HttpConnectProxy(_TestProxy):
+    """An HTTP proxy that supports CONNECT only, with optional Basic authentication."""
+
+    def _handshake(self, client: socket.socket, record: TunnelRecord) -> socket.socket | None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                raise ValueError("the client closed the connection before the request ended")
+            head += chunk
+            if len(head) > 16384:
+                raise ValueError("request head too long")
+        lines = head.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+        method, authority, _ = lines[0].split(" ", 2)
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        record.address_type = "connect"
+        host, _, port = authority.rpartition(":")
+        record.target_host = host.strip("[]")
+        record.target_port = int(port) if port.isdigit() else 0
+        if method != "CONNECT":
+            client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            record.error = f"method {method}"
+            return None
+        credentials = headers.get("proxy-authorization", "")
+        if credentials.startswith("Basic "):
+            decoded = base64.b64decode(credentials[6:]).decode("utf-8", "replace")
+            record.username, _, record.password = decoded.partition(":")
+        if self.username and (record.username, record.password) != (self.username,
+                                                                     self.password):
+            client.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                           b"Proxy-Authenticate: Basic realm=\"test\"\r\n"
+                           b"Content-Length: 0\r\n\r\n")
+            record.error = "authentication failed"
+            return None
+        upstream = self._open_upstream(record.target_host, record.target_port, record)
+        if upstream is None:
+            client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+            return None
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        record.ok = True
+        return upstream
 
 
 # ------------------------------------------------------------------------------------------

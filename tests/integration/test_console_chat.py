@@ -11,6 +11,11 @@
    records are still searchable.
 4. --console with TELEGRAM_BOT_TOKEN set: no request reaches the Bot API and the token is
    not printed.
+5. CSV, a folder of .txt/.md files, a Telegram export folder and JSONL in one run: each is
+   searchable, export links use --channel-username, and stderr has a per-source summary and
+   no progress line (stderr is not a terminal).
+6. An unknown CSV column, an invalid channel username and a folder given as JSONL each end
+   the start-up with exit code 1 and a message naming the problem.
 
 Usage: test_console_chat.py --binary build/app/tgsearch --fixtures tests/fixtures
 Prints one line per failed check and a final "N passed, N failed"; exits 1 on any failure.
@@ -223,6 +228,68 @@ def check_console_ignores_token(binary: Path, fixtures: Path, workdir: Path, che
     checks.check(not leaked, "the token is not printed in console mode", leaked)
 
 
+def check_mixed_formats(binary: Path, fixtures: Path, workdir: Path, checks: Checks,
+                        deadline: Deadline) -> None:
+    print("== console chat over CSV, a text folder, an export folder and JSONL at once",
+          flush=True)
+    csv_path = fixtures / "corpus" / "articles.csv"
+    notes = fixtures / "loaders" / "notes"
+    export_folder = fixtures / "loaders" / "channel_export"
+    args = ["--console", "--corpus", str(csv_path), "--corpus", str(notes),
+            "--corpus", str(export_folder), "--corpus", str(fixtures / "corpus" / "records.jsonl"),
+            "--channel-username", "@release_notes"]
+    process = run_console(binary, args, "Comma inside\nDeep heading\nfolder loading\n",
+                          workdir, "mixed_formats", checks, deadline)
+    if process is None:
+        return
+    stdout = process.stdout()
+    checks.check("Comma, inside (https://example.org/a2)" in stdout,
+                 "a CSV row with a quoted comma is found with its link", stdout[:300])
+    checks.check("Deep heading" in stdout, "a Markdown file of the text folder is found",
+                 stdout[:300])
+    checks.check("https://t.me/release_notes/5" in stdout,
+                 "an export folder's post links to t.me/<username>/<id>", stdout[:600])
+    stderr = process.stderr()
+    for source, loaded in ((csv_path, 5), (notes, 3), (export_folder, 2)):
+        checks.check(f"loaded {loaded} documents from {source} " in stderr,
+                     f"the summary counts {loaded} documents from {source.name}",
+                     process.stderr_tail())
+    checks.check("loaded 17 documents from 4 sources" in stderr,
+                 "the summary adds up every source", process.stderr_tail())
+    checks.check(re.search(r"latin1\.txt:2: file is not valid UTF-8", stderr) is not None,
+                 "the summary names the non-UTF-8 file and its line", process.stderr_tail())
+    checks.check("\r" not in stderr and "\x1b[" not in stderr,
+                 "no progress line is drawn when stderr is not a terminal",
+                 repr(stderr[:200]))
+
+
+def check_corpus_option_errors(binary: Path, fixtures: Path, workdir: Path, checks: Checks,
+                               deadline: Deadline) -> None:
+    print("== corpus options with invalid values", flush=True)
+    csv_path = str(fixtures / "corpus" / "articles.csv")
+    cases = [
+        ("unknown_column", ["--corpus", csv_path, "--text-column", "summary"],
+         ['column "summary" (--text-column) not found', '"id", "Title", "Body", "URL", "tags"']),
+        ("bad_username", ["--corpus", csv_path, "--channel-username", "1abc"],
+         ['invalid channel username "1abc"']),
+        ("file_format_on_folder", ["--corpus", str(fixtures / "loaders" / "notes"),
+                                   "--format", "jsonl"],
+         ["it is a directory"]),
+    ]
+    for name, args, expected in cases:
+        process = BinaryProcess([str(binary), "--console"] + args, child_env(None), workdir,
+                                name, stdin_text="")
+        try:
+            exit_code = process.wait(deadline.bound(PROCESS_TIMEOUT_SECONDS))
+        finally:
+            process.kill()
+        checks.check(exit_code == 1, f"{name}: exits 1 at start-up", describe_exit(exit_code))
+        stderr = process.stderr()
+        for text in expected:
+            checks.check(text in stderr, f"{name}: stderr says {text!r}",
+                         process.stderr_tail())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", required=True, type=Path, help="path to tgsearch")
@@ -246,6 +313,8 @@ def main() -> int:
             check_embedded_sample(binary, workdir, checks, deadline)
             check_malformed_corpus(binary, workdir, checks, deadline)
             check_console_ignores_token(binary, fixtures, workdir, checks, deadline)
+            check_mixed_formats(binary, fixtures, workdir, checks, deadline)
+            check_corpus_option_errors(binary, fixtures, workdir, checks, deadline)
     except Exception as error:  # an error in the test itself still ends with the summary
         traceback.print_exc()
         checks.check(False, "the test runs without an internal error", repr(error))

@@ -230,9 +230,16 @@ def start_watchdog(checks: Checks, seconds: float) -> threading.Timer:
     return timer
 
 
+# Proxy variables from the caller's environment would send the bot's traffic elsewhere.
+PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy",
+                   "ALL_PROXY", "no_proxy", "NO_PROXY")
+
+
 def child_env(token: str | None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("TELEGRAM_BOT_TOKEN", None)
+    for name in PROXY_VARIABLES:
+        env.pop(name, None)
     if token is not None:
         env["TELEGRAM_BOT_TOKEN"] = token
     env.setdefault("LANG", "C.UTF-8")
@@ -314,8 +321,9 @@ def group_query_text(message_text: str) -> str:
 
 class PlannedMessage:
     def __init__(self, chat: dict[str, Any], text: str, expects_reply: bool,
-                 query: str | None) -> None:
+                 query: str | None, sender: dict[str, Any] | None = None) -> None:
         self.chat = chat
+        self.sender = sender        # None: the fake's default sender for the chat
         self.text = text
         self.expects_reply = expects_reply
         self.query = query          # the search words, None for /start, /help and ignored ones
@@ -341,14 +349,18 @@ def plan_messages() -> list[PlannedMessage]:
                       for chat_id in SUPERGROUP_CHAT_IDS])
     for index, chat in enumerate(group_chats):
         queries = [KNOWN_QUERIES[(index * 3 + k) % len(KNOWN_QUERIES)][0] for k in range(4)]
+        # Each group has its own member, as the bot limits how fast one user may query.
+        sender = {"id": 424242001 + index, "is_bot": False, "first_name": f"Member{index}"}
         messages = [
-            PlannedMessage(chat, f"/search {queries[0]}", True, queries[0]),
-            PlannedMessage(chat, IGNORED_GROUP_TEXTS[0], False, None),
-            PlannedMessage(chat, f"/search@{BOT_USERNAME} {queries[1]}", True, queries[1]),
-            PlannedMessage(chat, IGNORED_GROUP_TEXTS[1], False, None),
-            PlannedMessage(chat, f"/search {queries[2]}", True, queries[2]),
-            PlannedMessage(chat, IGNORED_GROUP_TEXTS[2], False, None),
-            PlannedMessage(chat, f"/search@{BOT_USERNAME} {queries[3]}", True, queries[3]),
+            PlannedMessage(chat, f"/search {queries[0]}", True, queries[0], sender),
+            PlannedMessage(chat, IGNORED_GROUP_TEXTS[0], False, None, sender),
+            PlannedMessage(chat, f"/search@{BOT_USERNAME} {queries[1]}", True, queries[1],
+                           sender),
+            PlannedMessage(chat, IGNORED_GROUP_TEXTS[1], False, None, sender),
+            PlannedMessage(chat, f"/search {queries[2]}", True, queries[2], sender),
+            PlannedMessage(chat, IGNORED_GROUP_TEXTS[2], False, None, sender),
+            PlannedMessage(chat, f"/search@{BOT_USERNAME} {queries[3]}", True, queries[3],
+                           sender),
         ]
         assert len(messages) == MESSAGES_PER_GROUP
         per_chat.append(messages)
@@ -596,7 +608,8 @@ def run_many_chats(binary: Path, fixtures: Path, workdir: Path, corpus: Corpus,
         batch_size = 50
         for start in range(0, len(plan), batch_size):
             for message in plan[start:start + batch_size]:
-                update = fake.make_message_update(message.chat, message.text)
+                update = fake.make_message_update(message.chat, message.text,
+                                                  sender=message.sender)
                 message.message_id = update["message"]["message_id"]
                 message.update_id = fake.push_update(update)
             time.sleep(0.7)

@@ -10,16 +10,20 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -257,7 +261,7 @@ std::string local_url(std::uint16_t port, std::string_view path = "") {
 }
 
 bot_api_endpoint endpoint_for(std::string base_url) {
-    return bot_api_endpoint{std::move(base_url), std::string(test_token)};
+    return bot_api_endpoint{std::move(base_url), std::string(test_token), std::nullopt};
 }
 
 void check_no_token(const api_result& result) {
@@ -787,7 +791,8 @@ TEST_CASE("valid base URLs are accepted", "[bot_api]") {
 TEST_CASE("invalid token or method is rejected", "[bot_api]") {
     asio::io_context io;
     const std::string token = GENERATE(as<std::string>{}, "", "123 456", "123/456", "1\r\n2");
-    CHECK_THROWS_AS(bot_api_client(io.get_executor(), bot_api_endpoint{"http://127.0.0.1", token}),
+    CHECK_THROWS_AS(bot_api_client(io.get_executor(),
+                                   bot_api_endpoint{"http://127.0.0.1", token, std::nullopt}),
                     std::invalid_argument);
 
     bot_api_client client(io.get_executor(), endpoint_for("http://127.0.0.1:1"));
@@ -971,6 +976,181 @@ private:
 };
 
 }  // namespace
+
+namespace {
+
+/// A proxy for one tunnel to 127.0.0.1, run on its own thread with blocking I/O. It records
+/// the target the client asked for, so a test can check that the proxy resolved the name.
+class tunnel_proxy {
+public:
+    enum class protocol { socks5, http_connect };
+
+    explicit tunnel_proxy(protocol type)
+        : type_(type), acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+        port_ = acceptor_.local_endpoint().port();
+        thread_ = std::thread([this] { serve(); });
+    }
+
+    ~tunnel_proxy() {
+        stopping_ = true;
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+        thread_.join();
+    }
+
+    std::uint16_t port() const { return port_; }
+
+    /// Returns the "host:port" the client asked to reach, or an empty string before a handshake.
+    std::string target() const {
+        std::lock_guard lock(mutex_);
+        return target_;
+    }
+
+private:
+    void serve() {
+        boost::system::error_code error;
+        tcp::socket client(io_);
+        acceptor_.accept(client, error);
+        if (error) {
+            return;
+        }
+        const std::uint16_t target_port = handshake(client, error);
+        if (error || target_port == 0) {
+            return;
+        }
+        tcp::socket upstream(io_);
+        upstream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), target_port), error);
+        if (error) {
+            return;
+        }
+        if (type_ == protocol::socks5) {
+            const std::string reply("\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x00", 10);
+            asio::write(client, asio::buffer(reply), error);
+        } else {
+            asio::write(client, asio::buffer(std::string("HTTP/1.1 200 OK\r\n\r\n")), error);
+        }
+        relay(client, upstream);
+    }
+
+    // Returns the target port, or 0 when the handshake failed.
+    std::uint16_t handshake(tcp::socket& client, boost::system::error_code& error) {
+        if (type_ == protocol::http_connect) {
+            std::string head;
+            asio::read_until(client, asio::dynamic_buffer(head), "\r\n\r\n", error);
+            const std::size_t begin = head.find(' ') + 1;
+            const std::string authority = head.substr(begin, head.find(' ', begin) - begin);
+            record(authority);
+            return static_cast<std::uint16_t>(
+                std::stoi(authority.substr(authority.rfind(':') + 1)));
+        }
+        std::array<std::uint8_t, 2> greeting{};
+        asio::read(client, asio::buffer(greeting), error);
+        std::vector<std::uint8_t> methods(greeting[1]);
+        asio::read(client, asio::buffer(methods), error);
+        asio::write(client, asio::buffer(std::string("\x05\x00", 2)), error);
+        std::array<std::uint8_t, 5> request{};  // VER CMD RSV ATYP and the name length
+        asio::read(client, asio::buffer(request), error);
+        if (error || request[3] != 3) {
+            return 0;  // the client must leave the name to the proxy
+        }
+        std::string name(request[4], '\0');
+        std::array<std::uint8_t, 2> port{};
+        asio::read(client, asio::buffer(name), error);
+        asio::read(client, asio::buffer(port), error);
+        const auto target_port = static_cast<std::uint16_t>(port[0] << 8 | port[1]);
+        record(name + ":" + std::to_string(target_port));
+        return target_port;
+    }
+
+    void record(std::string target) {
+        std::lock_guard lock(mutex_);
+        target_ = std::move(target);
+    }
+
+    void relay(tcp::socket& client, tcp::socket& upstream) {
+        std::array<pollfd, 2> fds{pollfd{client.native_handle(), POLLIN, 0},
+                                  pollfd{upstream.native_handle(), POLLIN, 0}};
+        std::array<char, 16384> buffer{};
+        while (!stopping_) {
+            if (::poll(fds.data(), fds.size(), 100) <= 0) {
+                continue;
+            }
+            for (std::size_t i = 0; i < 2; ++i) {
+                if (fds[i].revents == 0) {
+                    continue;
+                }
+                const ssize_t size = ::read(fds[i].fd, buffer.data(), buffer.size());
+                if (size <= 0) {
+                    return;
+                }
+                boost::system::error_code error;
+                asio::write(i == 0 ? upstream : client,
+                            asio::buffer(buffer.data(), static_cast<std::size_t>(size)), error);
+                if (error) {
+                    return;
+                }
+            }
+        }
+    }
+
+    protocol type_;
+    asio::io_context io_;
+    tcp::acceptor acceptor_;
+    std::uint16_t port_ = 0;
+    std::thread thread_;
+    std::atomic<bool> stopping_ = false;
+    mutable std::mutex mutex_;
+    std::string target_;
+};
+
+}  // namespace
+
+TEST_CASE("TLS call goes through a proxy that resolves the name", "[bot_api]") {
+    const auto type =
+        GENERATE(tunnel_proxy::protocol::socks5, tunnel_proxy::protocol::http_connect);
+    const test_certificate certificate = make_certificate("DNS:localhost");
+    tls_test_server server(certificate, http_response(200, "OK", get_me_result));
+    tunnel_proxy proxy(type);
+    const std::string scheme = type == tunnel_proxy::protocol::socks5 ? "socks5" : "http";
+    asio::io_context io;
+    std::optional<bot_api_client> client;
+    {
+        const trusted_certificate trust(certificate);
+        bot_api_endpoint endpoint =
+            endpoint_for("https://localhost:" + std::to_string(server.port()));
+        endpoint.proxy =
+            tgsearch::parse_proxy_url(scheme + "://127.0.0.1:" + std::to_string(proxy.port()));
+        client.emplace(io.get_executor(), std::move(endpoint));
+    }
+
+    const api_result result = run_call(io, *client, "getMe", "{}", 5s);
+    client.reset();
+    server.finish();
+
+    INFO(result.description);
+    CHECK(result.ok());
+    CHECK(proxy.target() == "localhost:" + std::to_string(server.port()));
+    CHECK(server.server_name() == "localhost");
+    REQUIRE(server.request().has_value());
+    CHECK(server.request()->target == "/bot" + std::string(test_token) + "/getMe");
+}
+
+TEST_CASE("unreachable proxy is a transport error, not a direct call", "[bot_api]") {
+    http_test_server server([](const received_request&) { return reply_ok(); });
+    asio::io_context io;
+    bot_api_endpoint endpoint = endpoint_for(local_url(server.port()));
+    endpoint.proxy = tgsearch::parse_proxy_url("socks5://user:hunter2@127.0.0.1:" +
+                                               std::to_string(unused_port()));
+    bot_api_client client(io.get_executor(), std::move(endpoint));
+
+    const api_result result = run_call(io, client, "getMe", "{}", 5s);
+
+    CHECK(result.kind == api_result::status::transport_error);
+    CHECK(result.description.find("failed to connect to proxy socks5://user:****@127.0.0.1:") !=
+          std::string::npos);
+    CHECK(result.description.find("hunter2") == std::string::npos);
+    CHECK(server.requests().empty());
+}
 
 TEST_CASE("TLS call succeeds with a trusted certificate", "[bot_api]") {
     const test_certificate certificate = make_certificate("DNS:localhost");

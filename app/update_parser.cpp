@@ -1,0 +1,124 @@
+#include "app/update_parser.hpp"
+
+#include "core/html.hpp"
+#include "core/json_text.hpp"
+
+#include <simdjson.h>
+
+#include <string>
+#include <utility>
+
+namespace tgsearch {
+namespace {
+
+/// Update types longer than this are cut in log reasons; Telegram's longest is about 30.
+constexpr std::size_t max_logged_type_size = 40;
+
+/// Returns the name of the first field of `update` other than update_id, which Telegram uses
+/// as the update's type, or "(none)".
+std::string update_type(simdjson::dom::object update) {
+    for (const auto field : update) {
+        if (field.key != "update_id") {
+            return std::string(field.key.substr(0, max_logged_type_size));
+        }
+    }
+    return "(none)";
+}
+
+parsed_update parse_one(simdjson::dom::object update, std::int64_t update_id) {
+    parsed_update out;
+    out.update_id = update_id;
+
+    simdjson::dom::element message_element;
+    if (update["message"].get(message_element) != simdjson::SUCCESS) {
+        out.type = parsed_update::kind::ignored;
+        out.reason = "unexpected update type \"" + update_type(update) + "\"";
+        return out;
+    }
+    simdjson::dom::object message;
+    if (message_element.get(message) != simdjson::SUCCESS) {
+        out.reason = "\"message\" is not an object";
+        return out;
+    }
+
+    incoming_message& incoming = out.message;
+    incoming.update_id = update_id;
+    std::string_view chat_type;
+    if (message["chat"]["id"].get(incoming.chat_id) != simdjson::SUCCESS ||
+        message["chat"]["type"].get(chat_type) != simdjson::SUCCESS ||
+        message["message_id"].get(incoming.message_id) != simdjson::SUCCESS) {
+        out.reason = "message lacks chat.id, chat.type or message_id";
+        return out;
+    }
+
+    simdjson::dom::element text_element;
+    if (message["text"].get(text_element) != simdjson::SUCCESS) {
+        out.type = parsed_update::kind::ignored;
+        out.reason = "message has no text";
+        return out;
+    }
+    std::string_view text;
+    if (text_element.get(text) != simdjson::SUCCESS) {
+        out.reason = "message text is not a string";
+        return out;
+    }
+    if (text.size() > max_incoming_text_bytes) {
+        out.reason = "message text of " + std::to_string(text.size()) +
+                     " bytes exceeds Telegram's limit of 4096 characters";
+        return out;
+    }
+
+    if (message["from"]["id"].get(out.user_id) != simdjson::SUCCESS) {
+        out.user_id = incoming.chat_id;
+    }
+    incoming.chat_type = std::string(chat_type);
+    incoming.text = std::string(text);
+    out.type = parsed_update::kind::message;
+    return out;
+}
+
+}  // namespace
+
+struct update_parser::impl {
+    simdjson::dom::parser json_parser;
+};
+
+update_parser::update_parser() : impl_(std::make_unique<impl>()) {}
+
+update_parser::~update_parser() = default;
+
+parsed_batch update_parser::parse(std::string_view body) {
+    parsed_batch batch;
+    simdjson::dom::parser& json_parser = impl_->json_parser;
+    simdjson::dom::element root;
+    simdjson::error_code error = json_parser.parse(body.data(), body.size()).get(root);
+    std::string repaired;
+    if (error == simdjson::UTF8_ERROR || error == simdjson::STRING_ERROR) {
+        // One update with broken text must not hold back the others, which Telegram would
+        // otherwise send again forever: read it with the bad bytes and escapes replaced.
+        repaired = replace_lone_surrogate_escapes(replace_invalid_utf8(body));
+        batch.repaired = true;
+        error = json_parser.parse(repaired).get(root);
+    }
+    simdjson::dom::array updates;
+    bool ok = false;
+    if (error != simdjson::SUCCESS || root["ok"].get(ok) != simdjson::SUCCESS || !ok ||
+        root["result"].get(updates) != simdjson::SUCCESS) {
+        return batch;
+    }
+    batch.usable = true;
+
+    for (simdjson::dom::element element : updates) {
+        simdjson::dom::object update;
+        std::int64_t update_id = 0;
+        if (element.get(update) != simdjson::SUCCESS ||
+            update["update_id"].get(update_id) != simdjson::SUCCESS) {
+            ++batch.without_id;
+            continue;
+        }
+        batch.updates.push_back(parse_one(update, update_id));
+    }
+    return batch;
+}
+
+}  // namespace tgsearch

@@ -1,0 +1,162 @@
+#include "app/update_parser.hpp"
+#include "tests/fuzz/update_parser_target.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace {
+
+using tgsearch::parsed_batch;
+using tgsearch::parsed_update;
+using tgsearch::update_parser;
+
+#ifndef TGSEARCH_FUZZ_CORPUS_DIR
+#error "TGSEARCH_FUZZ_CORPUS_DIR must name tests/fuzz/corpus"
+#endif
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream file(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+std::string seed(const std::string& name) {
+    return read_file(std::filesystem::path(TGSEARCH_FUZZ_CORPUS_DIR) / "update_parser" / name);
+}
+
+}  // namespace
+
+TEST_CASE("parser reads a text message", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(seed("one_message.json"));
+    REQUIRE(batch.usable);
+    REQUIRE(batch.updates.size() == 1);
+    const parsed_update& update = batch.updates[0];
+    CHECK(update.type == parsed_update::kind::message);
+    CHECK(update.update_id == 1000);
+    CHECK(update.user_id == 5000000001);
+    CHECK(update.message.chat_id == 5000000001);
+    CHECK(update.message.chat_type == "private");
+    CHECK(update.message.message_id == 10);
+    CHECK(update.message.text == "nginx reverse proxy");
+}
+
+TEST_CASE("parser ignores other update types by name", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(seed("mixed_types.json"));
+    REQUIRE(batch.usable);
+    REQUIRE(batch.updates.size() == 5);
+    CHECK(batch.updates[0].type == parsed_update::kind::message);
+    for (std::size_t i = 1; i < 5; ++i) {
+        CHECK(batch.updates[i].type == parsed_update::kind::ignored);
+    }
+    CHECK(batch.updates[1].reason == "unexpected update type \"edited_message\"");
+    CHECK(batch.updates[3].reason == "unexpected update type \"some_future_update\"");
+    CHECK(batch.updates[4].reason == "unexpected update type \"(none)\"");
+}
+
+TEST_CASE("parser reports malformed messages one by one", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(seed("malformed_messages.json"));
+    REQUIRE(batch.usable);
+    CHECK(batch.without_id == 3);
+    REQUIRE(batch.updates.size() == 5);
+    CHECK(batch.updates[0].type == parsed_update::kind::malformed);
+    CHECK(batch.updates[0].reason == "\"message\" is not an object");
+    CHECK(batch.updates[1].type == parsed_update::kind::malformed);
+    CHECK(batch.updates[2].type == parsed_update::kind::malformed);
+    CHECK(batch.updates[3].type == parsed_update::kind::malformed);
+    CHECK(batch.updates[3].reason == "message text is not a string");
+    CHECK(batch.updates[4].type == parsed_update::kind::ignored);
+    CHECK(batch.updates[4].reason == "message has no text");
+}
+
+TEST_CASE("parser rejects a text longer than Telegram allows", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(seed("long_text.json"));
+    REQUIRE(batch.updates.size() == 2);
+    CHECK(batch.updates[0].type == parsed_update::kind::malformed);
+    CHECK(batch.updates[0].reason.find("20000 bytes") != std::string::npos);
+    // 4096 two-byte characters are within the limit.
+    CHECK(batch.updates[1].type == parsed_update::kind::message);
+    CHECK(batch.updates[1].message.text.size() == 8192);
+}
+
+TEST_CASE("parser takes the chat as sender when from is missing", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(seed("no_sender.json"));
+    REQUIRE(batch.updates.size() == 1);
+    CHECK(batch.updates[0].user_id == -1009);
+}
+
+TEST_CASE("parser repairs invalid UTF-8 and lone surrogates", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch bytes = parser.parse(seed("invalid_utf8.json"));
+    REQUIRE(bytes.usable);
+    CHECK(bytes.repaired);
+    REQUIRE(bytes.updates.size() == 1);
+    CHECK(bytes.updates[0].message.text == "nginx \xEF\xBF\xBD proxy");
+
+    const parsed_batch escapes = parser.parse(seed("lone_surrogate.json"));
+    REQUIRE(escapes.usable);
+    CHECK(escapes.repaired);
+    REQUIRE(escapes.updates.size() == 1);
+    CHECK(escapes.updates[0].message.text ==
+          "a\xEF\xBF\xBD"
+          "b \xF0\x9F\x98\x80");
+}
+
+TEST_CASE("parser marks bodies without a result unusable", "[update_parser]") {
+    update_parser parser;
+    for (const std::string name : {"not_ok.json", "truncated.json"}) {
+        INFO(name);
+        const parsed_batch batch = parser.parse(seed(name));
+        CHECK_FALSE(batch.usable);
+        CHECK(batch.updates.empty());
+    }
+    CHECK_FALSE(parser.parse("").usable);
+    CHECK_FALSE(parser.parse(R"({"ok":true,"result":{}})").usable);
+}
+
+TEST_CASE("parser keeps 64-bit ids and skips an unsigned sender id", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(seed("big_ids.json"));
+    REQUIRE(batch.updates.size() == 1);
+    const parsed_update& update = batch.updates[0];
+    CHECK(update.update_id == INT64_MAX);
+    CHECK(update.message.chat_id == INT64_MIN);
+    // from.id does not fit in int64, so the chat id is used as the sender.
+    CHECK(update.user_id == INT64_MIN);
+}
+
+TEST_CASE("fuzz target accepts every seed", "[update_parser]") {
+    std::vector<std::filesystem::path> seeds;
+    for (const auto& entry : std::filesystem::directory_iterator(
+             std::filesystem::path(TGSEARCH_FUZZ_CORPUS_DIR) / "update_parser")) {
+        seeds.push_back(entry.path());
+    }
+    REQUIRE(seeds.size() >= 10);
+    std::size_t messages = 0;
+    for (const auto& path : seeds) {
+        INFO(path.filename().string());
+        const std::string data = read_file(path);
+        messages += tgsearch::fuzz::run_update_parser(
+            reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+    }
+    CHECK(messages >= 8);
+}
+
+TEST_CASE("fuzz UTF-8 check rejects what RFC 3629 forbids", "[update_parser]") {
+    using tgsearch::fuzz::valid_utf8;
+    CHECK(valid_utf8("plain ascii"));
+    CHECK(valid_utf8("\xD0\xB5 \xE2\x82\xAC \xF0\x9F\x98\x80"));
+    CHECK_FALSE(valid_utf8("\xC0\xAF"));          // overlong "/"
+    CHECK_FALSE(valid_utf8("\xED\xA0\x80"));      // surrogate U+D800
+    CHECK_FALSE(valid_utf8("\xF4\x90\x80\x80"));  // past U+10FFFF
+    CHECK_FALSE(valid_utf8("\xE2\x82"));          // cut short
+    CHECK_FALSE(valid_utf8("\xFF"));
+}
