@@ -223,7 +223,7 @@ std::string reply_builder::render_search(std::string_view query) const {
 
     std::size_t rank = 0;
     for (const search_hit& hit : hits) {
-        const document& doc = index_.document_at(hit.doc);
+        const document_view doc = index_.document_at(hit.doc);
         std::string entry = "\n" + std::to_string(++rank) + ". ";
         const std::string title =
             clip(trim(doc.title.empty() ? doc.id : doc.title), max_title_chars);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 
 namespace tgsearch::detail {
@@ -97,29 +98,114 @@ void encode_block(const posting_entry* entries, std::size_t count, std::uint32_t
     pack(bodies, count, body_width, out);
 }
 
-void decode_block(const std::uint8_t* data, std::size_t count, std::uint32_t first_doc_floor,
-                  std::uint32_t* docs, std::uint32_t* title_tf, std::uint32_t* body_tf) {
+const std::uint8_t* decode_block(const std::uint8_t* data, std::size_t count,
+                                 std::uint32_t first_doc_floor, std::uint32_t* docs,
+                                 std::uint32_t* title_tf, std::uint32_t* body_tf) {
     const unsigned gap_width = data[0];
     const unsigned title_width = data[1];
     const unsigned body_width = data[2];
     data += 3;
     data = unpack(data, count, gap_width, docs);
     data = unpack(data, count, title_width, title_tf);
-    unpack(data, count, body_width, body_tf);
+    data = unpack(data, count, body_width, body_tf);
     std::uint32_t floor = first_doc_floor;
     for (std::size_t i = 0; i < count; ++i) {
         docs[i] += floor;
         floor = docs[i] + 1;
     }
+    return data;
 }
 
-posting_cursor::posting_cursor(const posting_store& store, std::uint32_t first_block,
+namespace {
+
+void append_bytes(std::vector<std::uint8_t>& out, const void* value, std::size_t size) {
+    const auto* bytes = static_cast<const std::uint8_t*>(value);
+    out.insert(out.end(), bytes, bytes + size);
+}
+
+/// Appends the positions of `count` entries as varint deltas, restarting at each entry.
+void append_positions(const posting_entry* entries, std::size_t count,
+                      std::vector<std::uint8_t>& out) {
+    for (std::size_t i = 0; i < count; ++i) {
+        if (entries[i].positions == nullptr) continue;
+        std::uint32_t previous = 0;
+        const std::uint32_t total = entries[i].title_tf + entries[i].body_tf;
+        for (std::uint32_t k = 0; k < total; ++k) {
+            append_varint(out, entries[i].positions[k] - previous);
+            previous = entries[i].positions[k];
+        }
+    }
+}
+
+float max_saturation_of(const posting_entry* entries, std::size_t count) {
+    float result = 0.0f;
+    for (std::size_t i = 0; i < count; ++i) result = std::max(result, entries[i].saturation);
+    return result;
+}
+
+}  // namespace
+
+std::size_t encode_posting_list(const posting_entry* entries, std::size_t count,
+                                std::vector<std::uint8_t>& out) {
+    const std::size_t record = out.size();
+    const float list_max = max_saturation_of(entries, count);
+    append_bytes(out, &list_max, sizeof(list_max));
+    if (count <= posting_block_size) {
+        encode_block(entries, count, 0, out);
+        append_positions(entries, count, out);
+        return record;
+    }
+    const std::size_t block_count = (count + posting_block_size - 1) / posting_block_size;
+    const std::size_t directory = out.size();
+    out.resize(directory + block_count * sizeof(posting_block));
+    std::uint32_t floor = 0;
+    for (std::size_t block = 0; block < block_count; ++block) {
+        const posting_entry* first = entries + block * posting_block_size;
+        const std::size_t entry_count =
+            std::min(posting_block_size, count - block * posting_block_size);
+        posting_block info;
+        info.last_doc = first[entry_count - 1].doc;
+        info.max_saturation = max_saturation_of(first, entry_count);
+        info.data_offset = static_cast<std::uint32_t>(out.size() - record);
+        encode_block(first, entry_count, floor, out);
+        info.position_offset = static_cast<std::uint32_t>(out.size() - record);
+        append_positions(first, entry_count, out);
+        std::memcpy(out.data() + directory + block * sizeof(posting_block), &info, sizeof(info));
+        floor = info.last_doc + 1;
+    }
+    return record;
+}
+
+posting_cursor::posting_cursor(const std::uint8_t* stream, std::size_t offset,
                                std::uint32_t doc_frequency)
-    : store_(&store),
-      first_block_(first_block),
+    : record_(stream + offset),
       block_count_((doc_frequency + posting_block_size - 1) / posting_block_size),
       doc_frequency_(doc_frequency) {
-    if (block_count_ > 0) load_block(0);
+    if (block_count_ == 0) return;
+    std::memcpy(&list_max_saturation_, record_, sizeof(list_max_saturation_));
+    load_block(0);
+}
+
+posting_block posting_cursor::directory_entry(std::size_t block) const {
+    posting_block info;
+    std::memcpy(&info, record_ + sizeof(float) + block * sizeof(posting_block), sizeof(info));
+    return info;
+}
+
+std::uint32_t posting_cursor::last_doc_of(std::size_t block) const {
+    // A single block is decoded from the start, and its directory is implicit.
+    if (block_count_ == 1) return docs_[block_entries_ - 1];
+    std::uint32_t last_doc;
+    std::memcpy(
+        &last_doc,
+        record_ + sizeof(float) + block * sizeof(posting_block) + offsetof(posting_block, last_doc),
+        sizeof(last_doc));
+    return last_doc;
+}
+
+float posting_cursor::max_saturation_of_block(std::size_t block) const {
+    if (block_count_ == 1) return list_max_saturation_;
+    return directory_entry(block).max_saturation;
 }
 
 void posting_cursor::load_block(std::size_t block) {
@@ -129,20 +215,24 @@ void posting_cursor::load_block(std::size_t block) {
         doc_ = no_more_docs;
         return;
     }
-    const posting_block& info = store_->blocks[first_block_ + block];
     block_entries_ = std::min(posting_block_size, doc_frequency_ - block * posting_block_size);
-    const std::uint32_t floor =
-        block == 0 ? 0 : store_->blocks[first_block_ + block - 1].last_doc + 1;
-    decode_block(store_->doc_stream.data() + info.data_offset, block_entries_, floor, docs_,
-                 title_tf_, body_tf_);
-    position_data_ = store_->position_stream.data() + info.position_offset;
+    if (block_count_ == 1) {
+        block_positions_ =
+            decode_block(record_ + sizeof(float), block_entries_, 0, docs_, title_tf_, body_tf_);
+    } else {
+        const posting_block info = directory_entry(block);
+        const std::uint32_t floor = block == 0 ? 0 : last_doc_of(block - 1) + 1;
+        decode_block(record_ + info.data_offset, block_entries_, floor, docs_, title_tf_, body_tf_);
+        block_positions_ = record_ + info.position_offset;
+    }
+    position_data_ = block_positions_;
     position_index_ = 0;
     doc_ = docs_[0];
 }
 
 void posting_cursor::advance_to(std::uint32_t target) {
     if (doc_ == no_more_docs) return;
-    if (store_->blocks[first_block_ + block_].last_doc < target) {
+    if (last_doc_of(block_) < target) {
         // Skip whole blocks by their directory entries before decoding anything.
         load_block(shallow_block(target));
         if (doc_ == no_more_docs || doc_ >= target) return;
@@ -152,38 +242,49 @@ void posting_cursor::advance_to(std::uint32_t target) {
 }
 
 std::size_t posting_cursor::shallow_block(std::uint32_t target) {
-    std::size_t block = std::max(shallow_block_, block_);
-    while (block < block_count_ && store_->blocks[first_block_ + block].last_doc < target) {
-        ++block;
+    std::size_t low = std::max(shallow_block_, block_);
+    if (low >= block_count_ || last_doc_of(low) >= target) {
+        shallow_block_ = low;
+        return low;
     }
-    shallow_block_ = block;
-    return block;
+    // Gallop: double the step until a block ends at or after the target, then bisect. A
+    // target far ahead costs a logarithmic number of directory reads, a near one a few.
+    std::size_t step = 1;
+    std::size_t high = low + step;
+    while (high < block_count_ && last_doc_of(high) < target) {
+        low = high;
+        step *= 2;
+        high = low + step;
+    }
+    high = std::min(high, block_count_);
+    // Now last_doc_of(low) < target, and high is block_count_ or ends at or after target.
+    while (high - low > 1) {
+        const std::size_t middle = low + (high - low) / 2;
+        if (last_doc_of(middle) < target) {
+            low = middle;
+        } else {
+            high = middle;
+        }
+    }
+    shallow_block_ = high;
+    return high;
 }
 
 float posting_cursor::block_max_saturation(std::uint32_t target) {
     const std::size_t block = shallow_block(target);
-    return block < block_count_ ? store_->blocks[first_block_ + block].max_saturation : 0.0f;
+    return block < block_count_ ? max_saturation_of_block(block) : 0.0f;
 }
 
 std::uint32_t posting_cursor::block_last_doc(std::uint32_t target) {
     const std::size_t block = shallow_block(target);
-    return block < block_count_ ? store_->blocks[first_block_ + block].last_doc : no_more_docs;
-}
-
-float posting_cursor::list_max_saturation() const {
-    float result = 0.0f;
-    for (std::size_t block = 0; block < block_count_; ++block) {
-        result = std::max(result, store_->blocks[first_block_ + block].max_saturation);
-    }
-    return result;
+    return block < block_count_ ? last_doc_of(block) : no_more_docs;
 }
 
 void posting_cursor::read_positions(std::vector<std::uint32_t>& out) {
     out.clear();
     if (doc_ == no_more_docs) return;
     if (position_index_ > index_) {
-        position_data_ =
-            store_->position_stream.data() + store_->blocks[first_block_ + block_].position_offset;
+        position_data_ = block_positions_;
         position_index_ = 0;
     }
     // Skip the positions of the block's earlier entries: a varint ends at each byte below 0x80.

@@ -7,8 +7,17 @@
 // arrays, each with the smallest bit width that fits the block's largest value. Bit packing
 // beats byte-aligned varints here because most postings belong to frequent terms, whose gaps
 // and frequencies need 1 to 6 bits, while a varint spends at least 8. It also decodes without
-// a branch per value. Positions live in a separate byte stream as varint deltas, so that
-// queries without phrases never touch them.
+// a branch per value. Each block's positions follow it as varint deltas, and only phrase
+// queries decode them.
+//
+// All lists share one byte stream. A list is a record at some offset of that stream:
+//
+//   one block:   max_saturation (float), block, positions
+//   2+ blocks:   max_saturation (float), directory (one posting_block per block), then each
+//                block followed by its positions
+//
+// Most terms occur in fewer than posting_block_size documents, and their records carry no
+// directory at all: the cursor decodes the only block when it is created.
 
 #include <cstddef>
 #include <cstdint>
@@ -24,28 +33,29 @@ inline constexpr std::size_t posting_block_size = 128;
 /// Document number that marks an exhausted cursor.
 inline constexpr std::uint32_t no_more_docs = std::numeric_limits<std::uint32_t>::max();
 
+/// Bytes after the last record that decode_block may read (see there).
+inline constexpr std::size_t posting_stream_padding = 8;
+
 /// One document's entry in a posting list before encoding.
 struct posting_entry {
     std::uint32_t doc = 0;
     std::uint32_t title_tf = 0;  ///< occurrences in the title
     std::uint32_t body_tf = 0;   ///< occurrences in the body
+    /// tf * (k1 + 1) / (tf + length_norm) of this entry: block maxima are built from it.
+    float saturation = 0.0f;
+    /// The title_tf + body_tf positions, ascending, or null to store none. A list stored
+    /// without positions must never have them read.
+    const std::uint32_t* positions = nullptr;
 };
 
-/// Directory entry of one block, kept uncompressed so that a cursor can skip whole blocks.
+/// Directory entry of one block of a list with two or more blocks. Offsets are relative to
+/// the list's record, so records can be moved as a whole.
 struct posting_block {
     std::uint32_t last_doc = 0;         ///< highest document number in the block
-    std::uint32_t data_offset = 0;      ///< byte offset of the packed arrays in the doc stream
-    std::uint32_t position_offset = 0;  ///< byte offset of the first position in that stream
-    /// Largest tf * (k1 + 1) / (tf + length_norm) in the block; times idf, an upper bound of
-    /// the block's BM25 scores.
+    std::uint32_t data_offset = 0;      ///< where the packed arrays start
+    std::uint32_t position_offset = 0;  ///< where the block's first position starts
+    /// Largest saturation in the block; times idf, an upper bound of the block's BM25 scores.
     float max_saturation = 0.0f;
-};
-
-/// The encoded postings of every term, built once and then read by any number of cursors.
-struct posting_store {
-    std::vector<std::uint8_t> doc_stream;       ///< packed blocks, plus 8 bytes of padding
-    std::vector<std::uint8_t> position_stream;  ///< varint position deltas
-    std::vector<posting_block> blocks;          ///< every term's blocks, term after term
 };
 
 /// Appends `value` to `out` as a little-endian base-128 varint.
@@ -56,23 +66,30 @@ std::uint32_t read_varint(const std::uint8_t*& data);
 
 /// Appends one block of `entries` (1 to posting_block_size of them, ascending by document) to
 /// `out`. `first_doc_floor` is one more than the previous block's last document, or 0 for the
-/// first block. Returns nothing; the caller records the directory entry.
+/// first block.
 void encode_block(const posting_entry* entries, std::size_t count, std::uint32_t first_doc_floor,
                   std::vector<std::uint8_t>& out);
 
-/// Decodes the block at `data` holding `count` entries into the three arrays. Reads up to 8
-/// bytes past the block's last byte, which the padding of posting_store::doc_stream covers.
-void decode_block(const std::uint8_t* data, std::size_t count, std::uint32_t first_doc_floor,
-                  std::uint32_t* docs, std::uint32_t* title_tf, std::uint32_t* body_tf);
+/// Decodes the block at `data` holding `count` entries into the three arrays and returns the
+/// address one past the block. Reads up to posting_stream_padding bytes past the block's last
+/// byte, so the stream must have that much after its last record.
+const std::uint8_t* decode_block(const std::uint8_t* data, std::size_t count,
+                                 std::uint32_t first_doc_floor, std::uint32_t* docs,
+                                 std::uint32_t* title_tf, std::uint32_t* body_tf);
+
+/// Appends the record of a posting list of `count` (at least 1) entries, ascending by
+/// document, to `out`, and returns the record's offset in `out`.
+std::size_t encode_posting_list(const posting_entry* entries, std::size_t count,
+                                std::vector<std::uint8_t>& out);
 
 /// A forward-only reader of one term's posting list. Decodes a block only when a document of
 /// it is requested, and positions only through `read_positions`. Not thread-safe; each query
-/// uses its own cursors over the shared, immutable store.
+/// uses its own cursors over the shared, immutable stream.
 class posting_cursor {
 public:
-    /// Reads the `doc_frequency` postings whose blocks start at `first_block` in `store`.
-    posting_cursor(const posting_store& store, std::uint32_t first_block,
-                   std::uint32_t doc_frequency);
+    /// Reads the `doc_frequency` postings of the record at `stream + offset`. The stream must
+    /// end with posting_stream_padding bytes after its last record.
+    posting_cursor(const std::uint8_t* stream, std::size_t offset, std::uint32_t doc_frequency);
 
     /// The current document, or no_more_docs when the list is exhausted.
     std::uint32_t doc() const { return doc_; }
@@ -92,31 +109,47 @@ public:
     /// `target`, or no_more_docs when there is none, without decoding that block.
     std::uint32_t block_last_doc(std::uint32_t target);
 
-    /// Largest max_saturation over all blocks of the list.
-    float list_max_saturation() const;
+    /// Largest saturation over the whole list.
+    float list_max_saturation() const { return list_max_saturation_; }
 
     /// Replaces `out` with the positions of the current document, ascending. The first
     /// title_tf() of them are title positions; body positions follow, offset past the title.
     void read_positions(std::vector<std::uint32_t>& out);
 
+    // Block-at-a-time access, for loops that score whole blocks.
+
+    std::size_t block_count() const { return block_count_; }
+    /// max_saturation of block `block`, which is below block_count(), without decoding it.
+    float max_saturation_of_block(std::size_t block) const;
+    /// Decodes block `block` and moves to its first document; past the last block, the
+    /// cursor is exhausted.
+    void load_block(std::size_t block);
+    /// Entries of the decoded block, and their documents and frequencies.
+    std::size_t block_entry_count() const { return block_entries_; }
+    const std::uint32_t* block_docs() const { return docs_; }
+    const std::uint32_t* block_title_tfs() const { return title_tf_; }
+    const std::uint32_t* block_body_tfs() const { return body_tf_; }
+
 private:
     void advance_to(std::uint32_t target);
-    void load_block(std::size_t block);
+    posting_block directory_entry(std::size_t block) const;
+    std::uint32_t last_doc_of(std::size_t block) const;
     /// Returns the index of the block that holds the first document at or after `target`,
-    /// or block_count_, remembering it so that rising targets scan each block once.
+    /// or block_count_, remembering it so that rising targets never search a block twice.
     std::size_t shallow_block(std::uint32_t target);
 
-    const posting_store* store_;
-    std::size_t first_block_;
+    const std::uint8_t* record_;
     std::size_t block_count_;
     std::uint32_t doc_frequency_;
-    std::size_t block_ = 0;  ///< block index relative to first_block_
+    float list_max_saturation_ = 0.0f;
+    std::size_t block_ = 0;
     std::size_t block_entries_ = 0;
     std::size_t index_ = 0;          ///< entry within the decoded block
-    std::size_t shallow_block_ = 0;  ///< block found by the last block_max_saturation call
+    std::size_t shallow_block_ = 0;  ///< block found by the last shallow_block call
     std::uint32_t doc_ = no_more_docs;
     // Where the positions of entry position_index_ of the current block start, so that
     // reading positions of later entries in the block continues instead of restarting.
+    const std::uint8_t* block_positions_ = nullptr;
     const std::uint8_t* position_data_ = nullptr;
     std::size_t position_index_ = 0;
     std::uint32_t docs_[posting_block_size];

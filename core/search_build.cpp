@@ -118,7 +118,7 @@ struct partial_index {
 /// Tokenizes documents [begin, end) into `part`, and writes each one's length, counting a
 /// title word `title_boost` times, into `lengths`. Body positions start one past the title's
 /// last position plus one, so that no phrase matches across the end of the title.
-void index_range(const std::vector<document>& docs, std::uint32_t begin, std::uint32_t end,
+void index_range(const document_store& docs, std::uint32_t begin, std::uint32_t end,
                  float title_boost, partial_index& part, std::vector<float>& lengths) {
     // For each term: the last document that used it and its slot in that document's counts,
     // so that counting a document's words needs no per-document hash table.
@@ -162,12 +162,13 @@ void index_range(const std::vector<document>& docs, std::uint32_t begin, std::ui
         counts.clear();
         occurrences.clear();
         tokens.clear();
-        tokenize(docs[doc].title, tokens);
+        const document_view fields = docs.at(doc);
+        tokenize(fields.title, tokens);
         const std::size_t title_length = tokens.size();
         const std::uint32_t title_words = tokens.empty() ? 0 : tokens.back().position + 1;
         count_tokens(doc, 0, true);
         tokens.clear();
-        tokenize(docs[doc].text, tokens);
+        tokenize(fields.text, tokens);
         const std::size_t body_length = tokens.size();
         count_tokens(doc, title_words + 1, false);
 
@@ -271,10 +272,10 @@ void group_by_term(partial_index& part, std::size_t term_total) {
     part.raw = {};
 }
 
-/// The encoded postings of a contiguous range of terms, with offsets local to the range.
+/// The encoded posting lists of a contiguous range of terms, with offsets local to the range.
 struct encoded_range {
-    posting_store store;
-    std::vector<std::uint32_t> first_block;  ///< per term of the range
+    std::vector<std::uint8_t> stream;
+    std::vector<std::uint32_t> offsets;  ///< per term of the range, where its record starts
 };
 
 /// Encodes the posting lists of terms [first_term, last_term) from every part.
@@ -282,49 +283,24 @@ void encode_terms(const std::vector<partial_index>& parts, const index_data& dat
                   std::size_t first_term, std::size_t last_term, encoded_range& out) {
     const float k1_plus_one = data.params.k1 + 1.0f;
     const float title_boost = data.params.title_boost;
-    posting_entry block[posting_block_size];
-    const std::uint32_t* block_positions[posting_block_size];
-    std::size_t filled = 0;
-    std::uint32_t first_doc_floor = 0;
-
-    const auto flush = [&] {
-        posting_block info;
-        info.last_doc = block[filled - 1].doc;
-        info.data_offset = static_cast<std::uint32_t>(out.store.doc_stream.size());
-        info.position_offset = static_cast<std::uint32_t>(out.store.position_stream.size());
-        for (std::size_t i = 0; i < filled; ++i) {
-            const posting_entry& entry = block[i];
-            const float tf = weighted_tf(entry.title_tf, entry.body_tf, title_boost);
-            info.max_saturation = std::max(
-                info.max_saturation, bm25_saturation(tf, data.length_norm[entry.doc], k1_plus_one));
-            std::uint32_t previous = 0;
-            for (std::uint32_t k = 0; k < entry.title_tf + entry.body_tf; ++k) {
-                append_varint(out.store.position_stream, block_positions[i][k] - previous);
-                previous = block_positions[i][k];
-            }
-        }
-        encode_block(block, filled, first_doc_floor, out.store.doc_stream);
-        if (out.store.doc_stream.size() > max_offset ||
-            out.store.position_stream.size() > max_offset) {
-            throw std::length_error("search_index: postings or positions exceed 4 GiB");
-        }
-        out.store.blocks.push_back(info);
-        first_doc_floor = info.last_doc + 1;
-        filled = 0;
-    };
-
+    std::vector<posting_entry> entries;
     for (std::size_t term = first_term; term < last_term; ++term) {
-        out.first_block.push_back(static_cast<std::uint32_t>(out.store.blocks.size()));
-        first_doc_floor = 0;
+        entries.clear();
         for (const partial_index& part : parts) {
             for (std::uint32_t k = part.term_begin[term]; k < part.term_begin[term + 1]; ++k) {
                 const grouped_posting& entry = part.grouped[k];
-                block[filled] = posting_entry{entry.doc, entry.title_tf, entry.body_tf};
-                block_positions[filled] = part.positions.data() + entry.position_begin;
-                if (++filled == posting_block_size) flush();
+                const float tf = weighted_tf(entry.title_tf, entry.body_tf, title_boost);
+                entries.push_back(
+                    posting_entry{entry.doc, entry.title_tf, entry.body_tf,
+                                  bm25_saturation(tf, data.length_norm[entry.doc], k1_plus_one),
+                                  part.positions.data() + entry.position_begin});
             }
         }
-        if (filled > 0) flush();
+        const std::size_t offset = encode_posting_list(entries.data(), entries.size(), out.stream);
+        if (out.stream.size() > max_offset) {
+            throw std::length_error("search_index: postings and positions exceed 4 GiB");
+        }
+        out.offsets.push_back(static_cast<std::uint32_t>(offset));
     }
 }
 
@@ -345,7 +321,7 @@ std::vector<std::size_t> split_terms(const std::vector<std::uint32_t>& doc_frequ
 
 }  // namespace
 
-void build_index_data(const std::vector<document>& docs, index_data& data) {
+void build_index_data(const document_store& docs, index_data& data) {
     if (docs.size() > std::numeric_limits<std::uint32_t>::max()) {
         throw std::length_error("search_index: more than 2^32 - 1 documents");
     }
@@ -368,7 +344,7 @@ void build_index_data(const std::vector<document>& docs, index_data& data) {
     // number of build threads.
     double total_length = 0.0;
     for (const float length : lengths) total_length += length;
-    data.average_length = docs.empty() ? 0.0 : total_length / static_cast<double>(docs.size());
+    data.average_length = docs.size() == 0 ? 0.0 : total_length / static_cast<double>(docs.size());
     data.length_norm.resize(docs.size());
     for (std::size_t doc = 0; doc < docs.size(); ++doc) {
         const double relative =
@@ -394,45 +370,24 @@ void build_index_data(const std::vector<document>& docs, index_data& data) {
     });
     parts = {};
 
-    // Concatenate the ranges in term order, moving their offsets to the shared streams.
-    std::size_t doc_bytes = 8;  // padding for the 8-byte loads of decode_block
-    std::size_t position_bytes = 0;
-    std::size_t block_total = 0;
-    for (const encoded_range& range : ranges) {
-        doc_bytes += range.store.doc_stream.size();
-        position_bytes += range.store.position_stream.size();
-        block_total += range.store.blocks.size();
+    // Concatenate the ranges in term order, moving their offsets to the shared stream.
+    std::size_t stream_bytes = 0;
+    for (const encoded_range& range : ranges) stream_bytes += range.stream.size();
+    if (stream_bytes > max_offset) {
+        throw std::length_error("search_index: postings and positions exceed 4 GiB");
     }
-    if (doc_bytes > max_offset || position_bytes > max_offset) {
-        throw std::length_error("search_index: postings or positions exceed 4 GiB");
-    }
-    posting_store& store = data.postings;
-    store.doc_stream.reserve(doc_bytes);
-    store.position_stream.reserve(position_bytes);
-    store.blocks.reserve(block_total);
-    data.first_block.reserve(term_total);
+    data.posting_stream.reserve(stream_bytes + posting_stream_padding);
+    data.posting_offset.reserve(term_total);
     for (encoded_range& range : ranges) {
-        const auto doc_base = static_cast<std::uint32_t>(store.doc_stream.size());
-        const auto position_base = static_cast<std::uint32_t>(store.position_stream.size());
-        const auto block_base = static_cast<std::uint32_t>(store.blocks.size());
-        for (posting_block info : range.store.blocks) {
-            info.data_offset += doc_base;
-            info.position_offset += position_base;
-            store.blocks.push_back(info);
+        const auto base = static_cast<std::uint32_t>(data.posting_stream.size());
+        for (const std::uint32_t offset : range.offsets) {
+            data.posting_offset.push_back(base + offset);
         }
-        for (const std::uint32_t first : range.first_block) {
-            data.first_block.push_back(first + block_base);
-        }
-        store.doc_stream.insert(store.doc_stream.end(), range.store.doc_stream.begin(),
-                                range.store.doc_stream.end());
-        store.position_stream.insert(store.position_stream.end(),
-                                     range.store.position_stream.begin(),
-                                     range.store.position_stream.end());
+        data.posting_stream.insert(data.posting_stream.end(), range.stream.begin(),
+                                   range.stream.end());
         range = encoded_range();
     }
-    store.doc_stream.resize(store.doc_stream.size() + 8, 0);
-
-    data.typos = typo_table(data.term_text, data.term_offsets);
+    data.posting_stream.resize(data.posting_stream.size() + posting_stream_padding, 0);
 }
 
 std::size_t index_data::find_term(std::string_view term) const {
@@ -484,9 +439,7 @@ std::size_t index_data::memory_bytes() const {
         return values.capacity() * sizeof(values[0]);
     };
     return term_text.capacity() + vector_bytes(term_offsets) + vector_bytes(doc_frequency) +
-           vector_bytes(first_block) + vector_bytes(postings.doc_stream) +
-           vector_bytes(postings.position_stream) + vector_bytes(postings.blocks) +
-           vector_bytes(length_norm) + typos.memory_bytes();
+           vector_bytes(posting_stream) + vector_bytes(posting_offset) + vector_bytes(length_norm);
 }
 
 }  // namespace tgsearch::detail

@@ -60,6 +60,7 @@ public:
 
     std::uint32_t doc() const { return doc_; }
     std::uint32_t weight() const { return static_cast<std::uint32_t>(slots_.size()); }
+    bool positional() const { return positional_; }
     double upper_bound() const { return upper_bound_; }
 
     /// Moves to the first matching document at or after `target`.
@@ -318,6 +319,182 @@ private:
     std::vector<span> next_chain_;
 };
 
+/// The best hits seen so far, at most `capacity` of them, in a heap whose front is the worst.
+class top_hits {
+public:
+    explicit top_hits(std::size_t capacity) : capacity_(capacity) { heap_.reserve(capacity); }
+
+    bool full() const { return heap_.size() == capacity_; }
+    std::size_t size() const { return heap_.size(); }
+    /// The hit a newcomer must beat once full() is true.
+    const search_hit& worst() const { return heap_.front(); }
+
+    void offer(const search_hit& hit) {
+        if (heap_.size() < capacity_) {
+            heap_.push_back(hit);
+            std::push_heap(heap_.begin(), heap_.end(), better_hit);
+        } else if (better_hit(hit, heap_.front())) {
+            std::pop_heap(heap_.begin(), heap_.end(), better_hit);
+            heap_.back() = hit;
+            std::push_heap(heap_.begin(), heap_.end(), better_hit);
+        }
+    }
+
+    /// Returns the hits best first and leaves the heap empty.
+    std::vector<search_hit> take_sorted() {
+        std::sort_heap(heap_.begin(), heap_.end(), better_hit);
+        return std::move(heap_);
+    }
+
+private:
+    std::size_t capacity_;
+    std::vector<search_hit> heap_;
+};
+
+/// Ranks the documents of one term a block at a time. A block whose maximum score cannot beat
+/// the worst of a full top is never decoded. The count is exact: the term's document count.
+evaluation evaluate_single_term(const index_data& data, std::uint32_t term, std::size_t top_count) {
+    posting_cursor cursor = data.cursor(term);
+    const float idf = data.idf(term);
+    const float k1_plus_one = data.params.k1 + 1.0f;
+    const float title_boost = data.params.title_boost;
+    top_hits top(top_count);
+    for (std::size_t block = 0; block < cursor.block_count(); ++block) {
+        if (top.full()) {
+            const double bound = static_cast<double>(idf) * cursor.max_saturation_of_block(block);
+            // Documents come in ascending order, so a tie with the worst hit loses.
+            if (bound * (1.0 + bound_margin) <= static_cast<double>(top.worst().score)) continue;
+        }
+        cursor.load_block(block);
+        const std::uint32_t* docs = cursor.block_docs();
+        const std::uint32_t* title_tfs = cursor.block_title_tfs();
+        const std::uint32_t* body_tfs = cursor.block_body_tfs();
+        for (std::size_t i = 0; i < cursor.block_entry_count(); ++i) {
+            const float tf = weighted_tf(title_tfs[i], body_tfs[i], title_boost);
+            const float score = idf * bm25_saturation(tf, data.length_norm[docs[i]], k1_plus_one);
+            if (top.full() && score <= top.worst().score) continue;
+            top.offer({docs[i], score, 1});
+        }
+    }
+    evaluation result;
+    result.hits = top.take_sorted();
+    result.total_matches = data.doc_frequency[term];
+    return result;
+}
+
+/// Estimates the documents that match at least one clause, as if clauses occurred
+/// independently, and never below `seen`, the matching documents actually met.
+std::size_t estimate_total(const index_data& data, const std::vector<clause_matcher>& matchers,
+                           std::size_t seen) {
+    const double total = static_cast<double>(data.document_count);
+    double missing = 1.0;
+    for (const clause_matcher& matcher : matchers) {
+        missing *= 1.0 - std::min(1.0, matcher.doc_frequency_estimate() / total);
+    }
+    return std::max(seen, static_cast<std::size_t>(std::llround(total * (1.0 - missing))));
+}
+
+/// Returns the best `top_count` documents among those that match each of the first `n` (2 to
+/// 64) clauses, or all of
+/// them when fewer match. The rarest clause leads and the others jump to its documents.
+/// Once the top is full, runs of documents where the block maxima of all clauses add up to no
+/// more than the worst top score are skipped without decoding. Since documents that match
+/// every clause rank above all others, a full result is the final top of the whole query.
+std::vector<search_hit> evaluate_conjunction(const index_data& data,
+                                             const std::vector<resolved_clause>& clauses,
+                                             std::size_t n, std::size_t top_count,
+                                             std::vector<clause_matcher>& matchers) {
+    matchers.reserve(n);
+    std::uint32_t words = 0;
+    for (std::size_t c = 0; c < n; ++c) {
+        matchers.emplace_back(data, clauses[c]);
+        words += matchers.back().weight();
+    }
+    // Phrases check positions, so they come last, where fewest documents reach them.
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        if (matchers[a].positional() != matchers[b].positional()) {
+            return matchers[b].positional();
+        }
+        return matchers[a].doc_frequency_estimate() < matchers[b].doc_frequency_estimate();
+    });
+    clause_matcher& lead = matchers[order.front()];
+
+    top_hits top(top_count);
+    float clause_scores[64];
+    // Block maxima of each clause (in `order`) over the documents up to checked_until, once
+    // the top is full. A candidate is dropped as soon as the scores found so far plus the
+    // maxima of the clauses still to check cannot beat the worst top score.
+    double block_bounds[64];
+    double bound_total = 0.0;
+    bool bound_checked = false;
+    std::uint32_t checked_until = 0;
+    // Documents come in ascending order, so a tie with the worst hit loses.
+    const auto cannot_enter = [&](double bound) {
+        return bound * (1.0 + bound_margin) <= static_cast<double>(top.worst().score);
+    };
+    std::uint32_t candidate = lead.doc();
+    while (candidate != no_more_docs) {
+        const bool pruning = top.full();
+        if (pruning && (!bound_checked || candidate > checked_until)) {
+            bound_total = 0.0;
+            std::uint32_t end = no_more_docs;
+            for (std::size_t i = 0; i < n; ++i) {
+                block_bounds[i] = matchers[order[i]].bound_at(candidate);
+                bound_total += block_bounds[i];
+                end = std::min(end, matchers[order[i]].block_end(candidate));
+            }
+            if (cannot_enter(bound_total)) {
+                if (end == no_more_docs) break;
+                lead.advance(end + 1);
+                candidate = lead.doc();
+                continue;
+            }
+            bound_checked = true;
+            checked_until = end;
+        }
+        double remaining = bound_total;
+        double found = 0.0;
+        bool dropped = false;
+        std::uint32_t next = candidate;
+        for (std::size_t i = 0; i < n; ++i) {
+            clause_matcher& matcher = matchers[order[i]];
+            if (i > 0) {
+                matcher.advance(candidate);
+                if (matcher.doc() != candidate) {
+                    next = matcher.doc();
+                    break;
+                }
+            }
+            clause_scores[order[i]] = matcher.score();
+            if (pruning) {
+                found += clause_scores[order[i]];
+                remaining -= block_bounds[i];
+                if (cannot_enter(found + remaining)) {
+                    dropped = true;
+                    break;
+                }
+            }
+        }
+        if (next != candidate) {
+            if (next == no_more_docs) break;
+            lead.advance(next);
+            candidate = lead.doc();
+            continue;
+        }
+        if (!dropped) {
+            // Summed in query order, as the general evaluation does, so the scores are equal.
+            float score = 0.0f;
+            for (std::size_t c = 0; c < n; ++c) score += clause_scores[c];
+            top.offer({candidate, score, words});
+        }
+        lead.advance(candidate + 1);
+        candidate = lead.doc();
+    }
+    return top.take_sorted();
+}
+
 }  // namespace
 
 evaluation evaluate_query(const index_data& data, const std::vector<resolved_clause>& clauses,
@@ -325,6 +502,25 @@ evaluation evaluate_query(const index_data& data, const std::vector<resolved_cla
     evaluation result;
     const std::size_t n = std::min<std::size_t>(clauses.size(), 64);
     if (n == 0 || top_count == 0) return result;
+
+    if (!exhaustive && n == 1 && clauses.front().slots.size() == 1 &&
+        clauses.front().slots.front().size() == 1 &&
+        clauses.front().slots.front().front().size() == 1) {
+        return evaluate_single_term(data, clauses.front().slots.front().front().front(), top_count);
+    }
+    if (!exhaustive && n >= 2) {
+        std::vector<clause_matcher> conjunction;
+        std::vector<search_hit> hits =
+            evaluate_conjunction(data, clauses, n, top_count, conjunction);
+        if (hits.size() == top_count) {
+            result.total_matches = estimate_total(data, conjunction, hits.size());
+            result.total_is_estimate = true;
+            result.hits = std::move(hits);
+            return result;
+        }
+        // Fewer documents than requested match every clause, so the general evaluation below
+        // finds them again along with the partial matches.
+    }
 
     std::vector<clause_matcher> matchers;
     matchers.reserve(n);
@@ -484,13 +680,7 @@ evaluation evaluate_query(const index_data& data, const std::vector<resolved_cla
         result.total_matches =
             static_cast<std::size_t>(std::llround(matchers.front().doc_frequency_estimate()));
     } else {
-        const double total = static_cast<double>(data.document_count);
-        double missing = 1.0;
-        for (const clause_matcher& matcher : matchers) {
-            missing *= 1.0 - std::min(1.0, matcher.doc_frequency_estimate() / total);
-        }
-        result.total_matches =
-            std::max(counted, static_cast<std::size_t>(std::llround(total * (1.0 - missing))));
+        result.total_matches = estimate_total(data, matchers, counted);
         result.total_is_estimate = true;
     }
     return result;

@@ -3,6 +3,7 @@
 #include "core/search_evaluate.hpp"
 #include "core/search_index_data.hpp"
 #include "core/search_query.hpp"
+#include "core/search_typos.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -16,13 +17,6 @@ constexpr std::size_t max_prefix_terms = 64;
 
 /// Upper bound on offset + limit, which bounds the hits a query keeps in memory.
 constexpr std::size_t max_ranked_hits = 10'000;
-
-/// Returns the heap bytes behind `text`, zero when it fits the small-string buffer.
-std::size_t string_heap_bytes(const std::string& text) {
-    // An empty string's capacity is the size of the inline buffer in libstdc++ and libc++.
-    static const std::size_t inline_capacity = std::string().capacity();
-    return text.capacity() > inline_capacity ? text.capacity() + 1 : 0;
-}
 
 /// Appends to `out` the ids of the terms that start with `prefix`: all of them when there are
 /// at most max_prefix_terms, otherwise those in the most documents (ties to the lower id),
@@ -88,9 +82,9 @@ std::vector<detail::term_sequence> resolve_slot(const detail::index_data& data,
     }
     const bool correctable = !slot.spellings.empty() && slot.spellings.front().size() == 1;
     if (spellings.empty() && correct_typos && correctable) {
-        const std::uint32_t term = data.typos.correct(
+        const std::uint32_t term = detail::find_correction(
             slot.spellings.front().front(), data.term_text, data.term_offsets, data.doc_frequency);
-        if (term != detail::typo_table::no_correction) {
+        if (term != detail::no_correction) {
             add({term});
             corrections.push_back({std::string(query.substr(slot.begin, slot.end - slot.begin)),
                                    std::string(data.term_at(term)), slot.begin, slot.end});
@@ -149,6 +143,7 @@ std::string apply_corrections(std::string_view query,
 }  // namespace
 
 struct search_index::impl {
+    detail::document_store docs;
     detail::index_data data;
 };
 
@@ -160,15 +155,17 @@ std::shared_ptr<const search_index> search_index::build(std::vector<document> do
                                                         bm25_params params) {
     // The constructor is private, so make_shared cannot reach it.
     std::shared_ptr<search_index> index(new search_index());
-    index->docs_ = std::move(docs);
+    index->impl_->docs = detail::document_store(std::move(docs));
     index->impl_->data.params = params;
-    detail::build_index_data(index->docs_, index->impl_->data);
+    detail::build_index_data(index->impl_->docs, index->impl_->data);
     return index;
 }
 
 search_result search_index::search(std::string_view query, const search_options& options) const {
     search_result result;
-    if (options.limit == 0 || docs_.empty() || options.offset >= max_ranked_hits) return result;
+    if (options.limit == 0 || impl_->docs.size() == 0 || options.offset >= max_ranked_hits) {
+        return result;
+    }
     const std::size_t top_count =
         std::min(options.limit, max_ranked_hits - options.offset) + options.offset;
 
@@ -188,15 +185,14 @@ search_result search_index::search(std::string_view query, const search_options&
     return result;
 }
 
+document_view search_index::document_at(std::uint32_t doc) const { return impl_->docs.at(doc); }
+
+std::size_t search_index::document_count() const { return impl_->docs.size(); }
+
 std::size_t search_index::term_count() const { return impl_->data.term_count(); }
 
 std::size_t search_index::memory_bytes() const {
-    std::size_t bytes = docs_.capacity() * sizeof(document);
-    for (const document& doc : docs_) {
-        bytes += string_heap_bytes(doc.id) + string_heap_bytes(doc.title) +
-                 string_heap_bytes(doc.text) + string_heap_bytes(doc.url);
-    }
-    return bytes + sizeof(impl) + impl_->data.memory_bytes();
+    return sizeof(impl) + impl_->docs.memory_bytes() + impl_->data.memory_bytes();
 }
 
 }  // namespace tgsearch

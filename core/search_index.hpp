@@ -68,7 +68,8 @@ struct search_result {
 /// never on which thread runs it or how many threads built it.
 class search_index {
 public:
-    /// Builds the index over `docs`, taking ownership of them. Titles and texts are tokenized
+    /// Builds the index over `docs`, taking ownership of them and storing them compactly (see
+    /// document_at). Titles and texts are tokenized
     /// with `tokenize`; a title word counts `params.title_boost` times. A corpus of 2048
     /// documents or more is split across up to 8 threads (no more than the hardware has); the
     /// index comes out the same for any thread count. Throws std::bad_alloc when memory runs
@@ -89,8 +90,10 @@ public:
     /// limit is capped there.
     search_result search(std::string_view query, const search_options& options) const;
 
-    const document& document_at(std::uint32_t doc) const { return docs_[doc]; }
-    std::size_t document_count() const { return docs_.size(); }
+    /// Returns the fields of document `doc`, which is below document_count(). The views stay
+    /// valid as long as the index.
+    document_view document_at(std::uint32_t doc) const;
+    std::size_t document_count() const;
     std::size_t term_count() const;
 
     /// Estimates the heap bytes held by the index and its documents from string and vector
@@ -104,7 +107,6 @@ public:
 private:
     search_index();
     struct impl;
-    std::vector<document> docs_;
     std::unique_ptr<impl> impl_;
 };
 

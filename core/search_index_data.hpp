@@ -4,8 +4,8 @@
 
 #include "core/document.hpp"
 #include "core/postings.hpp"
+#include "core/search_documents.hpp"
 #include "core/search_index.hpp"
-#include "core/search_typos.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -35,17 +35,17 @@ struct index_data {
     std::string term_text;                     ///< every term, concatenated in sorted order
     std::vector<std::uint32_t> term_offsets;   ///< term t is term_text[off[t], off[t + 1])
     std::vector<std::uint32_t> doc_frequency;  ///< documents containing term t
-    std::vector<std::uint32_t> first_block;    ///< term t's first entry in postings.blocks
 
-    posting_store postings;
+    /// Every term's posting list record (see postings.hpp), term after term, followed by
+    /// posting_stream_padding bytes.
+    std::vector<std::uint8_t> posting_stream;
+    std::vector<std::uint32_t> posting_offset;  ///< where term t's record starts
 
     /// k1 * (1 - b + b * length / average_length) for each document: the part of the BM25
     /// denominator that does not depend on the term.
     std::vector<float> length_norm;
     double average_length = 0.0;
     std::size_t document_count = 0;
-
-    typo_table typos;
 
     std::size_t term_count() const { return term_offsets.empty() ? 0 : term_offsets.size() - 1; }
 
@@ -64,7 +64,7 @@ struct index_data {
     float idf(std::uint32_t term) const;
 
     posting_cursor cursor(std::uint32_t term) const {
-        return posting_cursor(postings, first_block[term], doc_frequency[term]);
+        return posting_cursor(posting_stream.data(), posting_offset[term], doc_frequency[term]);
     }
 
     std::size_t memory_bytes() const;
@@ -72,7 +72,7 @@ struct index_data {
 
 /// Fills `data` (whose params are set) with the index of `docs`. A corpus of 2048 documents or
 /// more is split across up to 8 threads; the result is the same for any thread count. Throws
-/// std::length_error past 2^32 - 1 documents or 4 GiB of terms, packed postings or positions.
-void build_index_data(const std::vector<document>& docs, index_data& data);
+/// std::length_error past 2^32 - 1 documents or 4 GiB of terms or of postings and positions.
+void build_index_data(const document_store& docs, index_data& data);
 
 }  // namespace tgsearch::detail

@@ -1,19 +1,40 @@
 #include "core/search_typos.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 namespace tgsearch::detail {
 namespace {
 
-/// Sets one bit per distinct code point class (the low 6 bits of the code point). An edit
-/// removes at most one code point, so a term within d edits of a word lacks at most d of the
-/// word's classes and adds at most d of its own. Swaps change neither set. The low bits
-/// separate the letters within each of the Latin, Cyrillic and Arabic blocks.
-std::uint64_t signature_of(const std::vector<char32_t>& code_points) {
-    std::uint64_t signature = 0;
-    for (const char32_t cp : code_points) signature |= std::uint64_t{1} << (cp & 63u);
-    return signature;
+/// Decodes the code point at text[pos] into `cp` and returns its byte length, or 0 for an
+/// invalid sequence.
+std::size_t decode_one(std::string_view text, std::size_t pos, char32_t& cp) {
+    const auto lead = static_cast<unsigned char>(text[pos]);
+    std::size_t width = 0;
+    if (lead < 0x80) {
+        cp = lead;
+        return 1;
+    }
+    if ((lead & 0xE0) == 0xC0) {
+        width = 2;
+        cp = lead & 0x1Fu;
+    } else if ((lead & 0xF0) == 0xE0) {
+        width = 3;
+        cp = lead & 0x0Fu;
+    } else if ((lead & 0xF8) == 0xF0) {
+        width = 4;
+        cp = lead & 0x07u;
+    } else {
+        return 0;
+    }
+    if (pos + width > text.size()) return 0;
+    for (std::size_t k = 1; k < width; ++k) {
+        const auto next = static_cast<unsigned char>(text[pos + k]);
+        if ((next & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (next & 0x3Fu);
+    }
+    return width;
 }
 
 }  // namespace
@@ -23,29 +44,9 @@ bool decode_code_points(std::string_view text, std::size_t max_code_points,
     out.clear();
     std::size_t i = 0;
     while (i < text.size()) {
-        const auto lead = static_cast<unsigned char>(text[i]);
-        std::size_t width = 0;
         char32_t cp = 0;
-        if (lead < 0x80) {
-            width = 1;
-            cp = lead;
-        } else if ((lead & 0xE0) == 0xC0) {
-            width = 2;
-            cp = lead & 0x1Fu;
-        } else if ((lead & 0xF0) == 0xE0) {
-            width = 3;
-            cp = lead & 0x0Fu;
-        } else if ((lead & 0xF8) == 0xF0) {
-            width = 4;
-            cp = lead & 0x07u;
-        }
-        bool valid = width > 0 && i + width <= text.size();
-        for (std::size_t k = 1; valid && k < width; ++k) {
-            const auto next = static_cast<unsigned char>(text[i + k]);
-            valid = (next & 0xC0) == 0x80;
-            cp = (cp << 6) | (next & 0x3Fu);
-        }
-        if (!valid) {
+        const std::size_t width = decode_one(text, i, cp);
+        if (width == 0) {
             ++i;  // normalized terms are valid UTF-8; this only guards against misuse
             continue;
         }
@@ -90,88 +91,216 @@ std::size_t bounded_edit_distance(const std::vector<char32_t>& a, const std::vec
     return std::min(previous[m], limit + 1);
 }
 
-typo_table::typo_table(const std::string& term_text,
-                       const std::vector<std::uint32_t>& term_offsets) {
-    const std::size_t term_count = term_offsets.empty() ? 0 : term_offsets.size() - 1;
-    const auto term_at = [&](std::uint32_t term) {
-        return std::string_view(term_text).substr(term_offsets[term],
-                                                  term_offsets[term + 1] - term_offsets[term]);
-    };
-    std::vector<std::uint8_t> lengths(term_count, 0);
-    std::vector<char32_t> code_points;
-    length_start_.assign(max_corrected_code_points + 2, 0);
-    for (std::uint32_t term = 0; term < term_count; ++term) {
-        if (!decode_code_points(term_at(term), max_corrected_code_points, code_points)) continue;
-        lengths[term] = static_cast<std::uint8_t>(code_points.size());
-        ++length_start_[code_points.size() + 1];
-    }
-    std::partial_sum(length_start_.begin(), length_start_.end(), length_start_.begin());
-    // Terms too long to correct keep length 0 here and are left out.
-    terms_.resize(length_start_.back());
-    signatures_.resize(length_start_.back());
-    std::vector<std::uint32_t> next(length_start_.begin(), length_start_.end() - 1);
-    for (std::uint32_t term = 0; term < term_count; ++term) {
-        if (lengths[term] == 0) continue;
-        decode_code_points(term_at(term), max_corrected_code_points, code_points);
-        const std::uint32_t slot = next[lengths[term]]++;
-        terms_[slot] = term;
-        signatures_[slot] = signature_of(code_points);
+namespace {
+
+/// Appends the UTF-8 encoding of `cp` to `out`.
+void append_utf8(std::string& out, char32_t cp) {
+    if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
     }
 }
 
-std::uint32_t typo_table::correct(std::string_view word, const std::string& term_text,
-                                  const std::vector<std::uint32_t>& term_offsets,
-                                  const std::vector<std::uint32_t>& doc_frequency) const {
-    const auto term_at = [&](std::uint32_t term) {
-        return std::string_view(term_text).substr(term_offsets[term],
-                                                  term_offsets[term + 1] - term_offsets[term]);
-    };
-    std::vector<char32_t> query;
-    if (terms_.empty() || !decode_code_points(word, max_corrected_code_points, query)) {
-        return no_correction;
+/// A depth-first walk of the sorted dictionary as a trie, computing one row of the
+/// edit-distance table per trie node. Row i contains the distances between the node's prefix
+/// (i code points) and every prefix of the query.
+class correction_search {
+public:
+    correction_search(const std::vector<char32_t>& query, std::size_t max_edits,
+                      const std::string& term_text, const std::vector<std::uint32_t>& term_offsets,
+                      const std::vector<std::uint32_t>& doc_frequency)
+        : query_(query),
+          max_edits_(max_edits),
+          columns_(query.size() + 1),
+          term_text_(term_text),
+          term_offsets_(term_offsets),
+          doc_frequency_(doc_frequency) {
+        // A row more than max_edits past the query's length has every cell above max_edits.
+        max_depth_ = query.size() + max_edits + 1;
+        rows_.resize((max_depth_ + 1) * columns_);
+        for (std::size_t j = 0; j < columns_; ++j) rows_[j] = static_cast<std::uint8_t>(j);
     }
-    const std::size_t length = query.size();
-    if (length < min_corrected_code_points) return no_correction;
-    const std::size_t max_edits = length >= two_edit_code_points ? 2 : 1;
-    const std::uint64_t query_signature = signature_of(query);
 
-    std::uint32_t best = no_correction;
-    std::size_t best_edits = max_edits + 1;
-    std::vector<char32_t> candidate;
-    const std::size_t shortest = length - std::min(length - 1, max_edits);
-    const std::size_t longest = std::min(length + max_edits, max_corrected_code_points);
-    for (std::size_t candidate_length = shortest; candidate_length <= longest; ++candidate_length) {
-        for (std::uint32_t slot = length_start_[candidate_length];
-             slot < length_start_[candidate_length + 1]; ++slot) {
-            // At most best_edits classes missing and as many added: the two sets differ in
-            // at most 2 * best_edits bits. Clearing that many lowest set bits must leave
-            // nothing, which avoids a popcount call on CPUs built without the instruction.
-            std::uint64_t differing = signatures_[slot] ^ query_signature;
-            for (std::size_t k = 0; k < 2 * best_edits && differing != 0; ++k) {
-                differing &= differing - 1;
-            }
-            if (differing != 0) continue;
-            const std::uint32_t term = terms_[slot];
-            decode_code_points(term_at(term), max_corrected_code_points, candidate);
-            const std::size_t edits = bounded_edit_distance(query, candidate, best_edits);
-            if (edits > max_edits || edits == 0) continue;
-            const bool better = edits < best_edits ||
-                                (edits == best_edits &&
-                                 (doc_frequency[term] > doc_frequency[best] ||
-                                  (doc_frequency[term] == doc_frequency[best] && term < best)));
-            if (better) {
-                best = term;
-                best_edits = edits;
+    std::uint32_t run() {
+        const std::size_t term_count = term_offsets_.empty() ? 0 : term_offsets_.size() - 1;
+        visit_children(0, term_count);
+        return best_;
+    }
+
+private:
+    std::size_t allowed() const { return std::min(best_edits_, max_edits_); }
+
+    std::string_view term_at(std::size_t term) const {
+        return std::string_view(term_text_)
+            .substr(term_offsets_[term], term_offsets_[term + 1] - term_offsets_[term]);
+    }
+
+    /// Returns the first term in [low, high) that does not start with `prefix`. Every term of
+    /// [low, high) that does comes before every one that does not.
+    std::size_t end_of_prefix(std::size_t low, std::size_t high, std::string_view prefix) const {
+        // Gallop first: most children of a node hold few terms.
+        std::size_t step = 1;
+        while (low + step < high && term_at(low + step).starts_with(prefix)) {
+            low += step;
+            step *= 2;
+        }
+        high = std::min(high, low + step);
+        ++low;  // term_at(low) starts with the prefix
+        while (low < high) {
+            const std::size_t middle = low + (high - low) / 2;
+            if (term_at(middle).starts_with(prefix)) {
+                low = middle + 1;
+            } else {
+                high = middle;
             }
         }
+        return low;
     }
-    return best;
-}
 
-std::size_t typo_table::memory_bytes() const {
-    return terms_.capacity() * sizeof(std::uint32_t) +
-           signatures_.capacity() * sizeof(std::uint64_t) +
-           length_start_.capacity() * sizeof(std::uint32_t);
+    /// Visits the children of the node at depth path_.size(), whose terms are [low, high).
+    void visit_children(std::size_t low, std::size_t high) {
+        const std::size_t depth = path_.size();
+        const std::uint8_t* row = &rows_[depth * columns_];
+        std::uint8_t row_min = row[0];
+        for (std::size_t j = 1; j < columns_; ++j) row_min = std::min(row_min, row[j]);
+        // A child's row can stay within the allowed edits only through a cell that matches
+        // the child's code point with a query code point. The exceptions are a row with room
+        // for one more edit and a child whose first cell (depth + 1 deletions) is in reach.
+        const bool any_child = row_min < allowed() || depth + 1 <= allowed();
+        if (any_child) {
+            std::size_t term = low;
+            // The node's own term, equal to the prefix, sorts first and has no child.
+            if (term < high && term_at(term).size() == prefix_.size()) ++term;
+            while (term < high) {
+                char32_t cp = 0;
+                const std::string_view text = term_at(term);
+                const std::size_t width = decode_one(text, prefix_.size(), cp);
+                if (width == 0) {
+                    // Normalized terms are valid UTF-8, so this only skips damaged input.
+                    term = end_of_prefix(term, high, text.substr(0, prefix_.size() + 1));
+                    continue;
+                }
+                const std::size_t end =
+                    end_of_prefix(term, high, text.substr(0, prefix_.size() + width));
+                visit_child(cp, term, end);
+                term = end;
+            }
+            return;
+        }
+
+        // Only code points that match the query where the row is within the allowed edits
+        // can keep a child's row within them: directly, or as the first of a swapped pair.
+        char32_t candidates[2 * max_corrected_code_points + 2];
+        std::size_t candidate_count = 0;
+        for (std::size_t j = 1; j < columns_; ++j) {
+            if (row[j - 1] <= allowed()) candidates[candidate_count++] = query_[j - 1];
+            if (depth > 0 && j > 1 && path_[depth - 1] == query_[j - 1] &&
+                rows_[(depth - 1) * columns_ + j - 2] + 1u <= allowed()) {
+                candidates[candidate_count++] = query_[j - 2];
+            }
+        }
+        std::sort(candidates, candidates + candidate_count);
+        const std::size_t unique = static_cast<std::size_t>(
+            std::unique(candidates, candidates + candidate_count) - candidates);
+        std::string child_prefix;
+        for (std::size_t k = 0; k < unique; ++k) {
+            child_prefix = prefix_;
+            append_utf8(child_prefix, candidates[k]);
+            // The first term not below the child's prefix.
+            std::size_t first = low;
+            std::size_t last = high;
+            while (first < last) {
+                const std::size_t middle = first + (last - first) / 2;
+                if (term_at(middle) < child_prefix) {
+                    first = middle + 1;
+                } else {
+                    last = middle;
+                }
+            }
+            if (first == high || !term_at(first).starts_with(child_prefix)) continue;
+            visit_child(candidates[k], first, end_of_prefix(first, high, child_prefix));
+            low = first;
+        }
+    }
+
+    /// Extends the path by `cp`, whose terms are [low, high), and visits that node.
+    void visit_child(char32_t cp, std::size_t low, std::size_t high) {
+        const std::size_t i = path_.size() + 1;
+        if (i > max_depth_) return;
+        const std::uint8_t* previous = &rows_[(i - 1) * columns_];
+        std::uint8_t* current = &rows_[i * columns_];
+        current[0] = static_cast<std::uint8_t>(std::min<std::size_t>(i, 255));
+        std::uint8_t row_min = current[0];
+        for (std::size_t j = 1; j < columns_; ++j) {
+            const int substitution = previous[j - 1] + (cp == query_[j - 1] ? 0 : 1);
+            int cell = std::min({previous[j] + 1, current[j - 1] + 1, substitution});
+            if (i > 1 && j > 1 && cp == query_[j - 2] && path_[i - 2] == query_[j - 1]) {
+                cell = std::min(cell, rows_[(i - 2) * columns_ + j - 2] + 1);
+            }
+            current[j] = static_cast<std::uint8_t>(std::min(cell, 255));
+            row_min = std::min(row_min, current[j]);
+        }
+        // No cell of a later row is below this row's minimum: each descends from a cell of
+        // this row, or, for a swap, from one no smaller than a cell of this row. So when
+        // the minimum exceeds the allowed edits, no term with this prefix can be close.
+        if (row_min > allowed()) return;
+
+        const std::size_t prefix_size = prefix_.size();
+        append_utf8(prefix_, cp);
+        path_.push_back(cp);
+        if (term_at(low).size() == prefix_.size()) consider(low, current[columns_ - 1], i);
+        visit_children(low, high);
+        path_.pop_back();
+        prefix_.resize(prefix_size);
+    }
+
+    void consider(std::size_t term, std::size_t edits, std::size_t length) {
+        if (edits == 0 || edits > allowed() || length > max_corrected_code_points) return;
+        const auto id = static_cast<std::uint32_t>(term);
+        const bool better = best_ == no_correction || edits < best_edits_ ||
+                            doc_frequency_[id] > doc_frequency_[best_] ||
+                            (doc_frequency_[id] == doc_frequency_[best_] && id < best_);
+        if (better) {
+            best_ = id;
+            best_edits_ = edits;
+        }
+    }
+
+    const std::vector<char32_t>& query_;
+    std::size_t max_edits_;
+    std::size_t columns_;
+    std::size_t max_depth_ = 0;
+    const std::string& term_text_;
+    const std::vector<std::uint32_t>& term_offsets_;
+    const std::vector<std::uint32_t>& doc_frequency_;
+    std::vector<std::uint8_t> rows_;
+    std::vector<char32_t> path_;
+    std::string prefix_;
+    std::uint32_t best_ = no_correction;
+    std::size_t best_edits_ = std::numeric_limits<std::size_t>::max();
+};
+
+}  // namespace
+
+std::uint32_t find_correction(std::string_view word, const std::string& term_text,
+                              const std::vector<std::uint32_t>& term_offsets,
+                              const std::vector<std::uint32_t>& doc_frequency) {
+    std::vector<char32_t> query;
+    if (!decode_code_points(word, max_corrected_code_points, query)) return no_correction;
+    if (query.size() < min_corrected_code_points) return no_correction;
+    const std::size_t max_edits = query.size() >= two_edit_code_points ? 2 : 1;
+    return correction_search(query, max_edits, term_text, term_offsets, doc_frequency).run();
 }
 
 }  // namespace tgsearch::detail

@@ -32,35 +32,21 @@ bool decode_code_points(std::string_view text, std::size_t max_code_points,
 std::size_t bounded_edit_distance(const std::vector<char32_t>& a, const std::vector<char32_t>& b,
                                   std::size_t limit);
 
-/// The vocabulary grouped by length in code points, each term with a 64-bit signature of the
-/// code points it contains. A lookup computes the edit distance only for terms of a close
-/// length whose signatures differ in few bits.
-class typo_table {
-public:
-    typo_table() = default;
+/// Returned by find_correction when no term is close enough.
+inline constexpr std::uint32_t no_correction = 0xFFFFFFFFu;
 
-    /// Builds the table over the terms of a dictionary where term t is
-    /// term_text[term_offsets[t], term_offsets[t + 1]).
-    typo_table(const std::string& term_text, const std::vector<std::uint32_t>& term_offsets);
-
-    /// Finds the best correction of `word`, a normalized term that is not in the dictionary.
-    /// The best has the fewest edits (at most 1, or 2 from two_edit_code_points on), then the
-    /// highest `doc_frequency`, then the lowest term id. Returns its term id, or
-    /// `no_correction`. The dictionary must be the one the table was built from.
-    /// NOTE: a lookup scans every term within max edits of the word's length, so its cost
-    /// grows with the vocabulary: 0.3 to 0.5 ms per word on 170,000 terms (an AMD EPYC vCPU).
-    std::uint32_t correct(std::string_view word, const std::string& term_text,
-                          const std::vector<std::uint32_t>& term_offsets,
-                          const std::vector<std::uint32_t>& doc_frequency) const;
-
-    std::size_t memory_bytes() const;
-
-    static constexpr std::uint32_t no_correction = 0xFFFFFFFFu;
-
-private:
-    std::vector<std::uint32_t> terms_;         ///< term ids, ascending by code point length
-    std::vector<std::uint64_t> signatures_;    ///< signature of terms_[i]
-    std::vector<std::uint32_t> length_start_;  ///< terms_ of length n are [start[n], start[n + 1])
-};
+/// Finds the best correction of `word`, a normalized term that is not in the dictionary where
+/// term t is term_text[term_offsets[t], term_offsets[t + 1]) and terms ascend bytewise. The
+/// best has the fewest edits (at most 1, or 2 from two_edit_code_points on), then the highest
+/// `doc_frequency`, then the lowest term id. Returns its term id, or `no_correction`.
+///
+/// The sorted dictionary is walked as a trie, each prefix a contiguous range of terms found by
+/// binary search, with one row of the edit-distance table per prefix. A prefix whose row
+/// exceeds the allowed edits everywhere is left with all its terms, and where the row has no
+/// edit to spare, only children that match a query code point are visited. So a lookup
+/// visits only the prefixes within reach of the word and needs no table of its own.
+std::uint32_t find_correction(std::string_view word, const std::string& term_text,
+                              const std::vector<std::uint32_t>& term_offsets,
+                              const std::vector<std::uint32_t>& doc_frequency);
 
 }  // namespace tgsearch::detail

@@ -23,7 +23,7 @@ document doc(std::string id, std::string title, std::string text) {
 
 std::vector<std::string> ids_of(const search_index& index, const std::vector<search_hit>& hits) {
     std::vector<std::string> ids;
-    for (const auto& hit : hits) ids.push_back(index.document_at(hit.doc).id);
+    for (const auto& hit : hits) ids.emplace_back(index.document_at(hit.doc).id);
     return ids;
 }
 
@@ -115,7 +115,7 @@ TEST_CASE("index scores match the BM25 formula", "[index]") {
     const double expected_a = bm25(2, 2, 3, 3, 2);
     const double expected_b = bm25(1, 2, 3, 1, 2);
     for (const auto& hit : hits) {
-        const std::string& id = index->document_at(hit.doc).id;
+        const std::string_view id = index->document_at(hit.doc).id;
         CAPTURE(id);
         CHECK(hit.matched_words == 1);
         CHECK(hit.score == Approx(id == "a" ? expected_a : expected_b).epsilon(1e-5));

@@ -201,31 +201,32 @@ TEST_CASE("index pages through the ranking with offset", "[index]") {
 }
 
 TEST_CASE("postings survive an encode and decode round trip", "[index]") {
-    // Gaps of 0, 1 and nearly 2^32, and term frequencies up to 2^32 - 1.
+    // Gaps of 0, 1 and nearly 2^32, and term frequencies up to 2^32 - 1, over several blocks.
     std::vector<detail::posting_entry> entries;
     entries.push_back({0, 0, 1});
     entries.push_back({1, 5, 0});
     entries.push_back({2, 0, std::numeric_limits<std::uint32_t>::max()});
-    for (std::uint32_t doc = 10; doc < 400; doc += 3) entries.push_back({doc, doc % 4, doc % 7});
+    for (std::uint32_t doc = 10; doc < 1000; doc += 3) entries.push_back({doc, doc % 4, doc % 7});
     entries.push_back({1u << 31, 1, 1});
     entries.push_back({(1u << 31) + 1, std::numeric_limits<std::uint32_t>::max(), 2});
     entries.push_back({std::numeric_limits<std::uint32_t>::max() - 1, 1, 1});
-
-    detail::posting_store store;
-    std::uint32_t floor = 0;
-    for (std::size_t first = 0; first < entries.size(); first += detail::posting_block_size) {
-        const std::size_t count = std::min(detail::posting_block_size, entries.size() - first);
-        detail::posting_block info;
-        info.last_doc = entries[first + count - 1].doc;
-        info.data_offset = static_cast<std::uint32_t>(store.doc_stream.size());
-        info.position_offset = static_cast<std::uint32_t>(store.position_stream.size());
-        detail::encode_block(entries.data() + first, count, floor, store.doc_stream);
-        store.blocks.push_back(info);
-        floor = info.last_doc + 1;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        entries[i].saturation = static_cast<float>(i % 50) / 10.0f;
     }
-    store.doc_stream.resize(store.doc_stream.size() + 8, 0);
+    REQUIRE(entries.size() > 2 * detail::posting_block_size);
 
-    detail::posting_cursor cursor(store, 0, static_cast<std::uint32_t>(entries.size()));
+    // A list before the tested one, so that its record does not start at offset 0.
+    std::vector<std::uint8_t> stream;
+    const detail::posting_entry other{7, 0, 1};
+    detail::encode_posting_list(&other, 1, stream);
+    const std::size_t offset = detail::encode_posting_list(entries.data(), entries.size(), stream);
+    stream.resize(stream.size() + detail::posting_stream_padding, 0);
+    const auto count = static_cast<std::uint32_t>(entries.size());
+
+    detail::posting_cursor cursor(stream.data(), offset, count);
+    CHECK(cursor.list_max_saturation() == 4.9f);
+    REQUIRE(cursor.block_count() == 3);
+    CHECK(cursor.max_saturation_of_block(2) == 4.9f);
     for (const auto& entry : entries) {
         CAPTURE(entry.doc);
         REQUIRE(cursor.doc() == entry.doc);
@@ -236,35 +237,35 @@ TEST_CASE("postings survive an encode and decode round trip", "[index]") {
     CHECK(cursor.doc() == detail::no_more_docs);
 
     // Skipping into the middle of a later block lands on the next document.
-    detail::posting_cursor skipping(store, 0, static_cast<std::uint32_t>(entries.size()));
+    detail::posting_cursor skipping(stream.data(), offset, count);
     skipping.advance(301);
     CHECK(skipping.doc() == 301);
     skipping.advance(302);
     CHECK(skipping.doc() == 304);
+    CHECK(skipping.block_last_doc(1000) == std::numeric_limits<std::uint32_t>::max() - 1);
     skipping.advance(1000);
     CHECK(skipping.doc() == 1u << 31);
+    skipping.advance(detail::no_more_docs - 1);
+    CHECK(skipping.doc() == detail::no_more_docs - 1);
+
+    detail::posting_cursor single(stream.data(), 0, 1);
+    CHECK(single.doc() == 7);
+    CHECK(single.block_last_doc(0) == 7);
+    single.advance(8);
+    CHECK(single.doc() == detail::no_more_docs);
 }
 
 TEST_CASE("positions survive a varint round trip", "[index]") {
     // One list per document: small deltas, a title/body jump, and a huge position.
     const std::vector<std::vector<std::uint32_t>> positions = {
         {0, 1, 2, 700, 100000}, {5}, {3, 4000000000u}};
-    const std::vector<detail::posting_entry> entries = {{3, 2, 3}, {9, 0, 1}, {11, 1, 1}};
-    detail::posting_store store;
-    detail::posting_block info;
-    info.last_doc = 11;
-    for (const auto& list : positions) {
-        std::uint32_t previous = 0;
-        for (const std::uint32_t position : list) {
-            detail::append_varint(store.position_stream, position - previous);
-            previous = position;
-        }
-    }
-    detail::encode_block(entries.data(), entries.size(), 0, store.doc_stream);
-    store.blocks.push_back(info);
-    store.doc_stream.resize(store.doc_stream.size() + 8, 0);
+    std::vector<detail::posting_entry> entries = {{3, 2, 3}, {9, 0, 1}, {11, 1, 1}};
+    for (std::size_t i = 0; i < entries.size(); ++i) entries[i].positions = positions[i].data();
+    std::vector<std::uint8_t> stream;
+    detail::encode_posting_list(entries.data(), entries.size(), stream);
+    stream.resize(stream.size() + detail::posting_stream_padding, 0);
 
-    detail::posting_cursor cursor(store, 0, 3);
+    detail::posting_cursor cursor(stream.data(), 0, 3);
     std::vector<std::uint32_t> read;
     // Each read skips the positions of the block's earlier entries.
     for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -274,8 +275,35 @@ TEST_CASE("positions survive a varint round trip", "[index]") {
         CHECK(read == positions[i]);
         cursor.advance(entries[i].doc + 1);
     }
-    detail::posting_cursor direct(store, 0, 3);
+    detail::posting_cursor direct(stream.data(), 0, 3);
     direct.advance(11);
     direct.read_positions(read);
     CHECK(read == positions[2]);
+}
+
+TEST_CASE("positions follow every block of a long list", "[index]") {
+    // 300 documents span three blocks, so the positions come from the directory's offsets.
+    std::vector<std::vector<std::uint32_t>> positions;
+    std::vector<detail::posting_entry> entries;
+    for (std::uint32_t doc = 0; doc < 300; ++doc) {
+        positions.push_back({doc, doc + 2 + doc % 3});
+    }
+    for (std::uint32_t doc = 0; doc < 300; ++doc) {
+        detail::posting_entry entry{doc * 2, 1, 1};
+        entry.positions = positions[doc].data();
+        entries.push_back(entry);
+    }
+    std::vector<std::uint8_t> stream;
+    detail::encode_posting_list(entries.data(), entries.size(), stream);
+    stream.resize(stream.size() + detail::posting_stream_padding, 0);
+
+    detail::posting_cursor cursor(stream.data(), 0, 300);
+    std::vector<std::uint32_t> read;
+    for (const std::uint32_t doc : {0u, 127u, 128u, 200u, 299u}) {
+        CAPTURE(doc);
+        cursor.advance(doc * 2);
+        REQUIRE(cursor.doc() == doc * 2);
+        cursor.read_positions(read);
+        CHECK(read == positions[doc]);
+    }
 }

@@ -1,8 +1,10 @@
 #include "core/search_index.hpp"
+#include "core/search_typos.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -28,7 +30,7 @@ search_result run(const search_index& index, std::string_view query, bool prefix
 /// Ids of the hits, sorted, for checks that do not depend on rank.
 std::vector<std::string> id_set(const search_index& index, const search_result& result) {
     std::vector<std::string> ids;
-    for (const auto& hit : result.hits) ids.push_back(index.document_at(hit.doc).id);
+    for (const auto& hit : result.hits) ids.emplace_back(index.document_at(hit.doc).id);
     std::sort(ids.begin(), ids.end());
     return ids;
 }
@@ -243,4 +245,61 @@ TEST_CASE("typo correction can be turned off", "[index]") {
     const auto result = index->search("ngnix", options);
     CHECK(result.hits.empty());
     CHECK(result.corrections.empty());
+}
+
+TEST_CASE("typo correction equals a scan of every term", "[index]") {
+    // A small alphabet makes many terms lie within one or two edits of each other, including
+    // ones that differ in their first letter and ones with swapped letters.
+    namespace detail = tgsearch::detail;
+    std::mt19937 random(4242);
+    const std::vector<std::string> letters = {"a", "b", "c", "d", "é", "ж"};
+    const auto draw_term = [&](std::size_t min_length, std::size_t max_length) {
+        const std::size_t length = min_length + random() % (max_length - min_length + 1);
+        std::string term;
+        for (std::size_t i = 0; i < length; ++i) term += letters[random() % letters.size()];
+        return term;
+    };
+    std::vector<std::string> vocabulary;
+    for (int i = 0; i < 3000; ++i) vocabulary.push_back(draw_term(1, 10));
+    std::sort(vocabulary.begin(), vocabulary.end());
+    vocabulary.erase(std::unique(vocabulary.begin(), vocabulary.end()), vocabulary.end());
+    std::string term_text;
+    std::vector<std::uint32_t> term_offsets{0};
+    std::vector<std::uint32_t> doc_frequency;
+    std::vector<std::vector<char32_t>> code_points(vocabulary.size());
+    for (std::size_t t = 0; t < vocabulary.size(); ++t) {
+        term_text += vocabulary[t];
+        term_offsets.push_back(static_cast<std::uint32_t>(term_text.size()));
+        doc_frequency.push_back(1 + static_cast<std::uint32_t>(random() % 4));
+        REQUIRE(detail::decode_code_points(vocabulary[t], 64, code_points[t]));
+    }
+
+    int corrected = 0;
+    for (int q = 0; q < 400; ++q) {
+        const std::string word = draw_term(3, 11);
+        CAPTURE(word);
+        std::vector<char32_t> query;
+        REQUIRE(detail::decode_code_points(word, 64, query));
+        const std::size_t max_edits = query.size() >= detail::two_edit_code_points ? 2 : 1;
+        std::uint32_t expected = detail::no_correction;
+        std::size_t expected_edits = max_edits + 1;
+        for (std::size_t t = 0; t < vocabulary.size(); ++t) {
+            const std::size_t edits =
+                detail::bounded_edit_distance(query, code_points[t], max_edits);
+            if (edits == 0 || edits > max_edits) continue;
+            const bool better =
+                edits < expected_edits ||
+                (edits == expected_edits && doc_frequency[t] > doc_frequency[expected]);
+            if (better) {
+                expected = static_cast<std::uint32_t>(t);
+                expected_edits = edits;
+            }
+        }
+        const std::uint32_t found =
+            detail::find_correction(word, term_text, term_offsets, doc_frequency);
+        CHECK(found == expected);
+        if (expected != detail::no_correction) ++corrected;
+    }
+    // Nearly half the words have a correction, so the comparison covers the tie-breaking.
+    CHECK(corrected > 150);
 }

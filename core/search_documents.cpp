@@ -1,0 +1,76 @@
+#include "core/search_documents.hpp"
+
+#include <string_view>
+
+namespace tgsearch::detail {
+namespace {
+
+void append_length(std::string& out, std::size_t value) {
+    while (value >= 0x80) {
+        out.push_back(static_cast<char>(value | 0x80));
+        value >>= 7;
+    }
+    out.push_back(static_cast<char>(value));
+}
+
+std::size_t read_length(const char*& data) {
+    std::size_t value = 0;
+    for (unsigned shift = 0;; shift += 7) {
+        const auto byte = static_cast<unsigned char>(*data++);
+        value |= static_cast<std::size_t>(byte & 0x7F) << shift;
+        if (byte < 0x80) return value;
+    }
+}
+
+/// Bytes of a varint of `value`.
+std::size_t length_bytes(std::size_t value) {
+    std::size_t bytes = 1;
+    for (; value >= 0x80; value >>= 7) ++bytes;
+    return bytes;
+}
+
+}  // namespace
+
+document_store::document_store(std::vector<document>&& docs) {
+    std::size_t total = 0;
+    for (const document& doc : docs) {
+        total += length_bytes(doc.id.size()) + length_bytes(doc.title.size()) +
+                 length_bytes(doc.url.size()) + doc.id.size() + doc.title.size() + doc.url.size() +
+                 doc.text.size();
+    }
+    bytes_.reserve(total);
+    starts_.reserve(docs.size() + 1);
+    for (document& doc : docs) {
+        starts_.push_back(bytes_.size());
+        append_length(bytes_, doc.id.size());
+        append_length(bytes_, doc.title.size());
+        append_length(bytes_, doc.url.size());
+        bytes_ += doc.id;
+        bytes_ += doc.title;
+        bytes_ += doc.url;
+        bytes_ += doc.text;
+        doc = document();
+    }
+    starts_.push_back(bytes_.size());
+    docs.clear();
+    docs.shrink_to_fit();
+}
+
+document_view document_store::at(std::size_t doc) const {
+    const char* data = bytes_.data() + starts_[doc];
+    const std::size_t id_size = read_length(data);
+    const std::size_t title_size = read_length(data);
+    const std::size_t url_size = read_length(data);
+    const char* end = bytes_.data() + starts_[doc + 1];
+    document_view view;
+    view.id = std::string_view(data, id_size);
+    data += id_size;
+    view.title = std::string_view(data, title_size);
+    data += title_size;
+    view.url = std::string_view(data, url_size);
+    data += url_size;
+    view.text = std::string_view(data, static_cast<std::size_t>(end - data));
+    return view;
+}
+
+}  // namespace tgsearch::detail
