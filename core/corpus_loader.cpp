@@ -124,8 +124,38 @@ corpus_format detect_format(std::string_view name, std::string_view content) {
         name));
 }
 
+/// Throws when the content is UTF-16 or UTF-32 text, which every loader reads as UTF-8 and
+/// would otherwise reject record by record with errors that do not say why. Spreadsheet
+/// programs write such files when asked for "Unicode text".
+void reject_wide_encoding(std::string_view name, std::string_view content) {
+    const char* encoding = nullptr;
+    if (content.starts_with(std::string_view("\xFF\xFE\0\0", 4)) ||
+        content.starts_with(std::string_view("\0\0\xFE\xFF", 4))) {
+        encoding = "UTF-32";
+    } else if (content.starts_with("\xFF\xFE") || content.starts_with("\xFE\xFF")) {
+        encoding = "UTF-16";
+    } else {
+        // Without a byte order mark, ASCII text in UTF-16 has a NUL in every other byte.
+        const std::string_view head = content.substr(0, 512);
+        const auto nuls = static_cast<std::size_t>(std::count(head.begin(), head.end(), '\0'));
+        if (head.size() >= 16 && nuls * 3 >= head.size()) {
+            encoding = "UTF-16";
+        }
+    }
+    if (encoding != nullptr) {
+        const std::filesystem::path path(name);
+        std::filesystem::path converted = path;
+        converted.replace_filename(path.stem().string() + "-utf8" + path.extension().string());
+        throw std::runtime_error(fmt::format(
+            "{} is {} text, but corpus files must be UTF-8; convert it, for example with "
+            "iconv -f {} -t UTF-8 {} > {}",
+            name, encoding, encoding, name, converted.string()));
+    }
+}
+
 load_report load_content(const load_context& context, const padded_buffer& content,
                          std::vector<document>& out) {
+    reject_wide_encoding(context.name, content.view());
     const std::size_t start = content.view().starts_with(utf8_bom) ? utf8_bom.size() : 0;
     corpus_format format = context.options.format;
     if (format == corpus_format::detect) {
@@ -199,6 +229,12 @@ load_report load_file(const std::filesystem::path& path, const corpus_options& o
     padded_buffer raw = read_file(path);
     if (is_gzip(raw.view())) {
         return load_content(context, gunzip(name, raw.view()), out);
+    }
+    if (path.extension() == ".gz") {
+        throw std::runtime_error(fmt::format(
+            "{} ends in .gz but is not gzip-compressed; rename it without .gz or compress it "
+            "with gzip",
+            name));
     }
     return load_content(context, raw, out);
 }

@@ -279,6 +279,33 @@ private:
     std::vector<std::string> lower_names_;
 };
 
+/// Returns a hint for a header that suggests the file is not CSV or TSV at all, or not the
+/// kind its name says, or an empty string.
+std::string header_hint(const std::vector<std::string>& header) {
+    const std::string_view first = header.empty() ? std::string_view() : header.front();
+    if (first.starts_with('{') || first.starts_with('[')) {
+        return ". The file looks like JSON: name it .jsonl or .json, or pass --format jsonl or "
+               "--format telegram";
+    }
+    for (const std::string& column : header) {
+        if (column.find('\r') != std::string::npos) {
+            return ". Its lines end in a bare carriage return (CR): convert them to LF, for "
+                   "example with tr '\\r' '\\n'";
+        }
+    }
+    if (header.size() == 1) {
+        for (const char separator : {';', '\t', ',', '|'}) {
+            if (first.find(separator) != std::string_view::npos) {
+                return fmt::format(
+                    ". Its header is one column that contains '{}': CSV must be separated by "
+                    "commas and TSV by tabs, so convert the file or name it to match",
+                    separator == '\t' ? std::string("\\t") : std::string(1, separator));
+            }
+        }
+    }
+    return {};
+}
+
 column_choice choose_columns(std::string_view name, const std::vector<std::string>& header,
                              const csv_columns& chosen) {
     const column_resolver resolver(name, header);
@@ -297,8 +324,8 @@ column_choice choose_columns(std::string_view name, const std::vector<std::strin
         if (!text) {
             throw std::runtime_error(fmt::format(
                 "{} has no text column: its header has {} but none of \"text\", \"body\", "
-                "\"content\" or \"message\"; choose one with --text-column",
-                name, resolver.header_list()));
+                "\"content\" or \"message\"; choose one with --text-column{}",
+                name, resolver.header_list(), header_hint(header)));
         }
         choice.text.push_back(*text);
     }

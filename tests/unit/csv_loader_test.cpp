@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -314,4 +316,54 @@ TEST_CASE("csv stray quote loses only its own row", "[csv]") {
     REQUIRE(corpus.docs.size() == 100000);
     CHECK(corpus.docs.front().id == "0");
     CHECK(corpus.docs.back().id == "99999");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files that are not what their name says
+
+TEST_CASE("utf-16 and utf-32 files are rejected with a conversion hint", "[csv]") {
+    const std::string text = "id\ttitle\ttext\nu1\tT\tgerbil\n";
+    std::string utf16le = "\xFF\xFE";
+    std::string utf16be = "\xFE\xFF";
+    std::string bare16;
+    for (const char c : text) {
+        utf16le += c;
+        utf16le += '\0';
+        utf16be += '\0';
+        utf16be += c;
+        bare16 += c;
+        bare16 += '\0';
+    }
+    using Catch::Matchers::Contains;
+    CHECK_THROWS_WITH(load_bytes("u.tsv", utf16le), Contains("is UTF-16 text") &&
+                                                        Contains("iconv -f UTF-16 -t UTF-8") &&
+                                                        Contains("u-utf8.tsv"));
+    CHECK_THROWS_WITH(load_bytes("u.tsv", utf16be), Contains("is UTF-16 text"));
+    CHECK_THROWS_WITH(load_bytes("notes.jsonl", bare16), Contains("is UTF-16 text"));
+    CHECK_THROWS_WITH(load_bytes("u.csv", std::string("\xFF\xFE\0\0i\0\0\0", 8)),
+                      Contains("is UTF-32 text"));
+    // UTF-8 text with a few NUL bytes is not mistaken for UTF-16.
+    CHECK_NOTHROW(load_bytes("ok.csv", std::string("id,title,text\n1,a,b\0c\n2,d,e\n", 28)));
+}
+
+TEST_CASE("csv header errors hint at the real format", "[csv]") {
+    using Catch::Matchers::Contains;
+    CHECK_THROWS_WITH(load_bytes("x.csv", "{\"id\": \"1\", \"text\": \"a\"}\n"),
+                      Contains("looks like JSON") && Contains("--format jsonl"));
+    CHECK_THROWS_WITH(load_bytes("x.csv", "id;title;text\n1;a;b\n"),
+                      Contains("one column that contains ';'"));
+    CHECK_THROWS_WITH(load_bytes("x.csv", "id,title,body2\r1,a,b\r"),
+                      Contains("bare carriage return"));
+}
+
+TEST_CASE("a file named .gz that is not gzip is rejected", "[csv]") {
+    const auto path = std::filesystem::temp_directory_path() / "tgsearch-not-gzip.csv.gz";
+    {
+        std::ofstream file(path, std::ios::binary);
+        file << "id,title,text\n1,a,b\n";
+    }
+    loaded_corpus corpus;
+    CHECK_THROWS_WITH(load_corpus(path, corpus_options{}, corpus.docs, nullptr),
+                      Catch::Matchers::Contains("is not gzip-compressed"));
+    std::filesystem::remove(path);
 }
