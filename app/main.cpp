@@ -7,15 +7,19 @@
 #include "app/sample_corpus.hpp"
 #include "app/telegram_bot.hpp"
 #include "core/corpus_loader.hpp"
+#include "core/index_file.hpp"
 #include "core/search_index.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -46,6 +50,8 @@ constexpr std::chrono::milliseconds progress_redraw_interval{250};
 
 struct command_line {
     std::vector<std::string> corpus_paths;
+    std::string index_path;   ///< --index: an index file to map instead of a corpus
+    std::string output_path;  ///< --output of the index command
     std::string format = "detect";
     std::string id_column;
     std::string title_column;
@@ -186,6 +192,43 @@ public:
         drawn_ = true;
     }
 
+    /// Draws the indexing phase: documents tokenized of `total`, documents per second and the
+    /// time left. May be called from any build thread, one call at a time.
+    void update_indexing(std::size_t done, std::size_t total) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!indexing_) {
+            indexing_ = true;
+            started_ = now;
+            last_drawn_ = now;
+        }
+        if (!enabled_ || total == 0 ||
+            (now - last_drawn_ < progress_redraw_interval && done < total)) {
+            return;
+        }
+        last_drawn_ = now;
+        const double seconds = std::chrono::duration<double>(now - started_).count();
+        const double rate = seconds > 0.0 ? static_cast<double>(done) / seconds : 0.0;
+        std::string line;
+        if (done < total) {
+            line = fmt::format("indexing: tokenized {:.0f}% of {} documents, {:.0f} documents/s",
+                               100.0 * static_cast<double>(done) / static_cast<double>(total),
+                               total, rate);
+            if (rate > 0.0) {
+                // The merge and encoding steps that follow take a fraction of this time.
+                line += fmt::format(", about {:.0f} s left to tokenize",
+                                    static_cast<double>(total - done) / rate);
+            }
+        } else {
+            line = fmt::format(
+                "indexing: tokenized {} documents, {:.0f} documents/s; "
+                "encoding posting lists",
+                total, rate);
+        }
+        std::fprintf(stderr, "\r%s\x1b[K", line.c_str());
+        std::fflush(stderr);
+        drawn_ = true;
+    }
+
     /// Erases the line, so that log lines start at the left margin.
     void clear() {
         if (drawn_) {
@@ -199,6 +242,7 @@ private:
     bool enabled_;
     bool drawn_ = false;
     bool parsing_ = false;
+    bool indexing_ = false;
     std::string source_;
     std::chrono::steady_clock::time_point started_;
     std::chrono::steady_clock::time_point last_drawn_;
@@ -272,7 +316,9 @@ corpus_options make_corpus_options(const command_line& options) {
     return corpus;
 }
 
-std::vector<document> load_documents(const command_line& options) {
+/// Loads the documents of every --corpus source, or of the built-in sample corpus without one.
+/// `show_progress` draws the progress line when stderr is a terminal.
+std::vector<document> load_documents(const command_line& options, bool show_progress) {
     corpus_options corpus = make_corpus_options(options);
     std::vector<document> docs;
     if (options.corpus_paths.empty()) {
@@ -284,7 +330,9 @@ std::vector<document> load_documents(const command_line& options) {
         return docs;
     }
     load_progress_line progress;
-    corpus.on_progress = [&progress](const load_progress& done) { progress.update(done); };
+    if (show_progress) {
+        corpus.on_progress = [&progress](const load_progress& done) { progress.update(done); };
+    }
     std::vector<source_outcome> outcomes;
     for (const std::string& path : options.corpus_paths) {
         source_outcome& outcome = outcomes.emplace_back();
@@ -327,6 +375,136 @@ std::optional<proxy_config> select_proxy(const std::string& flag, const detail::
     return choice.proxy;
 }
 
+/// Builds the index of the --corpus sources (or of the sample corpus), drawing progress when
+/// `show_progress` is set and stderr is a terminal. Throws std::runtime_error when no
+/// document remains to search.
+std::shared_ptr<const search_index> build_index(const command_line& options, bool show_progress) {
+    const std::size_t resident_before = resident_bytes();
+    const auto load_started = std::chrono::steady_clock::now();
+    std::vector<document> docs = load_documents(options, show_progress);
+    if (docs.empty()) {
+        throw std::runtime_error(
+            "no documents to search: every corpus file was empty or malformed");
+    }
+
+    const auto index_started = std::chrono::steady_clock::now();
+    const std::size_t document_count = docs.size();
+    load_progress_line progress;
+    build_progress on_progress;
+    if (show_progress) {
+        on_progress = [&progress](std::size_t done, std::size_t total) {
+            progress.update_indexing(done, total);
+        };
+    }
+    std::shared_ptr<const search_index> index;
+    try {
+        index = search_index::build(std::move(docs), bm25_params{}, on_progress);
+    } catch (...) {
+        progress.clear();
+        throw;
+    }
+    progress.clear();
+
+    const auto index_finished = std::chrono::steady_clock::now();
+    const std::chrono::duration<double> load_seconds = index_started - load_started;
+    const std::chrono::duration<double> build_seconds = index_finished - index_started;
+    spdlog::info(
+        "indexed {} documents ({} distinct terms) in {:.2f} s after {:.2f} s of loading; "
+        "index {:.1f} MiB, process memory grew by {:.1f} MiB",
+        document_count, index->term_count(), build_seconds.count(), load_seconds.count(),
+        to_mib(index->memory_bytes()), to_mib(resident_bytes() - resident_before));
+    return index;
+}
+
+/// Maps the --index file, or else builds the index of the corpus.
+std::shared_ptr<const search_index> make_index(const command_line& options, bool show_progress) {
+    if (options.index_path.empty()) {
+        return build_index(options, show_progress);
+    }
+    const auto started = std::chrono::steady_clock::now();
+    std::shared_ptr<const search_index> index = load_index_file(options.index_path);
+    const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
+    spdlog::info(
+        "loaded index file {} in {:.3f} s: {} documents, {} distinct terms, {:.1f} MiB mapped "
+        "and {:.1f} MiB on the heap",
+        options.index_path, seconds.count(), index->document_count(), index->term_count(),
+        to_mib(index->mapped_bytes()), to_mib(index->memory_bytes()));
+    return index;
+}
+
+/// The signal that requests a reload of the index.
+constexpr int reload_signal = SIGHUP;
+
+/// How often the reload thread checks whether it should stop.
+constexpr std::chrono::milliseconds reload_poll_interval{200};
+
+/// Blocks SIGHUP in the calling thread and in every thread it starts afterwards, so that the
+/// signal stays pending until reload_watcher takes it instead of ending the process.
+void block_reload_signal() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, reload_signal);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+/// Rebuilds the index from the --corpus sources, or maps the --index file again, on each
+/// SIGHUP, on a thread of its own, and swaps the result into a replaceable index. Queries keep
+/// running on the old index meanwhile, and a failed reload keeps it. A reload runs to its
+/// end: SIGHUPs received during one stay pending as a single signal (the kernel does not queue
+/// standard signals), so they cause one more reload, which picks up changes made after the
+/// first one read its files. Needs block_reload_signal to have run before any thread started.
+class reload_watcher {
+public:
+    reload_watcher(const command_line& options, std::shared_ptr<search_index> target)
+        : options_(options), target_(std::move(target)), thread_([this] { watch(); }) {}
+
+    reload_watcher(const reload_watcher&) = delete;
+    reload_watcher& operator=(const reload_watcher&) = delete;
+
+    /// Stops watching, after the reload in progress, if any, has finished.
+    ~reload_watcher() {
+        stopping_ = true;
+        thread_.join();
+    }
+
+private:
+    void watch() {
+        sigset_t signals;
+        sigemptyset(&signals);
+        sigaddset(&signals, reload_signal);
+        const auto nanoseconds =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(reload_poll_interval).count();
+        const timespec timeout{0, static_cast<long>(nanoseconds)};
+        while (!stopping_) {
+            if (::sigtimedwait(&signals, nullptr, &timeout) == reload_signal) {
+                reload();
+            }
+        }
+    }
+
+    void reload() {
+        const std::size_t previous_documents = target_->document_count();
+        if (options_.index_path.empty()) {
+            spdlog::info("received SIGHUP: rebuilding the index from the corpus");
+        } else {
+            spdlog::info("received SIGHUP: loading index file {} again", options_.index_path);
+        }
+        try {
+            target_->replace(make_index(options_, false));
+            spdlog::info("reloaded the index: now {} documents, before {}",
+                         target_->document_count(), previous_documents);
+        } catch (const std::exception& error) {
+            spdlog::error("reload failed, still serving the previous index of {} documents: {}",
+                          previous_documents, error.what());
+        }
+    }
+
+    const command_line& options_;
+    std::shared_ptr<search_index> target_;
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;  ///< last, so that it starts after the members it reads
+};
+
 /// A SIGTERM or SIGINT received while the corpus loads. Loading cannot be interrupted, but the
 /// signal must still end the process with an orderly exit once it is done.
 volatile std::sig_atomic_t start_up_stop_signal = 0;
@@ -334,6 +512,7 @@ volatile std::sig_atomic_t start_up_stop_signal = 0;
 extern "C" void record_stop_signal(int signal_number) { start_up_stop_signal = signal_number; }
 
 int run(const command_line& options) {
+    block_reload_signal();
     std::signal(SIGTERM, record_stop_signal);
     std::signal(SIGINT, record_stop_signal);
     spdlog::set_level(parse_log_level(options.log_level));
@@ -375,24 +554,8 @@ int run(const command_line& options) {
                                     : std::max(1u, std::thread::hardware_concurrency());
     const auto ring_capacity = static_cast<std::size_t>(options.ring_capacity);
 
-    const std::size_t resident_before = resident_bytes();
-    const auto load_started = std::chrono::steady_clock::now();
-    std::vector<document> docs = load_documents(options);
-    if (docs.empty()) {
-        spdlog::error("no documents to search: every corpus file was empty or malformed");
-        return 1;
-    }
-    const auto index_started = std::chrono::steady_clock::now();
-    const std::size_t document_count = docs.size();
-    std::shared_ptr<const search_index> index = search_index::build(std::move(docs));
-    const auto index_finished = std::chrono::steady_clock::now();
-    const std::chrono::duration<double> load_seconds = index_started - load_started;
-    const std::chrono::duration<double> build_seconds = index_finished - index_started;
-    spdlog::info(
-        "indexed {} documents ({} distinct terms) in {:.2f} s after {:.2f} s of loading; "
-        "index {:.1f} MiB, process memory grew by {:.1f} MiB",
-        document_count, index->term_count(), build_seconds.count(), load_seconds.count(),
-        to_mib(index->memory_bytes()), to_mib(resident_bytes() - resident_before));
+    const std::shared_ptr<search_index> index =
+        search_index::make_replaceable(make_index(options, true));
 
     if (start_up_stop_signal != 0) {
         spdlog::info("received {} while starting, exiting",
@@ -413,7 +576,8 @@ int run(const command_line& options) {
         console.workers = workers;
         console.ring_capacity = ring_capacity;
         console.interactive = ::isatty(STDIN_FILENO) != 0 && ::isatty(STDOUT_FILENO) != 0;
-        run_console_chat(std::move(index), console, std::cin, std::cout);
+        const reload_watcher reloads(options, index);
+        run_console_chat(index, console, std::cin, std::cout);
         return 0;
     }
 
@@ -425,17 +589,31 @@ int run(const command_line& options) {
     telegram.shutdown_timeout = std::chrono::seconds(options.shutdown_timeout_seconds);
     telegram.workers = workers;
     telegram.ring_capacity = ring_capacity;
-    return run_telegram_bot(std::move(index), telegram);
+    const reload_watcher reloads(options, index);
+    return run_telegram_bot(index, telegram);
 }
 
-}  // namespace
+/// Runs `tgsearch index`: builds the index of the corpus and writes it to --output.
+int run_index_command(const command_line& options) {
+    spdlog::set_level(parse_log_level(options.log_level));
+    const auto started = std::chrono::steady_clock::now();
+    const std::shared_ptr<const search_index> index = build_index(options, true);
+    const auto write_started = std::chrono::steady_clock::now();
+    write_index_file(*index, options.output_path);
+    const auto finished = std::chrono::steady_clock::now();
+    const std::chrono::duration<double> write_seconds = finished - write_started;
+    const std::chrono::duration<double> total_seconds = finished - started;
+    spdlog::info(
+        "wrote index file {} ({:.1f} MiB) in {:.2f} s, {:.2f} s in all; serve it with "
+        "`tgsearch --index {}`",
+        options.output_path, to_mib(std::filesystem::file_size(options.output_path)),
+        write_seconds.count(), total_seconds.count(), options.output_path);
+    return 0;
+}
 
-int main(int argc, char** argv) {
-    CLI::App app{
-        "tgsearch: a Telegram bot that searches a corpus of documents.\n"
-        "With a bot token (TELEGRAM_BOT_TOKEN or --token-file) it serves Telegram;\n"
-        "without one it answers queries typed on standard input."};
-    command_line options;
+/// Adds --corpus and the options that describe how to read it to `app`, the server or the
+/// index command.
+void add_corpus_options(CLI::App& app, command_line& options) {
     app.add_option("--corpus", options.corpus_paths,
                    "Corpus to index: a JSONL, CSV or TSV file, a Telegram Desktop export "
                    "(result.json or its folder), or a folder of .txt and .md files; files may be "
@@ -458,6 +636,21 @@ int main(int argc, char** argv) {
                    "Public username of the channel or supergroup of a single-chat Telegram "
                    "export (name, @name or https://t.me/name), for https://t.me/name/<id> "
                    "links; without it links use t.me/c/<chat id>, which only members can open");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{
+        "tgsearch: a Telegram bot that searches a corpus of documents.\n"
+        "With a bot token (TELEGRAM_BOT_TOKEN or --token-file) it serves Telegram;\n"
+        "without one it answers queries typed on standard input."};
+    command_line options;
+    add_corpus_options(app, options);
+    app.add_option("--index", options.index_path,
+                   "Index file to serve, written by `tgsearch index`; replaces --corpus and "
+                   "starts in a fraction of the time")
+        ->excludes("--corpus");
     app.add_option("--workers", options.workers,
                    "Search worker threads (default: the number of CPU cores)");
     app.add_option("--ring-capacity", options.ring_capacity,
@@ -484,10 +677,25 @@ int main(int argc, char** argv) {
     app.add_option("--log-level", options.log_level,
                    "trace, debug, info, warn, error, critical or off")
         ->capture_default_str();
+    CLI::App* index_command = app.add_subcommand(
+        "index", "Build the index of a corpus and write it to a file that --index serves");
+    add_corpus_options(*index_command, options);
+    index_command->get_option("--corpus")->required();
+    index_command
+        ->add_option("--output", options.output_path,
+                     "Index file to write; it is written to FILE.tmp first and renamed")
+        ->required();
+    index_command
+        ->add_option("--log-level", options.log_level,
+                     "trace, debug, info, warn, error, critical or off")
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
     setup_logging(spdlog::level::info);
     try {
+        if (index_command->parsed()) {
+            return run_index_command(options);
+        }
         return run(options);
     } catch (const std::exception& error) {
         // The logger redacts the token, and no message built above contains it.

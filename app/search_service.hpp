@@ -25,7 +25,9 @@ public:
     using reply_sink = std::function<void(outgoing_reply)>;
 
     /// Starts `worker_count` workers over a ring of `ring_capacity` messages (a power of two).
-    /// `bot_username` is the bot's username from getMe, empty in the console.
+    /// `index` may be a replaceable index, which a reload swaps while the workers search; each
+    /// reply takes one snapshot of it. `bot_username` is the bot's username from getMe, empty
+    /// in the console.
     search_service(std::shared_ptr<const search_index> index, std::string bot_username,
                    std::size_t worker_count, std::size_t ring_capacity, reply_sink on_reply);
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -200,9 +201,12 @@ std::string reply_builder::render_search(std::string_view query) const {
         }
     }
 
+    // One snapshot serves the search and the documents of its hits, even when a reload
+    // replaces the index meanwhile.
+    const std::shared_ptr<const search_index> index = index_.snapshot();
     search_options options;
     options.limit = results_per_reply;
-    const search_result result = index_.search(query, options);
+    const search_result result = index->search(query, options);
     const std::vector<search_hit>& hits = result.hits;
     std::string html;
     if (hits.empty()) {
@@ -223,7 +227,7 @@ std::string reply_builder::render_search(std::string_view query) const {
 
     std::size_t rank = 0;
     for (const search_hit& hit : hits) {
-        const document_view doc = index_.document_at(hit.doc);
+        const document_view doc = index->document_at(hit.doc);
         std::string entry = "\n" + std::to_string(++rank) + ". ";
         const std::string title =
             clip(trim(doc.title.empty() ? doc.id : doc.title), max_title_chars);

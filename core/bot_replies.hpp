@@ -20,8 +20,10 @@ inline constexpr std::size_t results_per_reply = 5;
 /// may serve every worker thread at once.
 class reply_builder {
 public:
-    /// `bot_username` is the bot's username without "@", as getMe reports it; empty in the
-    /// console, where every line is a query.
+    /// `index` must outlive the builder. It may be a replaceable index (see
+    /// search_index::make_replaceable): each reply takes one snapshot of it, so a reply never
+    /// mixes two indexes. `bot_username` is the bot's username without "@", as getMe reports
+    /// it; empty in the console, where every line is a query.
     reply_builder(const search_index& index, std::string bot_username);
 
     /// Returns the reply for `message`. In a private chat any text is a query; in groups only

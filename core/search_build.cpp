@@ -5,10 +5,12 @@
 #include "core/text_normalizer.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <exception>
 #include <functional>
 #include <limits>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
 #include <thread>
@@ -115,11 +117,51 @@ struct partial_index {
     std::vector<grouped_posting> grouped;   ///< raw, grouped by final term
 };
 
-/// Tokenizes documents [begin, end) into `part`, and writes each one's length, counting a
-/// title word `title_boost` times, into `lengths`. Body positions start one past the title's
-/// last position plus one, so that no phrase matches across the end of the title.
+/// Documents tokenized between two reports to a build_progress callback.
+constexpr std::uint32_t progress_interval = 512;
+
+/// Counts tokenized documents across build threads and reports them to a build_progress
+/// callback, one call at a time.
+class progress_counter {
+public:
+    progress_counter(const build_progress& report, std::size_t total)
+        : report_(report), total_(total) {}
+
+    void add_one() {
+        const std::size_t done = done_.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (report_ && (done % progress_interval == 0 || done == total_)) {
+            std::lock_guard lock(mutex_);
+            // Threads may reach the lock out of order; the count shown never goes back.
+            if (done > reported_) {
+                reported_ = done;
+                report_(done, total_);
+            }
+        }
+    }
+
+private:
+    const build_progress& report_;
+    std::size_t total_;
+    std::atomic<std::size_t> done_{0};
+    std::mutex mutex_;
+    std::size_t reported_ = 0;  ///< guarded by mutex_
+};
+
+/// Returns the number of word positions `tokens` cover, so that alternative terms at one
+/// position, and the joined term beside its parts, count once.
+std::uint32_t word_count(const std::vector<token>& tokens) {
+    std::uint32_t count = 0;
+    for (const token& t : tokens) count = std::max(count, t.position + t.span);
+    return count;
+}
+
+/// Tokenizes documents [begin, end) into `part`, and writes each one's length in word
+/// positions, counting a title word `title_boost` times, into `lengths`. Body positions start
+/// one past the title's last position plus one, so that no phrase matches across the end of
+/// the title. Adds each finished document to `progress`.
 void index_range(const document_store& docs, std::uint32_t begin, std::uint32_t end,
-                 float title_boost, partial_index& part, std::vector<float>& lengths) {
+                 float title_boost, partial_index& part, std::vector<float>& lengths,
+                 progress_counter& progress) {
     // For each term: the last document that used it and its slot in that document's counts,
     // so that counting a document's words needs no per-document hash table.
     std::vector<std::uint32_t> last_doc;
@@ -137,6 +179,7 @@ void index_range(const document_store& docs, std::uint32_t begin, std::uint32_t 
     };
     std::vector<occurrence> occurrences;
     std::vector<token> tokens;
+    bool joined_seen = false;
     part.raw.reserve(static_cast<std::size_t>(end - begin) * 32);
 
     const auto count_tokens = [&](std::uint32_t doc, std::uint32_t position_offset, bool in_title) {
@@ -155,6 +198,19 @@ void index_range(const document_store& docs, std::uint32_t begin, std::uint32_t 
             term_counts& entry = counts[slot_of[term]];
             ++(in_title ? entry.title : entry.body);
             occurrences.push_back({slot_of[term], t.position + position_offset});
+            if (t.span > 1) {
+                // A joined term is also indexed at its last part's position, so that a phrase
+                // step from it to the next word (at position + span) finds that word adjacent,
+                // while the step from the word before still finds it at its first position.
+                // NOTE: a joined term inside a phrase of three or more words still fails to
+                // match ("send email address" over "send e-mail address"), because the phrase
+                // matcher expects position + 1 after every term. A full fix stores each
+                // occurrence's span and lets the matcher step by it. The extra position also
+                // raises the joined term's tf by one per occurrence.
+                ++(in_title ? entry.title : entry.body);
+                occurrences.push_back({slot_of[term], t.position + t.span - 1 + position_offset});
+                joined_seen = true;
+            }
         }
     };
 
@@ -162,14 +218,14 @@ void index_range(const document_store& docs, std::uint32_t begin, std::uint32_t 
         counts.clear();
         occurrences.clear();
         tokens.clear();
+        joined_seen = false;
         const document_view fields = docs.at(doc);
         tokenize(fields.title, tokens);
-        const std::size_t title_length = tokens.size();
-        const std::uint32_t title_words = tokens.empty() ? 0 : tokens.back().position + 1;
+        const std::uint32_t title_words = word_count(tokens);
         count_tokens(doc, 0, true);
         tokens.clear();
         tokenize(fields.text, tokens);
-        const std::size_t body_length = tokens.size();
+        const std::uint32_t body_words = word_count(tokens);
         count_tokens(doc, title_words + 1, false);
 
         // Lay out each term's positions contiguously, in the order of its raw posting.
@@ -186,10 +242,18 @@ void index_range(const document_store& docs, std::uint32_t begin, std::uint32_t 
             part.positions[counts[item.slot].next_position++] = item.position;
         }
         for (const term_counts& entry : counts) {
+            if (joined_seen) {
+                // The extra position of a joined term may come after a later occurrence of
+                // the same term, and positions must ascend. Title positions stay first,
+                // because every body position is above every title position.
+                const auto last = part.positions.begin() + entry.next_position;
+                std::sort(last - (entry.title + entry.body), last);
+            }
             part.raw.push_back({entry.term, doc, entry.title, entry.body});
         }
         lengths[doc] =
-            static_cast<float>(body_length) + title_boost * static_cast<float>(title_length);
+            static_cast<float>(body_words) + title_boost * static_cast<float>(title_words);
+        progress.add_one();
     }
 }
 
@@ -321,7 +385,8 @@ std::vector<std::size_t> split_terms(const std::vector<std::uint32_t>& doc_frequ
 
 }  // namespace
 
-void build_index_data(const document_store& docs, index_data& data) {
+void build_index_data(const document_store& docs, index_data& data,
+                      const build_progress& progress) {
     if (docs.size() > std::numeric_limits<std::uint32_t>::max()) {
         throw std::length_error("search_index: more than 2^32 - 1 documents");
     }
@@ -333,11 +398,12 @@ void build_index_data(const document_store& docs, index_data& data) {
 
     std::vector<float> lengths(docs.size());
     std::vector<partial_index> parts(thread_count);
+    progress_counter counter(progress, docs.size());
     run_parallel(thread_count, [&](unsigned part) {
         const std::size_t begin = docs.size() * part / thread_count;
         const std::size_t end = docs.size() * (part + 1) / thread_count;
         index_range(docs, static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(end),
-                    data.params.title_boost, parts[part], lengths);
+                    data.params.title_boost, parts[part], lengths, counter);
     });
 
     // Summed in document order, so the average, and every score, is the same whatever the
@@ -345,13 +411,14 @@ void build_index_data(const document_store& docs, index_data& data) {
     double total_length = 0.0;
     for (const float length : lengths) total_length += length;
     data.average_length = docs.size() == 0 ? 0.0 : total_length / static_cast<double>(docs.size());
-    data.length_norm.resize(docs.size());
+    data.owned_length_norm.resize(docs.size());
     for (std::size_t doc = 0; doc < docs.size(); ++doc) {
         const double relative =
             data.average_length > 0.0 ? lengths[doc] / data.average_length : 0.0;
-        data.length_norm[doc] =
+        data.owned_length_norm[doc] =
             static_cast<float>(data.params.k1 * (1.0 - data.params.b + data.params.b * relative));
     }
+    data.length_norm = data.owned_length_norm;
 
     merge_dictionaries(parts, data);
     const std::size_t term_total = data.term_count();
@@ -376,18 +443,20 @@ void build_index_data(const document_store& docs, index_data& data) {
     if (stream_bytes > max_offset) {
         throw std::length_error("search_index: postings and positions exceed 4 GiB");
     }
-    data.posting_stream.reserve(stream_bytes + posting_stream_padding);
-    data.posting_offset.reserve(term_total);
+    std::vector<std::uint8_t>& stream = data.owned_posting_stream;
+    stream.reserve(stream_bytes + posting_stream_padding);
+    data.owned_posting_offset.reserve(term_total);
     for (encoded_range& range : ranges) {
-        const auto base = static_cast<std::uint32_t>(data.posting_stream.size());
+        const auto base = static_cast<std::uint32_t>(stream.size());
         for (const std::uint32_t offset : range.offsets) {
-            data.posting_offset.push_back(base + offset);
+            data.owned_posting_offset.push_back(base + offset);
         }
-        data.posting_stream.insert(data.posting_stream.end(), range.stream.begin(),
-                                   range.stream.end());
+        stream.insert(stream.end(), range.stream.begin(), range.stream.end());
         range = encoded_range();
     }
-    data.posting_stream.resize(data.posting_stream.size() + posting_stream_padding, 0);
+    stream.resize(stream.size() + posting_stream_padding, 0);
+    data.posting_stream = stream;
+    data.posting_offset = data.owned_posting_offset;
 }
 
 std::size_t index_data::find_term(std::string_view term) const {
@@ -439,7 +508,8 @@ std::size_t index_data::memory_bytes() const {
         return values.capacity() * sizeof(values[0]);
     };
     return term_text.capacity() + vector_bytes(term_offsets) + vector_bytes(doc_frequency) +
-           vector_bytes(posting_stream) + vector_bytes(posting_offset) + vector_bytes(length_norm);
+           vector_bytes(owned_posting_stream) + vector_bytes(owned_posting_offset) +
+           vector_bytes(owned_length_norm);
 }
 
 }  // namespace tgsearch::detail

@@ -1,6 +1,8 @@
 #include "core/search_documents.hpp"
 
+#include <stdexcept>
 #include <string_view>
+#include <utility>
 
 namespace tgsearch::detail {
 namespace {
@@ -38,22 +40,56 @@ document_store::document_store(std::vector<document>&& docs) {
                  length_bytes(doc.url.size()) + doc.id.size() + doc.title.size() + doc.url.size() +
                  doc.text.size();
     }
-    bytes_.reserve(total);
-    starts_.reserve(docs.size() + 1);
+    owned_bytes_.reserve(total);
+    owned_starts_.reserve(docs.size() + 1);
     for (document& doc : docs) {
-        starts_.push_back(bytes_.size());
-        append_length(bytes_, doc.id.size());
-        append_length(bytes_, doc.title.size());
-        append_length(bytes_, doc.url.size());
-        bytes_ += doc.id;
-        bytes_ += doc.title;
-        bytes_ += doc.url;
-        bytes_ += doc.text;
+        owned_starts_.push_back(owned_bytes_.size());
+        append_length(owned_bytes_, doc.id.size());
+        append_length(owned_bytes_, doc.title.size());
+        append_length(owned_bytes_, doc.url.size());
+        owned_bytes_ += doc.id;
+        owned_bytes_ += doc.title;
+        owned_bytes_ += doc.url;
+        owned_bytes_ += doc.text;
         doc = document();
     }
-    starts_.push_back(bytes_.size());
+    owned_starts_.push_back(owned_bytes_.size());
     docs.clear();
     docs.shrink_to_fit();
+    bytes_ = owned_bytes_;
+    starts_ = owned_starts_;
+}
+
+document_store::document_store(std::string_view bytes, std::span<const std::uint64_t> starts)
+    : bytes_(bytes), starts_(starts) {
+    if (starts.empty() || starts.front() != 0 || starts.back() != bytes.size()) {
+        throw std::invalid_argument("document offsets do not cover the document bytes");
+    }
+    for (std::size_t doc = 0; doc + 1 < starts.size(); ++doc) {
+        if (starts[doc] > starts[doc + 1]) {
+            throw std::invalid_argument("document offsets are not ascending");
+        }
+    }
+}
+
+// A moved std::string may keep short contents inline, at a new address, so the views are
+// taken again after a move rather than copied.
+document_store::document_store(document_store&& other) noexcept { *this = std::move(other); }
+
+document_store& document_store::operator=(document_store&& other) noexcept {
+    const bool owned = other.bytes_.data() == other.owned_bytes_.data();
+    owned_bytes_ = std::move(other.owned_bytes_);
+    owned_starts_ = std::move(other.owned_starts_);
+    if (owned) {
+        bytes_ = owned_bytes_;
+        starts_ = owned_starts_;
+    } else {
+        bytes_ = other.bytes_;
+        starts_ = other.starts_;
+    }
+    other.bytes_ = {};
+    other.starts_ = {};
+    return *this;
 }
 
 document_view document_store::at(std::size_t doc) const {

@@ -2,11 +2,14 @@
 
 #include "core/search_evaluate.hpp"
 #include "core/search_index_data.hpp"
+#include "core/search_index_impl.hpp"
 #include "core/search_query.hpp"
 #include "core/search_typos.hpp"
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
+#include <utility>
 
 namespace tgsearch {
 namespace {
@@ -142,26 +145,54 @@ std::string apply_corrections(std::string_view query,
 
 }  // namespace
 
-struct search_index::impl {
-    detail::document_store docs;
-    detail::index_data data;
-};
-
 search_index::search_index() : impl_(std::make_unique<impl>()) {}
 
 search_index::~search_index() = default;
 
 std::shared_ptr<const search_index> search_index::build(std::vector<document> docs,
-                                                        bm25_params params) {
+                                                        bm25_params params,
+                                                        const build_progress& progress) {
     // The constructor is private, so make_shared cannot reach it.
     std::shared_ptr<search_index> index(new search_index());
     index->impl_->docs = detail::document_store(std::move(docs));
     index->impl_->data.params = params;
-    detail::build_index_data(index->impl_->docs, index->impl_->data);
+    detail::build_index_data(index->impl_->docs, index->impl_->data, progress);
     return index;
 }
 
+std::shared_ptr<search_index> search_index::make_replaceable(
+    std::shared_ptr<const search_index> initial) {
+    std::shared_ptr<search_index> index(new search_index());
+    index->impl_->replaceable = true;
+    index->replace(std::move(initial));
+    return index;
+}
+
+void search_index::replace(std::shared_ptr<const search_index> next) {
+    if (!impl_->replaceable) {
+        throw std::logic_error("search_index::replace called on an index that is not replaceable");
+    }
+    if (next == nullptr || next->impl_->replaceable) {
+        throw std::invalid_argument(
+            "search_index::replace needs a built or loaded index, not null or a replaceable one");
+    }
+    std::shared_ptr<const search_index> previous;
+    {
+        std::lock_guard lock(impl_->current_mutex);
+        previous = std::exchange(impl_->current, std::move(next));
+    }
+    // `previous` is released here, outside the lock, because freeing a large index takes a
+    // while and queries must not wait for it to take their snapshot.
+}
+
+std::shared_ptr<const search_index> search_index::snapshot() const {
+    if (!impl_->replaceable) return shared_from_this();
+    std::lock_guard lock(impl_->current_mutex);
+    return impl_->current;
+}
+
 search_result search_index::search(std::string_view query, const search_options& options) const {
+    if (impl_->replaceable) return snapshot()->search(query, options);
     search_result result;
     if (options.limit == 0 || impl_->docs.size() == 0 || options.offset >= max_ranked_hits) {
         return result;
@@ -185,14 +216,32 @@ search_result search_index::search(std::string_view query, const search_options&
     return result;
 }
 
-document_view search_index::document_at(std::uint32_t doc) const { return impl_->docs.at(doc); }
+document_view search_index::document_at(std::uint32_t doc) const {
+    if (impl_->replaceable) {
+        throw std::logic_error(
+            "search_index::document_at called on a replaceable index: call snapshot() first");
+    }
+    return impl_->docs.at(doc);
+}
 
-std::size_t search_index::document_count() const { return impl_->docs.size(); }
+std::size_t search_index::document_count() const {
+    if (impl_->replaceable) return snapshot()->document_count();
+    return impl_->docs.size();
+}
 
-std::size_t search_index::term_count() const { return impl_->data.term_count(); }
+std::size_t search_index::term_count() const {
+    if (impl_->replaceable) return snapshot()->term_count();
+    return impl_->data.term_count();
+}
 
 std::size_t search_index::memory_bytes() const {
+    if (impl_->replaceable) return snapshot()->memory_bytes();
     return sizeof(impl) + impl_->docs.memory_bytes() + impl_->data.memory_bytes();
+}
+
+std::size_t search_index::mapped_bytes() const {
+    if (impl_->replaceable) return snapshot()->mapped_bytes();
+    return impl_->storage_bytes;
 }
 
 }  // namespace tgsearch

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -61,12 +62,25 @@ struct search_result {
     std::string corrected_query;
 };
 
+/// Called while search_index::build tokenizes, with `done` of `total` documents. Calls come
+/// from the build threads, one at a time, about every 512 documents and once with
+/// done == total; merging and encoding the posting lists follow that last call.
+using build_progress = std::function<void(std::size_t done, std::size_t total)>;
+
+class search_index;
+
+/// Writes `index` to the index file `path`; see index_file.hpp.
+void write_index_file(const search_index& index, const std::string& path);
+
+/// Maps the index file `path` and returns the index it contains; see index_file.hpp.
+std::shared_ptr<const search_index> load_index_file(const std::string& path);
+
 /// An immutable in-memory inverted index with BM25 ranking over compressed posting lists.
 ///
 /// Built once, then shared read-only by all search workers: every const member function is
 /// safe to call from several threads at once. Results depend only on the index and the query,
 /// never on which thread runs it or how many threads built it.
-class search_index {
+class search_index : public std::enable_shared_from_this<search_index> {
 public:
     /// Builds the index over `docs`, taking ownership of them and storing them compactly (see
     /// document_at). Titles and texts are tokenized
@@ -75,8 +89,27 @@ public:
     /// index comes out the same for any thread count. Throws std::bad_alloc when memory runs
     /// out and std::length_error past 2^32 - 1 documents or 4 GiB of distinct terms, encoded
     /// postings or encoded positions.
+    /// `progress`, when set, is called as documents are tokenized.
     static std::shared_ptr<const search_index> build(std::vector<document> docs,
-                                                     bm25_params params = {});
+                                                     bm25_params params = {},
+                                                     const build_progress& progress = {});
+
+    /// Creates a replaceable index: a handle that forwards to `initial` until replace() gives
+    /// it another index. It lets a server swap its index while workers search. Every query
+    /// should take one snapshot() and use it for the search and for document_at, because the
+    /// handle may forward to a different index between two calls.
+    static std::shared_ptr<search_index> make_replaceable(
+        std::shared_ptr<const search_index> initial);
+
+    /// Makes this replaceable index forward to `next` from now on. Queries that hold a
+    /// snapshot of the previous index finish on it, and it is freed after the last of them.
+    /// Thread-safe. Throws std::invalid_argument when `next` is null or itself replaceable,
+    /// and std::logic_error when this index was not made by make_replaceable.
+    void replace(std::shared_ptr<const search_index> next);
+
+    /// Returns the index a replaceable index forwards to now, or this index itself.
+    /// Thread-safe; a query should call it once and use the result throughout.
+    std::shared_ptr<const search_index> snapshot() const;
 
     /// Returns the best documents for `query`. Documents that match more distinct query words
     /// rank above those that match fewer; ties break by BM25 score, then by lower document
@@ -91,21 +124,31 @@ public:
     search_result search(std::string_view query, const search_options& options) const;
 
     /// Returns the fields of document `doc`, which is below document_count(). The views stay
-    /// valid as long as the index.
+    /// valid as long as the index. Throws std::logic_error on a replaceable index, whose
+    /// current index could be freed while the views are in use: call snapshot() first.
     document_view document_at(std::uint32_t doc) const;
     std::size_t document_count() const;
     std::size_t term_count() const;
 
     /// Estimates the heap bytes held by the index and its documents from string and vector
-    /// capacities. Excludes allocator overhead and the scratch memory of running queries.
+    /// capacities. Excludes allocator overhead, the scratch memory of running queries and the
+    /// arrays that a loaded index reads from its mapped file (see mapped_bytes).
     std::size_t memory_bytes() const;
+
+    /// Size of the index file this index reads its arrays from, or 0 for a built index. The
+    /// kernel pages the file in as queries touch it, so it counts as page cache.
+    std::size_t mapped_bytes() const;
 
     search_index(const search_index&) = delete;
     search_index& operator=(const search_index&) = delete;
     ~search_index();
 
 private:
+    friend void write_index_file(const search_index& index, const std::string& path);
+    friend std::shared_ptr<const search_index> load_index_file(const std::string& path);
+
     search_index();
+
     struct impl;
     std::unique_ptr<impl> impl_;
 };

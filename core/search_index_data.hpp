@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,16 +37,24 @@ struct index_data {
     std::vector<std::uint32_t> term_offsets;   ///< term t is term_text[off[t], off[t + 1])
     std::vector<std::uint32_t> doc_frequency;  ///< documents containing term t
 
+    // The three arrays below are views, because a loaded index file maps them instead of
+    // copying them. They point into the owned_ vectors of a built index.
+
     /// Every term's posting list record (see postings.hpp), term after term, followed by
     /// posting_stream_padding bytes.
-    std::vector<std::uint8_t> posting_stream;
-    std::vector<std::uint32_t> posting_offset;  ///< where term t's record starts
+    std::span<const std::uint8_t> posting_stream;
+    std::span<const std::uint32_t> posting_offset;  ///< where term t's record starts
 
     /// k1 * (1 - b + b * length / average_length) for each document: the part of the BM25
-    /// denominator that does not depend on the term.
-    std::vector<float> length_norm;
+    /// denominator that does not depend on the term. A document's length counts its word
+    /// positions, with a title word counted title_boost times.
+    std::span<const float> length_norm;
     double average_length = 0.0;
     std::size_t document_count = 0;
+
+    std::vector<std::uint8_t> owned_posting_stream;
+    std::vector<std::uint32_t> owned_posting_offset;
+    std::vector<float> owned_length_norm;
 
     std::size_t term_count() const { return term_offsets.empty() ? 0 : term_offsets.size() - 1; }
 
@@ -67,12 +76,14 @@ struct index_data {
         return posting_cursor(posting_stream.data(), posting_offset[term], doc_frequency[term]);
     }
 
+    /// Heap bytes held, from capacities: the views count only when they point into owned_.
     std::size_t memory_bytes() const;
 };
 
 /// Fills `data` (whose params are set) with the index of `docs`. A corpus of 2048 documents or
-/// more is split across up to 8 threads; the result is the same for any thread count. Throws
+/// more is split across up to 8 threads; the result is the same for any thread count. Calls
+/// `progress`, when set, as documents are tokenized (see build_progress). Throws
 /// std::length_error past 2^32 - 1 documents or 4 GiB of terms or of postings and positions.
-void build_index_data(const document_store& docs, index_data& data);
+void build_index_data(const document_store& docs, index_data& data, const build_progress& progress);
 
 }  // namespace tgsearch::detail

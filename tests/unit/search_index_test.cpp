@@ -404,3 +404,34 @@ TEST_CASE("index ranks real multilingual documents", "[index]") {
     std::sort(laughing.begin(), laughing.end());
     CHECK(laughing == std::vector<std::string>{"cldr:en:1F602", "cldr:fa:1F602"});
 }
+
+TEST_CASE("index counts document length in word positions", "[index]") {
+    // "e-mail" yields email, e and mail over two positions, so both documents are three
+    // words long and score "memo" alike. Counting tokens would make the first one four long.
+    const auto index = search_index::build({
+        doc("joined", "", "e-mail memo"),
+        doc("plain", "", "send memo today"),
+    });
+    const auto hits = hits_of(*index, "memo", 10);
+    REQUIRE(hits.size() == 2);
+    CHECK(hits[0].score == Approx(hits[1].score).epsilon(1e-6));
+    CHECK(hits[0].score == Approx(bm25(1, 2, 2, 3, 3)).epsilon(1e-5));
+}
+
+TEST_CASE("index matches phrases across joined terms", "[index]") {
+    const auto index = search_index::build({
+        doc("zwnj", "", "من می\u200cخواهم بروم"),
+        doc("hyphen", "", "send e-mail address now"),
+        doc("other", "", "خواهم بروم email"),
+    });
+    // The joined spelling of a ZWNJ word followed by the next word.
+    CHECK(search_ids(*index, "\"میخواهم بروم\"") == std::vector<std::string>{"zwnj"});
+    // The written spelling still matches through its parts.
+    CHECK(search_ids(*index, "\"می\u200cخواهم بروم\"") == std::vector<std::string>{"zwnj"});
+    // A joined term with the word after it, and with the word before it.
+    CHECK(search_ids(*index, "\"email address\"") == std::vector<std::string>{"hyphen"});
+    CHECK(search_ids(*index, "\"send email\"") == std::vector<std::string>{"hyphen"});
+    // Words that are not adjacent still do not match.
+    CHECK(search_ids(*index, "\"من بروم\"").empty());
+    CHECK(search_ids(*index, "\"email now\"").empty());
+}
