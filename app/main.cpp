@@ -351,6 +351,23 @@ std::vector<document> load_documents(const command_line& options, bool show_prog
         progress.clear();
     }
     log_load_summary(outcomes);
+    // One username names one channel, so links built from it for a second chat would open
+    // that chat's message numbers in the wrong channel.
+    const source_outcome* linked = nullptr;
+    for (const source_outcome& outcome : outcomes) {
+        if (outcome.report.username_chat.empty()) {
+            continue;
+        }
+        if (linked != nullptr && linked->report.username_chat != outcome.report.username_chat) {
+            throw std::runtime_error(fmt::format(
+                "--channel-username {} names one channel, but {} (chat {}) and {} (chat {}) are "
+                "exports of different chats; run one bot per channel, or leave "
+                "--channel-username out to link with t.me/c/<chat id>",
+                corpus.channel_username, linked->path, linked->report.username_chat, outcome.path,
+                outcome.report.username_chat));
+        }
+        linked = &outcome;
+    }
     std::string first_duplicate;
     if (const std::size_t duplicates = remove_duplicate_ids(docs, first_duplicate)) {
         spdlog::warn(

@@ -167,11 +167,12 @@ outgoing_reply reply_builder::reply_to(const incoming_message& message) const {
                          : render_search(command.argument);
         return reply;
     }
-    if (command.name == "start" || command.name == "help") {
+    // Telegram clients send commands as typed, and users type /Start or /SEARCH too.
+    if (equals_ignoring_case(command.name, "start") || equals_ignoring_case(command.name, "help")) {
         reply.html = render_help();
         return reply;
     }
-    if (command.name == "search") {
+    if (equals_ignoring_case(command.name, "search")) {
         reply.html = command.argument.empty() ? std::string("Usage: <code>/search words</code>")
                                               : render_search(command.argument);
         return reply;

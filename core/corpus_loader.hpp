@@ -108,6 +108,9 @@ struct load_report {
     /// records deliberately left out: service messages, messages without text, and in a text
     /// folder hidden entries, files other than .txt and .md, and blank files
     std::size_t ignored = 0;
+    /// id of the Telegram chat whose links use corpus_options::channel_username; empty when
+    /// none does
+    std::string username_chat;
 };
 
 using load_error_handler = std::function<void(const load_error&)>;

@@ -373,6 +373,9 @@ void telegram_export_loader::finish_chat(chat_state& chat, bool single_chat) {
             "export: leave --channel-username out for this chat",
             name_, chat.type.empty() ? std::string("chat without a type") : chat.type));
     }
+    if (username_links) {
+        result_.username_chat = chat.id;
+    }
     for (const pending_message& message : chat.messages) {
         document& doc = out_[message.document];
         if (chat.id.empty()) {

@@ -14,7 +14,8 @@
 5. CSV, a folder of .txt/.md files, a Telegram export folder and JSONL in one run: each is
    searchable, export links use --channel-username, and stderr has a per-source summary and
    no progress line (stderr is not a terminal).
-6. An unknown CSV column, an invalid channel username and a folder given as JSONL each end
+6. An unknown CSV column, an invalid channel username, a folder given as JSONL and one
+   --channel-username for the exports of two channels each end
    the start-up with exit code 1 and a message naming the problem.
 
 Usage: test_console_chat.py --binary build/app/tgsearch --fixtures tests/fixtures
@@ -267,6 +268,12 @@ def check_corpus_option_errors(binary: Path, fixtures: Path, workdir: Path, chec
                                deadline: Deadline) -> None:
     print("== corpus options with invalid values", flush=True)
     csv_path = str(fixtures / "corpus" / "articles.csv")
+    # A second channel: the fixture export with another chat id. One username cannot name both.
+    export_path = fixtures / "loaders" / "channel_export" / "result.json"
+    other_channel = workdir / "other_channel.json"
+    other = json.loads(export_path.read_text(encoding="utf-8"))
+    other["id"] = 999111
+    other_channel.write_text(json.dumps(other, ensure_ascii=False), encoding="utf-8")
     cases = [
         ("unknown_column", ["--corpus", csv_path, "--text-column", "summary"],
          ['column "summary" (--text-column) not found', '"id", "Title", "Body", "URL", "tags"']),
@@ -275,6 +282,9 @@ def check_corpus_option_errors(binary: Path, fixtures: Path, workdir: Path, chec
         ("file_format_on_folder", ["--corpus", str(fixtures / "loaders" / "notes"),
                                    "--format", "jsonl"],
          ["it is a directory"]),
+        ("username_for_two_channels", ["--corpus", str(export_path), "--corpus",
+                                       str(other_channel), "--channel-username", "release_notes"],
+         ["--channel-username release_notes names one channel", "chat 999111"]),
     ]
     for name, args, expected in cases:
         process = BinaryProcess([str(binary), "--console"] + args, child_env(None), workdir,

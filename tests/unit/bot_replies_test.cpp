@@ -66,6 +66,19 @@ TEST_CASE("reply answers group search commands", "[replies]") {
     }
 }
 
+TEST_CASE("reply reads commands in any letter case", "[replies]") {
+    const auto index = make_index();
+    const reply_builder builder(*index, "tgsearch_bot");
+    const std::string help = builder.render_help();
+    CHECK(builder.reply_to(message("private", "/Start")).html == help);
+    CHECK(builder.reply_to(message("private", "/HELP")).html == help);
+    const outgoing_reply group = builder.reply_to(message("group", "/SEARCH web server"));
+    CHECK(group.html.find("nginx") != std::string::npos);
+    const outgoing_reply named = builder.reply_to(message("group", "/Search@TGSEARCH_BOT nginx"));
+    CHECK(named.html.find("nginx") != std::string::npos);
+    CHECK(builder.reply_to(message("group", "/SEARCH@OtherBot nginx")).html.empty());
+}
+
 TEST_CASE("reply ignores commands for other bots", "[replies]") {
     const auto index = make_index();
     const reply_builder builder(*index, "tgsearch_bot");
