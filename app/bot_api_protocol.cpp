@@ -208,8 +208,9 @@ private:
 
 base_url parse_base_url(const std::string& text, std::string_view token) {
     const auto invalid = [&](std::string_view reason) {
-        return std::invalid_argument(
-            redact_token("invalid --api-url \"" + text + "\": " + std::string(reason), token));
+        return std::invalid_argument(redact_token(
+            "invalid --api-url \"" + mask_url_password(text) + "\": " + std::string(reason),
+            token));
     };
     constexpr std::string_view expected_scheme = "expected an http:// or https:// URL";
 
@@ -229,7 +230,7 @@ base_url parse_base_url(const std::string& text, std::string_view token) {
         throw invalid("missing host name");
     }
     if (url.has_userinfo()) {
-        throw invalid("user info before the host is not supported");
+        throw invalid("user info before the host is not supported: remove \"user:password@\"");
     }
     if (url.has_query() || url.has_fragment()) {
         throw invalid("a query or fragment is not allowed, so remove the part from \"?\" or \"#\"");

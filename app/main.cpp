@@ -64,6 +64,7 @@ struct command_line {
     std::string token_file;
     std::string api_url = "https://api.telegram.org";
     std::string proxy;
+    bool proxy_given = false;  ///< --proxy was on the command line, even as ""
     int poll_timeout_seconds = 50;
     int shutdown_timeout_seconds = 10;
     std::string log_level = "info";
@@ -371,24 +372,20 @@ std::vector<document> load_documents(const command_line& options, bool show_prog
     std::string first_duplicate;
     if (const std::size_t duplicates = remove_duplicate_ids(docs, first_duplicate)) {
         spdlog::warn(
-            "skipped {} documents whose id repeats an earlier one (the first is \"{}\"); "
+            "skipped {} {} whose id repeats an earlier one (the first is \"{}\"); "
             "is a corpus file given twice?",
-            duplicates, first_duplicate);
+            duplicates, duplicates == 1 ? "document" : "documents", first_duplicate);
     }
     return docs;
 }
 
 /// Chooses the proxy for the Bot API from --proxy or the environment and logs the choice,
 /// with the proxy password masked.
-std::optional<proxy_config> select_proxy(const std::string& flag, const detail::base_url& api) {
-    proxy_choice choice = choose_proxy(flag, api.tls, api.host);
-    if (!choice.excluded_by.empty()) {
-        spdlog::info("connecting to the Bot API directly: {} excludes {} from the proxy in {}",
-                     choice.excluded_by, api.host, choice.source);
-    } else if (choice.proxy) {
-        spdlog::info("connecting to the Bot API through proxy {} (from {})", choice.proxy->display,
-                     choice.source);
-    }
+std::optional<proxy_config> select_proxy(const command_line& options, const detail::base_url& api) {
+    const proxy_choice choice = choose_proxy(
+        options.proxy_given ? std::optional<std::string_view>(options.proxy) : std::nullopt,
+        api.tls, api.host);
+    spdlog::info("{}", choice.summary);
     return choice.proxy;
 }
 
@@ -559,7 +556,7 @@ int run(const command_line& options) {
     if (!token.empty() && !options.console) {
         // Fail on a bad URL or proxy now rather than after the corpus has been indexed.
         const detail::base_url api = detail::parse_base_url(options.api_url, token);
-        proxy = select_proxy(options.proxy, api);
+        proxy = select_proxy(options, api);
     }
     if (options.workers < 0 || options.workers > max_workers) {
         throw std::invalid_argument("invalid --workers " + std::to_string(options.workers) +
@@ -684,7 +681,8 @@ int main(int argc, char** argv) {
                    "Proxy for the Bot API: socks5://[user:password@]host:port (the proxy "
                    "resolves host names) or http://[user:password@]host[:port] (CONNECT). "
                    "Default: https_proxy, HTTPS_PROXY (http_proxy for an http:// API URL), "
-                   "all_proxy or ALL_PROXY, except for hosts in no_proxy or NO_PROXY");
+                   "all_proxy or ALL_PROXY, except for hosts in no_proxy or NO_PROXY. "
+                   "--proxy \"\" connects directly and ignores those variables");
     app.add_option("--poll-timeout", options.poll_timeout_seconds,
                    "getUpdates long-poll timeout in seconds (0 to 50)")
         ->capture_default_str();
@@ -707,6 +705,7 @@ int main(int argc, char** argv) {
                      "trace, debug, info, warn, error, critical or off")
         ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+    options.proxy_given = app.get_option("--proxy")->count() > 0;
 
     setup_logging(spdlog::level::info);
     try {

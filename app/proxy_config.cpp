@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <stdexcept>
@@ -18,49 +19,197 @@ namespace {
 /// RFC 1929 sends each of the user name and the password with a one-byte length.
 constexpr std::size_t max_socks5_credential_bytes = 255;
 
-/// Replaces the password in the user info of `text` with "****", working on the raw text so
-/// that it also masks a URL that does not parse.
-std::string mask_password(std::string_view text) {
+}  // namespace
+
+namespace detail {
+
+std::string mask_url_password(std::string_view text) {
     const std::size_t scheme_end = text.find("://");
     const std::size_t authority_begin = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
-    const std::size_t authority_end =
-        std::min(text.find_first_of("/?#", authority_begin), text.size());
-    const std::string_view authority =
-        text.substr(authority_begin, authority_end - authority_begin);
-    const std::size_t at = authority.rfind('@');
-    if (at == std::string_view::npos) {
+    const std::size_t at = text.rfind('@');
+    if (at == std::string_view::npos || at < authority_begin) {
         return std::string(text);
     }
-    const std::size_t colon = authority.substr(0, at).find(':');
+    const std::size_t colon = text.substr(authority_begin, at - authority_begin).find(':');
     if (colon == std::string_view::npos) {
         return std::string(text);
     }
     std::string masked(text.substr(0, authority_begin + colon + 1));
     masked += "****";
-    masked += text.substr(authority_begin + at);
+    masked += text.substr(at);
     return masked;
 }
 
+}  // namespace detail
+
+namespace {
+
 std::invalid_argument invalid_proxy(std::string_view origin, std::string_view text,
                                     std::string_view reason) {
-    return std::invalid_argument("invalid " + std::string(origin) + " \"" + mask_password(text) +
-                                 "\": " + std::string(reason));
+    return std::invalid_argument("invalid " + std::string(origin) + " \"" +
+                                 detail::mask_url_password(text) + "\": " + std::string(reason));
+}
+
+std::string lower_case(std::string_view text) {
+    std::string lower(text);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return lower;
+}
+
+/// Formats `byte` as two upper-case hex digits, as percent-encoding writes it.
+std::string hex_byte(unsigned char byte) {
+    constexpr std::string_view digits = "0123456789ABCDEF";
+    return {digits[byte >> 4], digits[byte & 15]};
+}
+
+bool is_hex_digit(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
+
+/// Tells whether `c` may appear unencoded in the user info or host name of a URL: an
+/// unreserved character or a sub-delimiter (RFC 3986, sections 2.2 and 2.3).
+bool is_plain_url_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
+}
+
+/// Names `c` for an error message: the character itself when it is printable ASCII.
+std::string character_name(char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte == ' ') {
+        return "the space";
+    }
+    if (byte > ' ' && byte < 0x7f) {
+        return std::string(1, c);
+    }
+    return "byte 0x" + hex_byte(byte);
+}
+
+/// Returns why `part` (the user name or password, named by `what`) is not valid in a URL, or
+/// an empty string. Only the offending character is named, never the text around it.
+std::string userinfo_problem(std::string_view part, std::string_view what, bool colon_allowed) {
+    for (std::size_t i = 0; i < part.size(); ++i) {
+        const char c = part[i];
+        if (c == '%') {
+            if (i + 2 >= part.size() || !is_hex_digit(part[i + 1]) || !is_hex_digit(part[i + 2])) {
+                return "invalid percent-encoding in the " + std::string(what) +
+                       ": \"%\" must be followed by two hex digits, so write a literal % as %25";
+            }
+            i += 2;
+            continue;
+        }
+        if (is_plain_url_char(c) || (colon_allowed && c == ':')) {
+            continue;
+        }
+        return "percent-encode " + character_name(c) + " in the " + std::string(what) + " as %" +
+               hex_byte(static_cast<unsigned char>(c));
+    }
+    return {};
+}
+
+/// Checks the part of a proxy URL after "scheme://" and throws an error that names the actual
+/// problem: a character to percent-encode in the user info, a bad port, an IPv6 address
+/// without brackets, or a path, query or fragment. Boost.URL reports only that the URL does
+/// not parse.
+void check_authority(std::string_view rest, proxy_config::protocol type,
+                     const std::function<std::invalid_argument(std::string_view)>& invalid) {
+    // The user info ends at the last "@", so that an unencoded "@", "/", "?" or "#" in a
+    // password is reported as such instead of as a host or path.
+    const std::size_t at = rest.rfind('@');
+    if (at != std::string_view::npos) {
+        const std::string_view userinfo = rest.substr(0, at);
+        const std::size_t colon = userinfo.find(':');
+        const std::string_view user = userinfo.substr(0, colon);
+        if (std::string problem = userinfo_problem(user, "user name", false); !problem.empty()) {
+            throw invalid(problem);
+        }
+        if (colon != std::string_view::npos) {
+            if (std::string problem =
+                    userinfo_problem(userinfo.substr(colon + 1), "password", true);
+                !problem.empty()) {
+                throw invalid(problem);
+            }
+        }
+        rest.remove_prefix(at + 1);
+    }
+
+    const std::size_t authority_end = std::min(rest.find_first_of("/?#"), rest.size());
+    const std::string_view after = rest.substr(authority_end);
+    if (!after.empty() && after != "/") {
+        const char* part = after.front() == '/'   ? "path"
+                           : after.front() == '?' ? "query"
+                                                  : "fragment";
+        throw invalid("unexpected " + std::string(part) + " \"" + std::string(after) +
+                      "\": a proxy URL ends after the port");
+    }
+    const std::string_view authority = rest.substr(0, authority_end);
+
+    std::string_view host = authority;
+    std::string_view port;
+    bool has_port = false;
+    if (authority.starts_with('[')) {
+        const std::size_t close = authority.find(']');
+        if (close == std::string_view::npos) {
+            throw invalid("missing \"]\" after the IPv6 address");
+        }
+        host = authority.substr(1, close - 1);
+        const std::string_view tail = authority.substr(close + 1);
+        if (!tail.empty() && !tail.starts_with(':')) {
+            throw invalid("expected \":port\" after the IPv6 address in brackets");
+        }
+        has_port = !tail.empty();
+        port = has_port ? tail.substr(1) : tail;
+    } else {
+        const std::size_t colon = authority.find(':');
+        if (colon != std::string_view::npos) {
+            if (authority.find(':', colon + 1) != std::string_view::npos) {
+                throw invalid("an IPv6 address must be in brackets, e.g. socks5://[::1]:1080");
+            }
+            host = authority.substr(0, colon);
+            port = authority.substr(colon + 1);
+            has_port = true;
+        }
+        for (const char c : host) {
+            if (!is_plain_url_char(c) && c != '%') {
+                throw invalid("invalid proxy host \"" + std::string(host) +
+                              "\": a host name cannot contain " + character_name(c));
+            }
+        }
+    }
+    if (host.empty()) {
+        throw invalid("missing proxy host");
+    }
+    if (has_port || type == proxy_config::protocol::socks5) {
+        if (port.empty()) {
+            throw invalid("missing proxy port, e.g. socks5://host:1080");
+        }
+        unsigned number = 0;
+        const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+        if (error != std::errc() || end != port.data() + port.size() || number == 0 ||
+            number > 65535) {
+            throw invalid("invalid port '" + std::string(port) +
+                          "': expected a number from 1 to 65535");
+        }
+    }
 }
 
 proxy_config parse_proxy(std::string_view text, std::string_view origin) {
     constexpr std::string_view expected =
         "expected socks5://[user:password@]host:port or http://[user:password@]host[:port]";
-    const auto parsed = boost::urls::parse_uri(text);
-    if (!parsed) {
-        throw invalid_proxy(origin, text, expected);
+    const auto invalid = [&](std::string_view reason) {
+        return invalid_proxy(origin, text, reason);
+    };
+
+    // The scheme is read from the raw text, so that a URL that Boost.URL cannot parse still
+    // gets an error about its actual problem.
+    const std::size_t scheme_end = text.find("://");
+    std::string scheme;
+    if (scheme_end != std::string_view::npos) {
+        scheme = lower_case(text.substr(0, scheme_end));
+    } else if (const auto parsed = boost::urls::parse_uri(text)) {
+        scheme = lower_case(parsed->scheme());
+    } else {
+        throw invalid(expected);
     }
-    const boost::urls::url_view url = *parsed;
-    const std::string scheme = [&] {
-        std::string lower(url.scheme());
-        std::transform(lower.begin(), lower.end(), lower.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        return lower;
-    }();
 
     proxy_config proxy;
     if (scheme == "socks5" || scheme == "socks5h") {
@@ -68,19 +217,25 @@ proxy_config parse_proxy(std::string_view text, std::string_view origin) {
     } else if (scheme == "http") {
         proxy.type = proxy_config::protocol::http_connect;
     } else if (scheme == "https") {
-        throw invalid_proxy(origin, text,
-                            "TLS to the proxy itself is not supported; use http:// for an HTTP "
-                            "proxy, which still tunnels TLS to the Bot API");
+        throw invalid(
+            "TLS to the proxy itself is not supported; use http:// for an HTTP proxy, "
+            "which still tunnels TLS to the Bot API");
     } else {
-        throw invalid_proxy(
-            origin, text, "unsupported proxy scheme \"" + scheme + "\"; " + std::string(expected));
+        throw invalid("unsupported proxy scheme \"" + scheme + "\"; " + std::string(expected));
     }
+    if (scheme_end == std::string_view::npos) {
+        throw invalid(expected);
+    }
+    check_authority(text.substr(scheme_end + 3), proxy.type, invalid);
+
+    // check_authority has caught what users get wrong; Boost.URL checks the rest.
+    const auto parsed = boost::urls::parse_uri(text);
+    if (!parsed) {
+        throw invalid(expected);
+    }
+    const boost::urls::url_view url = *parsed;
     if (!url.has_authority() || url.encoded_host().empty()) {
-        throw invalid_proxy(origin, text, "missing proxy host");
-    }
-    const std::string_view path = url.encoded_path();
-    if ((!path.empty() && path != "/") || url.has_query() || url.has_fragment()) {
-        throw invalid_proxy(origin, text, "a proxy URL has no path, query or fragment");
+        throw invalid("missing proxy host");
     }
     switch (url.host_type()) {
         case boost::urls::host_type::name:
@@ -88,35 +243,21 @@ proxy_config parse_proxy(std::string_view text, std::string_view origin) {
         case boost::urls::host_type::ipv6:
             break;
         default:
-            throw invalid_proxy(origin, text, "expected a host name, an IPv4 or an IPv6 address");
+            throw invalid("expected a host name, an IPv4 or an IPv6 address");
     }
     proxy.host = url.host_address();
-
-    std::string_view port = url.port();
-    if (port.empty()) {
-        if (proxy.type == proxy_config::protocol::socks5) {
-            throw invalid_proxy(origin, text, "missing proxy port, e.g. socks5://host:1080");
-        }
-        port = "80";
-    }
-    unsigned number = 0;
-    const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
-    if (error != std::errc() || end != port.data() + port.size() || number == 0 || number > 65535) {
-        throw invalid_proxy(origin, text, "the proxy port must be a number from 1 to 65535");
-    }
-    proxy.port = std::to_string(number);
+    // check_authority has checked the port, and only an http:// proxy may leave it out.
+    proxy.port = url.port().empty() ? std::string("80") : std::to_string(url.port_number());
 
     if (url.has_userinfo()) {
         proxy.username = url.user();
         proxy.password = url.password();
         if (proxy.username.empty()) {
-            throw invalid_proxy(origin, text, "empty proxy user name before \"@\"");
+            throw invalid("empty proxy user name before \"@\"");
         }
         if (proxy.username.size() > max_socks5_credential_bytes ||
             proxy.password.size() > max_socks5_credential_bytes) {
-            throw invalid_proxy(origin, text,
-                                "the proxy user name and password may have at most 255 bytes "
-                                "each");
+            throw invalid("the proxy user name and password may have at most 255 bytes each");
         }
     }
 
@@ -129,13 +270,6 @@ proxy_config parse_proxy(std::string_view text, std::string_view origin) {
         proxy.display += ":" + proxy.port;
     }
     return proxy;
-}
-
-std::string lower_case(std::string_view text) {
-    std::string lower(text);
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return lower;
 }
 
 /// Returns the NO_PROXY entry that matches `host`, or an empty string.
@@ -188,15 +322,25 @@ std::string no_proxy_match(std::string_view list, std::string_view host) {
 
 proxy_config parse_proxy_url(std::string_view text) { return parse_proxy(text, "--proxy"); }
 
-proxy_choice choose_proxy(std::string_view flag, bool api_tls, std::string_view api_host,
+proxy_choice choose_proxy(std::optional<std::string_view> flag, bool api_tls,
+                          std::string_view api_host,
                           const std::function<const char*(const char*)>& get_env) {
     const auto read_env = [&get_env](const char* name) -> const char* {
         return get_env ? get_env(name) : std::getenv(name);
     };
     proxy_choice choice;
-    if (!flag.empty()) {
-        choice.proxy = parse_proxy(flag, "--proxy");
+    if (flag && flag->empty()) {
         choice.source = "--proxy";
+        choice.summary =
+            "connecting to the Bot API directly: --proxy \"\" turns proxies off, "
+            "so proxy environment variables are ignored";
+        return choice;
+    }
+    if (flag) {
+        choice.proxy = parse_proxy(*flag, "--proxy");
+        choice.source = "--proxy";
+        choice.summary =
+            "connecting to the Bot API through proxy " + choice.proxy->display + " (from --proxy)";
         return choice;
     }
 
@@ -222,15 +366,52 @@ proxy_choice choose_proxy(std::string_view flag, bool api_tls, std::string_view 
             if (const std::string entry = no_proxy_match(list, api_host); !entry.empty()) {
                 choice.excluded_by = std::string(no_proxy_name) + " entry \"" + entry + "\"";
                 choice.source = name;
+                choice.summary = "connecting to the Bot API directly: " + choice.excluded_by +
+                                 " excludes " + std::string(api_host) + " from proxy " +
+                                 proxy.display + " (from " + name + ")";
                 return choice;
             }
             break;  // the lower-case variable wins when both are set, as in curl
         }
         choice.proxy = std::move(proxy);
         choice.source = name;
+        choice.summary = "connecting to the Bot API through proxy " + choice.proxy->display +
+                         " (from " + name + ")";
         return choice;
     }
+
+    // Variables that are set but do not apply to this API URL get named, because a user who
+    // set them expects a proxy.
+    std::vector<std::string> unused;
+    const auto note_unused = [&](const char* name, const char* why) {
+        const char* value = read_env(name);
+        if (value != nullptr && *value != '\0') {
+            unused.push_back(std::string(name) + " " + why);
+        }
+    };
+    if (api_tls) {
+        note_unused("http_proxy", "applies to http:// API URLs only");
+        note_unused("HTTP_PROXY", "is never read, because a CGI request can set it");
+    } else {
+        note_unused("https_proxy", "applies to https:// API URLs only");
+        note_unused("HTTPS_PROXY", "applies to https:// API URLs only");
+        note_unused("HTTP_PROXY", "is never read, because a CGI request can set it");
+    }
+    choice.summary = "connecting to the Bot API directly: ";
+    if (unused.empty()) {
+        choice.summary += "no --proxy and no proxy environment variable";
+    } else {
+        for (std::size_t i = 0; i < unused.size(); ++i) {
+            choice.summary += (i == 0 ? "" : ", and ") + unused[i];
+        }
+    }
     return choice;
+}
+
+proxy_choice choose_proxy(const std::string& flag, bool api_tls, std::string_view api_host,
+                          const std::function<const char*(const char*)>& get_env) {
+    return choose_proxy(flag.empty() ? std::nullopt : std::optional<std::string_view>(flag),
+                        api_tls, api_host, get_env);
 }
 
 namespace detail {

@@ -34,33 +34,52 @@ struct proxy_config {
 
 /// Parses a proxy URL: `socks5://[user:pass@]host:port`, `socks5h://...` (the same: host names
 /// are always resolved by the proxy) or `http://[user:pass@]host[:port]` (port 80 by default).
-/// User and password may be percent-encoded. Throws std::invalid_argument naming the value,
-/// with the password masked, for any other scheme (mtproto:// included), a missing host or
-/// port, a path, query or fragment, or a user or password longer than SOCKS5 allows.
+/// User and password may be percent-encoded. Throws std::invalid_argument that names the value,
+/// with the password masked, and the problem. Problems are another scheme (mtproto://
+/// included), a character to percent-encode in the user name or password (such as "@" as
+/// %40), a missing host, a missing or invalid port, an IPv6 address without brackets, a path,
+/// query or fragment, and a user or password longer than SOCKS5 allows.
 proxy_config parse_proxy_url(std::string_view text);
 
 /// The proxy chosen for the Bot API and its source, for the start-up log.
 struct proxy_choice {
     std::optional<proxy_config> proxy;
-    /// "--proxy", the name of the environment variable, or empty when there is no proxy.
+    /// "--proxy", or the name of the environment variable the proxy comes from. Empty when
+    /// neither gives a proxy.
     std::string source;
     /// Set when NO_PROXY/no_proxy excluded the API host from a proxy given by the environment.
     std::string excluded_by;
+    /// One sentence for the start-up log: the proxy (password masked) or "directly", and why.
+    std::string summary;
 };
 
 /// Chooses the proxy for `api_url` (an http or https URL whose host is `api_host`).
-/// `flag` is the value of --proxy, which wins when not empty; NO_PROXY never applies to it.
-/// Otherwise the environment is read as curl does: https_proxy, HTTPS_PROXY for an https URL
-/// and http_proxy for an http one (not HTTP_PROXY, which a CGI request can set), then
-/// all_proxy and ALL_PROXY. A proxy from the environment is skipped when no_proxy or NO_PROXY
-/// lists the API host. There "*" matches every host, and an entry matches the host itself and
-/// its subdomains, with or without a leading dot. IP addresses match exactly (no CIDR ranges).
-/// `get_env` returns a variable's value or nullptr; it defaults to std::getenv. Throws
-/// std::invalid_argument as parse_proxy_url does, naming the variable.
-proxy_choice choose_proxy(std::string_view flag, bool api_tls, std::string_view api_host,
+/// `flag` is the value of --proxy, or std::nullopt when the option is absent. A proxy URL in
+/// `flag` wins, and NO_PROXY never applies to it. An empty `flag` means no proxy at all, with
+/// the environment ignored, as in curl. Otherwise the environment is read as curl does:
+/// https_proxy, HTTPS_PROXY for an https URL and http_proxy for an http one (not HTTP_PROXY,
+/// which a CGI request can set), then all_proxy and ALL_PROXY. A proxy from the environment is
+/// skipped when no_proxy or NO_PROXY lists the API host. There "*" matches every host, and an
+/// entry matches the host itself and its subdomains, with or without a leading dot. IP
+/// addresses match exactly (no CIDR ranges). `get_env` returns a variable's value or nullptr;
+/// it defaults to std::getenv. Throws std::invalid_argument as parse_proxy_url does, naming
+/// the variable.
+proxy_choice choose_proxy(std::optional<std::string_view> flag, bool api_tls,
+                          std::string_view api_host,
+                          const std::function<const char*(const char*)>& get_env = {});
+
+/// Same as above for a caller that cannot tell an absent --proxy from an empty one: an empty
+/// `flag` counts as absent, so `--proxy ""` does not turn the environment's proxy off.
+proxy_choice choose_proxy(const std::string& flag, bool api_tls, std::string_view api_host,
                           const std::function<const char*(const char*)>& get_env = {});
 
 namespace detail {
+
+/// Replaces the password in the user info of the URL `text` with "****". Works on the raw
+/// text, so it also masks a URL that does not parse. The user info is taken to end at the
+/// last "@", so a password with an unencoded "@", "/", "?" or "#" is masked whole (and a
+/// later "@" in a path masks more than the password).
+std::string mask_url_password(std::string_view text);
 
 /// SOCKS5 method-selection message: "no authentication", plus "username/password" when
 /// `with_password`.

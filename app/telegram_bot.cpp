@@ -46,8 +46,14 @@ constexpr int max_updates_per_poll = 100;
 constexpr auto poll_read_margin = 10s;
 
 /// When a poll brings no new update (only ones still in flight, which Telegram sends again
-/// until they are confirmed), the next poll waits for the offset to move or this long.
-constexpr auto repoll_pause = 100ms;
+/// until they are confirmed), the next poll waits for the offset to move or for a pause. The
+/// pause starts at first_repoll_pause, doubles after each such poll up to max_repoll_pause,
+/// and starts over when a poll brings a new update. While replies wait for flood pacing, a
+/// message sent meanwhile is therefore fetched at most max_repoll_pause plus one getUpdates
+/// round trip after it reaches Telegram. When nothing is in flight, getUpdates long-polls and
+/// returns a new message at once, so the pause adds no latency there.
+constexpr auto first_repoll_pause = 100ms;
+constexpr auto max_repoll_pause = 1s;
 
 /// ... and at least this long after the previous poll started, so that a fast-moving offset
 /// does not turn into one getUpdates per reply.
@@ -74,6 +80,15 @@ constexpr int max_send_attempts = 8;
 /// This many malformed and unexpected updates are logged one by one; after that they are
 /// only counted, and the counts are logged at shutdown.
 constexpr std::size_t max_logged_skipped_updates = 20;
+
+/// getUpdates answered 401 Unauthorized this many times in a row means the token was revoked
+/// or replaced. One or two 401s are retried, because a misbehaving proxy can return them too.
+constexpr int max_unauthorized_polls = 3;
+
+/// The same warning about the updates of a getUpdates response (such as invalid UTF-8 in one
+/// of them) is logged at most once per this interval, because Telegram sends an unconfirmed
+/// update again with every poll.
+constexpr auto repeated_warning_interval = 10s;
 
 /// Bound on the getUpdates call that confirms the offset at shutdown. Telegram responds at
 /// once, so a longer wait only delays the exit when the server is unreachable.
@@ -104,6 +119,39 @@ public:
 private:
     asio::any_io_executor executor_;
     std::vector<asio::steady_timer*> waiters_;
+};
+
+/// Formats `count` with the singular or plural form of a noun: "1 update", "2 updates".
+std::string count_of(std::size_t count, std::string_view singular, std::string_view plural) {
+    return fmt::format("{} {}", count, count == 1 ? singular : plural);
+}
+
+/// Lets a warning with a given key through at most once per interval, and counts the repeats
+/// it holds back so that the next warning let through can report them.
+class repeat_limiter {
+public:
+    explicit repeat_limiter(clock_type::duration interval) : interval_(interval) {}
+
+    /// Returns the number of repeats held back since the key was last let through, or
+    /// nothing when this one is to be held back too.
+    std::optional<std::size_t> admit(const std::string& key, clock_type::time_point now) {
+        auto [entry, added] = entries_.try_emplace(key);
+        if (!added && now - entry->second.last_logged < interval_) {
+            ++entry->second.held_back;
+            return std::nullopt;
+        }
+        const std::size_t held_back = entry->second.held_back;
+        entry->second = {now, 0};
+        return held_back;
+    }
+
+private:
+    struct entry {
+        clock_type::time_point last_logged{};
+        std::size_t held_back = 0;
+    };
+    clock_type::duration interval_;
+    std::map<std::string, entry> entries_;
 };
 
 /// A reply and the state of its delivery attempts.
@@ -183,6 +231,11 @@ private:
     /// its own commands. The workers decide the same way again when they build the reply.
     bool addressed_to_bot(const incoming_message& message) const;
     void log_skipped_update(const parsed_update& update);
+    /// Logs a warning about the updates of a getUpdates response at most once per
+    /// repeated_warning_interval for each `key`, with the number of repeats held back.
+    void warn_repeated(const std::string& key, const std::string& message);
+    /// Handles a 401 from getUpdates. Returns true when the bot must stop.
+    bool token_rejected(const api_result& result);
     void on_reply(outgoing_reply reply);
     void pump_chat(std::int64_t chat_id);
     void finish(std::int64_t update_id);
@@ -203,6 +256,7 @@ private:
     send_scheduler scheduler_;
     user_flood_guard flood_guard_;
     std::minstd_rand random_;
+    repeat_limiter repeated_warnings_{repeated_warning_interval};
 
     std::string bot_username_;
     std::unique_ptr<search_service> service_;
@@ -217,7 +271,9 @@ private:
     std::vector<bot_api_client*> send_clients_;
 
     bool stopping_ = false;
-    bool forced_ = false;  ///< a second signal: give up waiting for queued work
+    bool forced_ = false;          ///< a second signal or a rejected token: give up on queued work
+    bool token_rejected_ = false;  ///< getUpdates answered 401 max_unauthorized_polls times
+    int unauthorized_polls_ = 0;   ///< 401 responses to getUpdates in a row
     bool senders_done_ = false;
     bool poller_done_ = false;
     bool conflict_logged_ = false;
@@ -305,10 +361,20 @@ asio::awaitable<int> telegram_bot::run() {
             std::min<clock_type::duration>(deadline - clock_type::now(), 100ms));
     }
     if (tracker_.in_flight() > 0) {
-        spdlog::warn(
-            "{} updates were not finished before the shutdown deadline; Telegram will "
-            "deliver them again at the next start",
-            tracker_.in_flight());
+        const std::string unfinished = count_of(tracker_.in_flight(), "update", "updates");
+        if (token_rejected_) {
+            spdlog::warn("left {} unanswered: the token was rejected", unfinished);
+        } else if (forced_) {
+            spdlog::warn(
+                "stopped by a second signal with {} unfinished; Telegram will deliver them "
+                "again at the next start",
+                unfinished);
+        } else {
+            spdlog::warn(
+                "{} not finished before the shutdown deadline; Telegram will deliver them "
+                "again at the next start",
+                unfinished);
+        }
     }
 
     senders_done_ = true;
@@ -317,18 +383,26 @@ asio::awaitable<int> telegram_bot::run() {
     for (bot_api_client* client : send_clients_) {
         client->cancel();
     }
-    co_await confirm_offset();
+    if (!token_rejected_) {
+        co_await confirm_offset();  // with a rejected token it could only fail
+    }
 
     service_->shutdown();
     signals_.cancel();
     if (malformed_updates_ > 0 || ignored_updates_ > 0 || flood_dropped_queries_ > 0) {
         spdlog::info(
-            "while running: skipped {} malformed updates, ignored {} updates without a text "
-            "message, dropped {} queries from users over the flood limit",
-            malformed_updates_, ignored_updates_, flood_dropped_queries_);
+            "while running: skipped {}, ignored {} without a text message, dropped {} from "
+            "users over the flood limit",
+            count_of(malformed_updates_, "malformed update", "malformed updates"),
+            count_of(ignored_updates_, "update", "updates"),
+            count_of(flood_dropped_queries_, "query", "queries"));
     }
     if (conflicts_ > 1) {
         spdlog::info("getUpdates met {} conflicts (409) while running", conflicts_);
+    }
+    if (token_rejected_) {
+        spdlog::error("stopped: the Bot API rejected the token");
+        co_return 1;
     }
     spdlog::info("stopped");
     co_return 0;
@@ -372,6 +446,7 @@ asio::awaitable<bool> telegram_bot::fetch_identity() {
 
 asio::awaitable<void> telegram_bot::poll_loop() {
     clock_type::duration delay{};
+    clock_type::duration repoll_pause = first_repoll_pause;
     while (!stopping_) {
         if (!unqueued_.empty()) {
             // Back-pressure: the ring is full, so take no new updates until it has room.
@@ -392,6 +467,13 @@ asio::awaitable<void> telegram_bot::poll_loop() {
             break;
         }
 
+        if (result.kind == api_result::status::api_error && result.error_code == 401) {
+            if (token_rejected(result)) {
+                break;
+            }
+        } else {
+            unauthorized_polls_ = 0;
+        }
         if (!result.ok()) {
             clock_type::duration wait = next_retry_delay(delay);
             if (result.kind == api_result::status::api_error && result.error_code == 409) {
@@ -439,11 +521,14 @@ asio::awaitable<void> telegram_bot::poll_loop() {
         if (!unqueued_.empty()) {
             service_->submit(unqueued_);
         }
-        if (*fresh == 0) {
+        if (*fresh > 0) {
+            repoll_pause = first_repoll_pause;
+        } else {
             const auto elapsed = clock_type::now() - started;
             if (elapsed < repoll_pause) {
                 co_await offset_moved_.wait_for(repoll_pause - elapsed);
             }
+            repoll_pause = std::min<clock_type::duration>(repoll_pause * 2, max_repoll_pause);
             const auto since_poll = clock_type::now() - started;
             if (since_poll < min_repoll_interval) {
                 co_await sleep(min_repoll_interval - since_poll);
@@ -451,7 +536,7 @@ asio::awaitable<void> telegram_bot::poll_loop() {
         }
     }
     // Updates that never reached the ring are queued now, so that shutdown finishes them too.
-    while (!unqueued_.empty() && !forced_) {
+    while (!unqueued_.empty() && !forced_ && !token_rejected_) {
         service_->submit(unqueued_);
         if (!unqueued_.empty()) {
             co_await offset_moved_.wait_for(5ms);
@@ -463,15 +548,24 @@ asio::awaitable<void> telegram_bot::poll_loop() {
 std::optional<std::size_t> telegram_bot::accept_updates(const std::string& body) {
     parsed_batch batch = update_parser_.parse(body);
     if (batch.repaired) {
-        spdlog::warn("getUpdates returned invalid UTF-8 or string escapes; replaced them");
+        std::string ids;
+        if (!batch.updates.empty()) {
+            ids = fmt::format(" in updates {} to {}", batch.updates.front().update_id,
+                              batch.updates.back().update_id);
+        }
+        warn_repeated("invalid UTF-8", "getUpdates returned invalid UTF-8 or string escapes" + ids +
+                                           "; replaced them");
     }
     if (!batch.usable) {
         return std::nullopt;
     }
     if (batch.without_id > 0) {
-        // Without an id an update cannot be confirmed on its own; a later offset covers it.
+        // Without an id an update cannot be confirmed on its own; a later offset covers it,
+        // so until then Telegram sends it with every poll.
         malformed_updates_ += batch.without_id;
-        spdlog::warn("skipped {} updates without a numeric update_id", batch.without_id);
+        warn_repeated("without update_id",
+                      "skipped " + count_of(batch.without_id, "update without a numeric update_id",
+                                            "updates without a numeric update_id"));
     }
 
     std::size_t fresh = 0;
@@ -494,6 +588,40 @@ std::optional<std::size_t> telegram_bot::accept_updates(const std::string& body)
         unqueued_.push_back(std::move(incoming));
     }
     return fresh;
+}
+
+void telegram_bot::warn_repeated(const std::string& key, const std::string& message) {
+    const std::optional<std::size_t> held_back = repeated_warnings_.admit(key, clock_type::now());
+    if (!held_back) {
+        return;
+    }
+    if (*held_back == 0) {
+        spdlog::warn("{}", message);
+    } else {
+        spdlog::warn("{} (repeated {} since the last such line)", message,
+                     count_of(*held_back, "time", "times"));
+    }
+}
+
+bool telegram_bot::token_rejected(const api_result& result) {
+    if (++unauthorized_polls_ < max_unauthorized_polls) {
+        return false;  // retried and logged as any other failed poll
+    }
+    spdlog::error(
+        "the Bot API rejected the token (401 Unauthorized): check the token or create a new "
+        "one with @BotFather. getUpdates: {}; stopping without sending the queued replies",
+        result.description);
+    token_rejected_ = true;
+    forced_ = true;
+    stopping_ = true;
+    send_abort_.notify_all();
+    for (bot_api_client* client : send_clients_) {
+        client->cancel();
+    }
+    stop_requested_.notify_all();
+    offset_moved_.notify_all();
+    send_work_.notify_all();
+    return true;
 }
 
 void telegram_bot::log_skipped_update(const parsed_update& update) {

@@ -62,9 +62,15 @@ parsed_update parse_one(simdjson::dom::object update, std::int64_t update_id) {
         out.reason = "message text is not a string";
         return out;
     }
+    // NOTE: only the byte bound is enforced, so a text of more than 4096 characters that fits
+    // in 16384 bytes is still answered.
     if (text.size() > max_incoming_text_bytes) {
-        out.reason = "message text of " + std::to_string(text.size()) +
-                     " bytes exceeds Telegram's limit of 4096 characters";
+        // Counted in code points, so that the number compares with the limit in characters.
+        const std::size_t characters = utf8_length(text);
+        out.reason = "message text of " + std::to_string(characters) +
+                     " characters (Unicode code points; " + std::to_string(text.size()) +
+                     " bytes of UTF-8) exceeds Telegram's limit of " +
+                     std::to_string(max_incoming_text_characters) + " characters";
         return out;
     }
 

@@ -14,9 +14,12 @@
 
 namespace tgsearch {
 
-/// Maximum UTF-8 size of a message text in bytes. Telegram limits a text message to 4096
-/// characters, which take at most 4 bytes each, so a longer text did not come from Telegram.
-constexpr std::size_t max_incoming_text_bytes = 4096 * 4;
+/// Telegram's limit on the text of a message, in characters.
+constexpr std::size_t max_incoming_text_characters = 4096;
+
+/// Maximum UTF-8 size of a message text in bytes. A character takes at most 4 bytes, so a
+/// longer text did not come from Telegram, and its update is malformed.
+constexpr std::size_t max_incoming_text_bytes = max_incoming_text_characters * 4;
 
 /// One update of a getUpdates response.
 struct parsed_update {

@@ -21,7 +21,8 @@ Fault knobs: fail_next() makes the next calls of a method (optionally for one ch
 a chosen error, such as 429 with retry_after, 409, 403, 400 or 500. reset_next() cuts the
 connection with a TCP reset halfway through the response, hang_next() reads a request and
 never answers, and respond_raw_next() sends a body of the test's choice, such as malformed
-JSON. set_delay() slows a method down. enable_flood_limits() makes sendMessage enforce
+JSON. set_delay() slows a method down. revoke_token() makes every later call fail with 401
+Unauthorized, as after a token is revoked with @BotFather. enable_flood_limits() makes sendMessage enforce
 Telegram's flood limits and count the 429s it sends.
 
 Socks5Proxy and HttpConnectProxy are proxies for tests (127.0.0.1, any free port) that record
@@ -453,6 +454,7 @@ class FakeBotApi:
         self._flood_groups: dict[int, collections.deque] = {}
         self._flood_rejections: list[tuple[int, float]] = []   # (chat_id, retry_after)
         self._always_delivered: set[int] = set()
+        self._token_revoked = False
         self._connections: dict[int, socket.socket] = {}
         self._next_connection_id = 1
         self._stopping = False
@@ -678,6 +680,15 @@ class FakeBotApi:
         """Every 429 that flood-limit mode sent, as (chat_id, retry_after)."""
         with self._lock:
             return list(self._flood_rejections)
+
+    def revoke_token(self) -> None:
+        """Answer every later call with 401 Unauthorized, as Telegram does for a revoked token."""
+        with self._lock:
+            self._token_revoked = True
+
+    def token_accepted(self, token: str) -> bool:
+        with self._lock:
+            return token == self.token and not self._token_revoked
 
     def set_delay(self, method: str, seconds: float) -> None:
         """Delay every response to `method` by `seconds` (0 removes the delay)."""
@@ -1099,7 +1110,7 @@ class _BotApiHandler(BaseHTTPRequestHandler):
         method_key = match.group(2).lower() if match else ""
         method_name, method_impl = _METHODS.get(method_key, (match.group(2) if match else "",
                                                              None))
-        token_ok = bool(match) and match.group(1) == api.token
+        token_ok = bool(match) and api.token_accepted(match.group(1))
         content_type = self.headers.get("Content-Type", "")
         try:
             body = self._read_body()

@@ -15,7 +15,8 @@ Each scenario runs the real binary against fake_bot_api.py on 127.0.0.1:
   and gets 15 replies and one notice, while another user's query is answered at once.
 * proxies: SOCKS5 with user/password (host names resolved by the proxy) from --proxy, HTTP
   CONNECT with Basic credentials from http_proxy, NO_PROXY, a proxy that is down, a wrong
-  proxy password, and unsupported schemes.
+  proxy password, unsupported schemes, and proxy URLs with an unencoded "@" in the password
+  or an invalid port, whose errors must name that problem.
 
 In every run the token and the proxy password must not appear in stdout or stderr.
 
@@ -46,7 +47,10 @@ from test_telegram_bot import (BOT_USERNAME, TOKEN, BinaryProcess, Checks,  # no
 PROXY_USER = "tguser"
 PROXY_PASSWORD = "PROXY-pass-7781xyz"
 WRONG_PROXY_PASSWORD = "WRONG-pass-5519qrs"
-SECRETS = (TOKEN, TOKEN.split(":")[1], PROXY_PASSWORD, WRONG_PROXY_PASSWORD)
+# A password with an unencoded "@", which the binary must reject without printing any of it.
+AT_SIGN_PASSWORD_PARTS = ("p4ss-8812", "w0rd-6604")
+SECRETS = (TOKEN, TOKEN.split(":")[1], PROXY_PASSWORD, WRONG_PROXY_PASSWORD,
+           *AT_SIGN_PASSWORD_PARTS)
 
 # The client waits this long past --poll-timeout before it drops a silent long poll.
 POLL_READ_MARGIN_SECONDS = 10
@@ -505,6 +509,18 @@ def run_proxies(workdir: Path, checks: Checks, deadline: Deadline) -> None:
         env["NO_PROXY"] = "example.org,localhost"
         proxied_run("NO_PROXY", fake, socks, workdir, checks, deadline, [], env, 9003, False)
 
+        # An explicit empty --proxy means no proxy, whatever the environment says.
+        env = child_env(TOKEN)
+        env["ALL_PROXY"] = socks_url
+        env["HTTPS_PROXY"] = socks_url
+        env["http_proxy"] = socks_url
+        proxied_run("empty --proxy", fake, socks, workdir, checks, deadline, ["--proxy", ""],
+                    env, 9004, False)
+        log = (workdir / "empty --proxy.stderr").read_text(encoding="utf-8")
+        checks.check("--proxy" in log and "directly" in log,
+                     "empty --proxy: the log says the bot connects directly because of --proxy",
+                     log[-400:])
+
         # A proxy that is down: errors, retries, and never a direct connection.
         requests_before = len(fake.requests())
         connections_before = fake.connection_count()
@@ -542,6 +558,20 @@ def run_proxies(workdir: Path, checks: Checks, deadline: Deadline) -> None:
                          f"{value}: rejected at start-up with the value named",
                          f"{describe_exit(exit_code)};{rejected.stderr_tail()}")
             check_secrets_hidden(rejected, checks, value)
+        at_sign_password = "@".join(AT_SIGN_PASSWORD_PARTS)
+        for value, words in (
+                (f"socks5://{PROXY_USER}:{at_sign_password}@127.0.0.1:1",
+                 "percent-encode @ in the password as %40"),
+                (f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:abc",
+                 "invalid port 'abc'")):
+            rejected = start_bot(fake, workdir, f"proxy error {words[:14]}", checks, deadline,
+                                 ["--proxy", value], wait_for_poll=False)
+            exit_code = rejected.wait(deadline.bound(10))
+            checks.check(exit_code not in (None, 0) and words in rejected.stderr()
+                         and f"{PROXY_USER}:****@" in rejected.stderr(),
+                         f"proxy error: {words!r} is reported with the password masked",
+                         f"{describe_exit(exit_code)};{rejected.stderr_tail()}")
+            check_secrets_hidden(rejected, checks, f"proxy error {words[:14]}")
         checks.check(len(fake.requests()) == requests_before,
                      "rejected proxies: no request reaches the Bot API", "")
     finally:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end test of tgsearch's Telegram mode against the fake Bot API server.
 
-Three runs of the binary, each against its own fake server on 127.0.0.1:
+Six runs of the binary, each against its own fake server on 127.0.0.1:
 1. token from a 0600 file, --log-level info: 200 messages from 20 chats (private chats, groups
    and supergroups with 64-bit ids, update ids crossing 2^31) pushed in batches. It checks one
    reply per addressed message and none for the others, the right first result for known
@@ -12,6 +12,12 @@ Three runs of the binary, each against its own fake server on 127.0.0.1:
    are queued. Every update the bot received gets its reply and is confirmed before it exits.
 3. a token the server does not know: getMe gets 401, the binary exits non-zero with a clear
    message.
+4. malformed updates between good ones: the good ones are answered in order.
+5. ten queries from one chat, held back by the per-chat flood pacing, the last with invalid
+   UTF-8: few getUpdates calls while the replies wait, one log line about the bad update, and
+   every query answered. Then the token is revoked: after three 401s from getUpdates the
+   binary exits non-zero with a clear message.
+6. a second SIGTERM while replies are queued ends the drain, and the log says so.
 In every run the token must not appear in the binary's stdout or stderr.
 
 Usage: test_telegram_bot.py --binary build/app/tgsearch --fixtures tests/fixtures
@@ -45,7 +51,7 @@ from fake_bot_api import (FakeBotApi, SentMessage, group_chat, private_chat,  # 
 TOKEN = "987654:TEST-SECRET-token_xyz"
 WRONG_TOKEN = "111111:WRONG-secret-token_abc"
 BOT_USERNAME = "tgsearch_test_bot"
-OVERALL_DEADLINE_SECONDS = 120
+OVERALL_DEADLINE_SECONDS = 180
 POLL_TIMEOUT_SECONDS = 2
 SHUTDOWN_TIMEOUT_SECONDS = 10
 # Update ids start just below 2^31 so that they cross it during the run.
@@ -851,6 +857,128 @@ def run_malformed_updates(binary: Path, fixtures: Path, workdir: Path, checks: C
         fake.stop()
 
 
+# ------------------------------------------------------------------------------------------
+# Scenario 5: replies held back by flood pacing, then a revoked token
+
+# The bot's per-chat pacing: a burst of 3 replies, then 1 per second.
+PACED_QUERIES = 10
+PACED_WINDOW_SECONDS = 7
+# A re-poll every 100 ms made about 70 getUpdates calls in this window. A pause that grows to
+# 1 s while no new update arrives keeps it near one call per reply.
+MAX_PACED_POLLS = 15
+UNAUTHORIZED_POLLS_BEFORE_EXIT = 3
+
+
+def run_paced_then_revoked(binary: Path, fixtures: Path, workdir: Path, checks: Checks,
+                           deadline: Deadline) -> None:
+    print("== run 5: replies held back by per-chat pacing, then a revoked token", flush=True)
+    fake = FakeBotApi(TOKEN, username=BOT_USERNAME, first_update_id=1200).start()
+    binary_process = None
+    try:
+        args = [str(binary), "--corpus", str(fixtures / "bot_corpus.jsonl"),
+                "--api-url", fake.url, "--workers", "2", "--poll-timeout", "1"]
+        binary_process = BinaryProcess(args, child_env(TOKEN), workdir, "paced")
+        polling = fake.wait_for(lambda api: bool(api.requests("getUpdates"))
+                                or binary_process.exited(), deadline.bound(20))
+        if not checks.check(polling and not binary_process.exited(),
+                            "run 5: the bot starts polling", binary_process.stderr_tail()):
+            return
+
+        chat = private_chat(7101, "Paced")
+        updates = [fake.make_message_update(chat, KNOWN_QUERIES[index % len(KNOWN_QUERIES)][0])
+                   for index in range(PACED_QUERIES - 1)]
+        # The last reply waits longest, so its update comes back with every poll until then.
+        updates.append(fake.make_message_update(chat, "nginx \udcff proxy"))
+        started = time.monotonic()
+        fake.push_updates(updates)
+        time.sleep(deadline.bound(PACED_WINDOW_SECONDS))
+        polls = [record for record in fake.requests("getUpdates")
+                 if started <= record.time_received <= started + PACED_WINDOW_SECONDS]
+        answered = fake.wait_for(lambda api: len(api.sent_messages()) >= PACED_QUERIES,
+                                 deadline.bound(10))
+        print(f"   {len(polls)} getUpdates calls in the first {PACED_WINDOW_SECONDS} s while "
+              f"{PACED_QUERIES} replies were paced", flush=True)
+        checks.check(answered and len(fake.sent_messages()) == PACED_QUERIES,
+                     "run 5: every paced query is answered",
+                     f"{len(fake.sent_messages())} replies")
+        checks.check(len(polls) < MAX_PACED_POLLS,
+                     f"run 5: fewer than {MAX_PACED_POLLS} getUpdates calls while replies wait "
+                     "for pacing", f"{len(polls)} calls")
+        utf8_lines = [line for line in binary_process.stderr().splitlines()
+                      if "invalid UTF-8" in line]
+        checks.check(len(utf8_lines) == 1,
+                     "run 5: the update with invalid UTF-8 is logged once, not per poll",
+                     utf8_lines[:3])
+
+        fake.revoke_token()
+        revoked_at = time.monotonic()
+        exit_code = binary_process.wait(deadline.bound(15))
+        print(f"   exited {time.monotonic() - revoked_at:.1f} s after the token was revoked",
+              flush=True)
+        checks.check(exit_code is not None and exit_code != 0,
+                     "run 5: a token revoked while running makes the binary exit non-zero",
+                     f"{describe_exit(exit_code)};{binary_process.stderr_tail()}")
+        rejected = [record for record in fake.requests("getUpdates") if record.status == 401]
+        checks.check(len(rejected) == UNAUTHORIZED_POLLS_BEFORE_EXIT,
+                     f"run 5: the bot stops after {UNAUTHORIZED_POLLS_BEFORE_EXIT} rejected "
+                     "polls", f"{len(rejected)} polls got 401")
+        checks.check("the Bot API rejected the token (401 Unauthorized): check the token or "
+                     "create a new one with @BotFather" in binary_process.stderr(),
+                     "run 5: the log says the token was rejected and what to do",
+                     binary_process.stderr_tail())
+        check_token_hidden(binary_process, checks, TOKEN, "run 5")
+    finally:
+        if binary_process is not None:
+            binary_process.kill()
+        fake.stop()
+
+
+# ------------------------------------------------------------------------------------------
+# Scenario 6: a second signal during the shutdown drain
+
+def run_second_signal(binary: Path, fixtures: Path, workdir: Path, checks: Checks,
+                      deadline: Deadline) -> None:
+    print("== run 6: a second SIGTERM ends the shutdown drain", flush=True)
+    fake = FakeBotApi(TOKEN, username=BOT_USERNAME, first_update_id=1400).start()
+    # Slow replies keep work queued through both signals.
+    fake.set_delay("sendMessage", 0.5)
+    binary_process = None
+    try:
+        args = [str(binary), "--corpus", str(fixtures / "bot_corpus.jsonl"),
+                "--api-url", fake.url, "--workers", "2", "--poll-timeout", "1",
+                "--shutdown-timeout", "60"]
+        binary_process = BinaryProcess(args, child_env(TOKEN), workdir, "second_signal")
+        polling = fake.wait_for(lambda api: bool(api.requests("getUpdates"))
+                                or binary_process.exited(), deadline.bound(20))
+        if not checks.check(polling and not binary_process.exited(),
+                            "run 6: the bot starts polling", binary_process.stderr_tail()):
+            return
+        updates = [fake.make_message_update(private_chat(3100000000 + index), "nginx")
+                   for index in range(20)]
+        fake.push_updates(updates)
+        fake.wait_for(lambda api: bool(api.requests("sendMessage")) or binary_process.exited(),
+                      deadline.bound(15))
+        binary_process.terminate()
+        time.sleep(deadline.bound(0.5))
+        binary_process.terminate()
+        exit_code = binary_process.wait(deadline.bound(15))
+        checks.check(exit_code == 0, "run 6: the second SIGTERM stops the bot with exit code 0",
+                     f"{describe_exit(exit_code)};{binary_process.stderr_tail()}")
+        stderr = binary_process.stderr()
+        checks.check("stopped by a second signal with" in stderr
+                     and "shutdown deadline" not in stderr,
+                     "run 6: the log says that the second signal ended the drain",
+                     binary_process.stderr_tail())
+        checks.check(len(fake.sent_messages()) < len(updates),
+                     "run 6: the drain ended before every reply was sent",
+                     f"{len(fake.sent_messages())} of {len(updates)} sent")
+        check_token_hidden(binary_process, checks, TOKEN, "run 6")
+    finally:
+        if binary_process is not None:
+            binary_process.kill()
+        fake.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", required=True, type=Path, help="path to tgsearch")
@@ -882,6 +1010,10 @@ def main() -> int:
                 lambda: run_wrong_token(args.binary, args.fixtures, workdir, checks, deadline),
                 lambda: run_malformed_updates(args.binary, args.fixtures, workdir, checks,
                                               deadline),
+                lambda: run_paced_then_revoked(args.binary, args.fixtures, workdir, checks,
+                                               deadline),
+                lambda: run_second_signal(args.binary, args.fixtures, workdir, checks,
+                                          deadline),
             ]
             for run in runs:
                 run()

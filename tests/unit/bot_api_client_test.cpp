@@ -746,7 +746,7 @@ TEST_CASE("invalid base URL is rejected", "[bot_api]") {
     asio::io_context io;
     const std::string url =
         GENERATE(as<std::string>{}, "ftp://x", "api.telegram.org", "127.0.0.1:8081", "http://",
-                 "https:///path", "http://user:pass@127.0.0.1", "http://127.0.0.1/?a=1",
+                 "https:///path", "http://user@127.0.0.1", "http://127.0.0.1/?a=1",
                  "http://127.0.0.1/#top", "http://127.0.0.1:0", "http://127.0.0.1:65536",
                  "http://127.0.0.1:80a", "http://127.0.0.1:80a/x", "http://[v1.fe]/", "not a url");
     CAPTURE(url);
@@ -776,6 +776,23 @@ TEST_CASE("invalid URL message redacts a pasted token", "[bot_api]") {
         const std::string message = error.what();
         CHECK(message.find(test_secret) == std::string::npos);
         CHECK(message.find("https://api.telegram.org/bot<redacted>?x=1") != std::string::npos);
+    }
+}
+
+TEST_CASE("invalid URL message masks the password", "[bot_api]") {
+    asio::io_context io;
+    const std::string url = GENERATE(as<std::string>{}, "http://user:hunter2@127.0.0.1",
+                                     "http://user:hunter2@127.0.0.1/?a=1",
+                                     "http://user:hun@ter2@127.0.0.1:abc", "ftp://user:hunter2@x");
+    CAPTURE(url);
+    try {
+        bot_api_client client(io.get_executor(), endpoint_for(url));
+        FAIL("no exception");
+    } catch (const std::invalid_argument& error) {
+        const std::string message = error.what();
+        CHECK(message.find("hunter2") == std::string::npos);
+        CHECK(message.find("ter2") == std::string::npos);
+        CHECK(message.find("user:****@") != std::string::npos);
     }
 }
 

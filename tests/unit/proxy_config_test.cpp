@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -72,17 +73,55 @@ TEST_CASE("invalid proxy URLs are rejected", "[proxy]") {
     CHECK(error_of("socks5://host:0").find("from 1 to 65535") != std::string::npos);
     CHECK(error_of("socks5://host:70000").find("from 1 to 65535") != std::string::npos);
     CHECK(error_of("socks5://:1080").find("missing proxy host") != std::string::npos);
-    CHECK(error_of("http://host:3128/path").find("no path") != std::string::npos);
+    CHECK(error_of("http://host:3128/path").find("unexpected path \"/path\"") != std::string::npos);
+    CHECK(error_of("http://host:3128?a=1").find("unexpected query \"?a=1\"") != std::string::npos);
+    CHECK(error_of("http://host:3128#top").find("unexpected fragment \"#top\"") !=
+          std::string::npos);
     CHECK(error_of("socks5://:pw@host:1080").find("empty proxy user") != std::string::npos);
     const std::string long_user(256, 'u');
     CHECK(error_of("socks5://" + long_user + ":pw@host:1080").find("255 bytes") !=
           std::string::npos);
 }
 
+TEST_CASE("proxy errors name the actual problem", "[proxy]") {
+    const std::map<std::string, std::string> cases = {
+        {"socks5://user:p@ss:w0rd@127.0.0.1:1", "percent-encode @ in the password as %40"},
+        {"socks5://us@er:pw@127.0.0.1:1", "percent-encode @ in the user name as %40"},
+        {"socks5://user:p/ss@127.0.0.1:1", "percent-encode / in the password as %2F"},
+        {"socks5://user:p#ss@127.0.0.1:1", "percent-encode # in the password as %23"},
+        {"socks5://user:p ss@127.0.0.1:1", "percent-encode the space in the password as %20"},
+        {"socks5://user:100%@127.0.0.1:1", "invalid percent-encoding in the password"},
+        {"http://user:pw@127.0.0.1:abc", "invalid port 'abc': expected a number from 1 to 65535"},
+        {"socks5://127.0.0.1:", "missing proxy port"},
+        {"socks5://host:99999", "invalid port '99999'"},
+        {"socks5://::1:1080", "an IPv6 address must be in brackets"},
+        {"socks5://[::1:1080", "missing \"]\" after the IPv6 address"},
+        {"socks5://[::1]x", "expected \":port\" after the IPv6 address"},
+        {"socks5://ho st:1080",
+         "invalid proxy host \"ho st\": a host name cannot contain the space"},
+    };
+    for (const auto& [url, expected] : cases) {
+        const std::string message = error_of(url);
+        INFO(url << " -> " << message);
+        CHECK(message.find(expected) != std::string::npos);
+        CHECK(message.find("no path, query or fragment") == std::string::npos);
+    }
+}
+
+TEST_CASE("proxy URL with an encoded @ in the password is parsed", "[proxy]") {
+    const proxy_config proxy = parse_proxy_url("socks5://user:p%40ss%3Aw0rd@127.0.0.1:1");
+    CHECK(proxy.password == "p@ss:w0rd");
+    CHECK(proxy.display == "socks5://user:****@127.0.0.1:1");
+    CHECK(parse_proxy_url("socks5://user:a:b@127.0.0.1:1").password == "a:b");
+}
+
 TEST_CASE("proxy errors never show the password", "[proxy]") {
     for (const std::string url :
          {"socks5://user:hunter2@host", "ftp://user:hunter2@host:21", "socks5://user:hunter2@:1",
-          "http://user:hunter2@host:1/x", "mtproto://user:hunter2@host:1"}) {
+          "http://user:hunter2@host:1/x", "mtproto://user:hunter2@host:1",
+          "socks5://user:hun@ter2@host:1", "socks5://user:hun/ter2@host:1",
+          "socks5://user:hun?ter2@host:1", "http://user:hunter2@host:abc",
+          "socks5://user:hun ter2@host:1", "socks5://user:hunter2%@host:1"}) {
         const std::string message = error_of(url);
         INFO(message);
         CHECK(message != "no error");
@@ -93,7 +132,8 @@ TEST_CASE("proxy errors never show the password", "[proxy]") {
 
 TEST_CASE("proxy flag wins over the environment", "[proxy]") {
     const fake_environment env{{{"https_proxy", "http://env-proxy:3128"}, {"NO_PROXY", "*"}}};
-    const auto choice = choose_proxy("socks5://flag-proxy:1080", true, "api.telegram.org", env);
+    const auto choice =
+        choose_proxy(std::string_view("socks5://flag-proxy:1080"), true, "api.telegram.org", env);
     REQUIRE(choice.proxy);
     CHECK(choice.proxy->host == "flag-proxy");
     CHECK(choice.source == "--proxy");
@@ -105,27 +145,27 @@ TEST_CASE("environment proxy follows curl's precedence", "[proxy]") {
                                 {"http_proxy", "http://plain:3"},
                                 {"HTTP_PROXY", "http://cgi:4"},
                                 {"ALL_PROXY", "socks5://all:5"}}};
-    CHECK(choose_proxy("", true, "api.telegram.org", env).proxy->host == "lower");
-    CHECK(choose_proxy("", false, "localhost", env).proxy->host == "plain");
+    CHECK(choose_proxy(std::nullopt, true, "api.telegram.org", env).proxy->host == "lower");
+    CHECK(choose_proxy(std::nullopt, false, "localhost", env).proxy->host == "plain");
 
     const fake_environment upper_only{{{"HTTPS_PROXY", "http://upper:2"}}};
-    CHECK(choose_proxy("", true, "api.telegram.org", upper_only).source == "HTTPS_PROXY");
+    CHECK(choose_proxy(std::nullopt, true, "api.telegram.org", upper_only).source == "HTTPS_PROXY");
 
     // HTTP_PROXY can come from a CGI request's Proxy header, so it is never read.
     const fake_environment cgi{{{"HTTP_PROXY", "http://cgi:4"}, {"ALL_PROXY", "socks5://all:5"}}};
-    const auto plain = choose_proxy("", false, "localhost", cgi);
+    const auto plain = choose_proxy(std::nullopt, false, "localhost", cgi);
     REQUIRE(plain.proxy);
     CHECK(plain.proxy->host == "all");
     CHECK(plain.source == "ALL_PROXY");
 
-    CHECK_FALSE(choose_proxy("", true, "api.telegram.org", fake_environment{}).proxy);
+    CHECK_FALSE(choose_proxy(std::nullopt, true, "api.telegram.org", fake_environment{}).proxy);
 }
 
 TEST_CASE("NO_PROXY excludes matching hosts", "[proxy]") {
     const auto choose = [](const std::string& no_proxy, const std::string& host) {
         const fake_environment env{
             {{"https_proxy", "socks5://proxy:1080"}, {"NO_PROXY", no_proxy}}};
-        return choose_proxy("", true, host, env);
+        return choose_proxy(std::nullopt, true, host, env);
     };
     CHECK_FALSE(choose("*", "api.telegram.org").proxy);
     CHECK_FALSE(choose("localhost, .telegram.org", "api.telegram.org").proxy);
@@ -142,10 +182,55 @@ TEST_CASE("NO_PROXY excludes matching hosts", "[proxy]") {
     CHECK(excluded.source == "https_proxy");
 }
 
+TEST_CASE("empty proxy flag turns the environment off", "[proxy]") {
+    const fake_environment env{
+        {{"https_proxy", "http://env-proxy:3128"}, {"ALL_PROXY", "socks5://all:5"}}};
+    const auto choice = choose_proxy(std::string_view(), true, "api.telegram.org", env);
+    CHECK_FALSE(choice.proxy);
+    CHECK(choice.source == "--proxy");
+    CHECK(choice.summary.find("directly: --proxy \"\" turns proxies off") != std::string::npos);
+
+    // A caller that cannot tell an empty --proxy from an absent one keeps the environment.
+    const auto legacy = choose_proxy(std::string(), true, "api.telegram.org", env);
+    REQUIRE(legacy.proxy);
+    CHECK(legacy.proxy->host == "env-proxy");
+}
+
+TEST_CASE("proxy choice summary says which proxy and why", "[proxy]") {
+    const fake_environment env{
+        {{"ALL_PROXY", "socks5://user:hunter2@all:1080"}, {"NO_PROXY", "localhost"}}};
+    const auto from_env = choose_proxy(std::nullopt, true, "api.telegram.org", env);
+    CHECK(from_env.summary ==
+          "connecting to the Bot API through proxy socks5://user:****@all:1080 (from ALL_PROXY)");
+
+    const auto excluded = choose_proxy(std::nullopt, true, "localhost", env);
+    CHECK(excluded.summary ==
+          "connecting to the Bot API directly: NO_PROXY entry \"localhost\" excludes localhost "
+          "from proxy socks5://user:****@all:1080 (from ALL_PROXY)");
+
+    const auto flag = choose_proxy(std::string_view("http://user:hunter2@proxy:3128"), true,
+                                   "api.telegram.org", env);
+    CHECK(flag.summary ==
+          "connecting to the Bot API through proxy http://user:****@proxy:3128 (from --proxy)");
+
+    const fake_environment https_only{{{"HTTPS_PROXY", "http://p:3128"}}};
+    const auto plain_api = choose_proxy(std::nullopt, false, "localhost", https_only);
+    CHECK_FALSE(plain_api.proxy);
+    CHECK(plain_api.summary ==
+          "connecting to the Bot API directly: HTTPS_PROXY applies to https:// API URLs only");
+
+    const auto nothing = choose_proxy(std::nullopt, true, "api.telegram.org", fake_environment{});
+    CHECK(nothing.summary ==
+          "connecting to the Bot API directly: no --proxy and no proxy environment variable");
+    for (const auto& choice : {from_env, excluded, flag}) {
+        CHECK(choice.summary.find("hunter2") == std::string::npos);
+    }
+}
+
 TEST_CASE("invalid environment proxy names its variable", "[proxy]") {
     const fake_environment env{{{"ALL_PROXY", "mtproto://user:pw@host:443"}}};
     try {
-        choose_proxy("", true, "api.telegram.org", env);
+        choose_proxy(std::nullopt, true, "api.telegram.org", env);
         FAIL("no exception");
     } catch (const std::invalid_argument& error) {
         const std::string message = error.what();

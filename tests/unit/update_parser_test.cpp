@@ -86,6 +86,39 @@ TEST_CASE("parser rejects a text longer than Telegram allows", "[update_parser]"
     CHECK(batch.updates[1].message.text.size() == 8192);
 }
 
+TEST_CASE("parser reports an oversized text in characters", "[update_parser]") {
+    const auto message_update = [](int update_id, const std::string& text) {
+        return "{\"update_id\":" + std::to_string(update_id) +
+               ",\"message\":{\"message_id\":1,\"date\":0,\"chat\":{\"id\":5,\"type\":"
+               "\"private\"},\"text\":\"" +
+               text + "\"}}";
+    };
+    std::string emoji_5000;
+    std::string emoji_4096;
+    for (int i = 0; i < 5000; ++i) {
+        emoji_5000 += "\xF0\x9F\x98\x80";  // U+1F600, 4 bytes of UTF-8
+    }
+    for (int i = 0; i < 4096; ++i) {
+        emoji_4096 += "\xF0\x9F\x98\x80";
+    }
+    const std::string body = "{\"ok\":true,\"result\":[" + message_update(1, emoji_5000) + "," +
+                             message_update(2, std::string(5000, 'a')) + "," +
+                             message_update(3, emoji_4096) + "]}";
+    update_parser parser;
+    const parsed_batch batch = parser.parse(body);
+    REQUIRE(batch.updates.size() == 3);
+
+    CHECK(batch.updates[0].type == parsed_update::kind::malformed);
+    CHECK(batch.updates[0].reason ==
+          "message text of 5000 characters (Unicode code points; 20000 bytes of UTF-8) exceeds "
+          "Telegram's limit of 4096 characters");
+    // Only the byte bound is enforced, so 5000 ASCII characters are answered.
+    CHECK(batch.updates[1].type == parsed_update::kind::message);
+    // 4096 emoji fill the byte bound exactly and are within the limit.
+    CHECK(batch.updates[2].type == parsed_update::kind::message);
+    CHECK(batch.updates[2].message.text.size() == 16384);
+}
+
 TEST_CASE("parser takes the chat as sender when from is missing", "[update_parser]") {
     update_parser parser;
     const parsed_batch batch = parser.parse(seed("no_sender.json"));
