@@ -1,9 +1,11 @@
 #include "core/postings.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstring>
+#include <utility>
 
 namespace tgsearch::detail {
 namespace {
@@ -31,20 +33,49 @@ void pack(const std::uint32_t* values, std::size_t count, unsigned width,
 
 /// Reads `count` values of `width` bits. Each value is taken from an unaligned 8-byte load at
 /// its first byte: a value starts at most 7 bits into that byte and is at most 32 bits wide,
-/// so it always lies inside the load.
+/// so it always lies inside the load. Eight values fill exactly `width` bytes, so with the
+/// width a template argument, every shift and offset within a group of eight is a constant.
+template <unsigned width>
+void unpack_fixed(const std::uint8_t* data, std::size_t count, std::uint32_t* values) {
+    constexpr std::uint64_t mask = (std::uint64_t{1} << width) - 1;
+    std::size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        const std::uint8_t* group = data + i / 8 * width;
+#pragma GCC unroll 8
+        for (unsigned j = 0; j < 8; ++j) {
+            std::uint64_t word;
+            std::memcpy(&word, group + j * width / 8, sizeof(word));
+            values[i + j] = static_cast<std::uint32_t>((word >> (j * width % 8)) & mask);
+        }
+    }
+    for (; i < count; ++i) {
+        const std::size_t bit = i * width;
+        std::uint64_t word;
+        std::memcpy(&word, data + bit / 8, sizeof(word));
+        values[i] = static_cast<std::uint32_t>((word >> (bit % 8)) & mask);
+    }
+}
+
+using unpack_function = void (*)(const std::uint8_t*, std::size_t, std::uint32_t*);
+
+template <std::size_t... widths>
+constexpr std::array<unpack_function, sizeof...(widths)> make_unpackers(
+    std::index_sequence<widths...>) {
+    return {&unpack_fixed<widths>...};
+}
+
+/// unpack_fixed for each width from 0 to 32 bits.
+constexpr std::array<unpack_function, 33> unpackers =
+    make_unpackers(std::make_index_sequence<33>());
+
 const std::uint8_t* unpack(const std::uint8_t* data, std::size_t count, unsigned width,
                            std::uint32_t* values) {
     if (width == 0) {
         std::fill(values, values + count, 0u);
         return data;
     }
-    const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
-    for (std::size_t i = 0; i < count; ++i) {
-        const std::size_t bit = i * width;
-        std::uint64_t word;
-        std::memcpy(&word, data + bit / 8, sizeof(word));
-        values[i] = static_cast<std::uint32_t>((word >> (bit % 8)) & mask);
-    }
+    // Widths above 32 come only from a damaged stream. Clamping keeps the call in the table.
+    unpackers[std::min(width, 32u)](data, count, values);
     return data + (count * width + 7) / 8;
 }
 

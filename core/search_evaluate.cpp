@@ -1,6 +1,9 @@
 #include "core/search_evaluate.hpp"
 
+#include "core/search_accel.hpp"
+
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numeric>
 
@@ -32,7 +35,7 @@ public:
                 alternatives_.push_back({terms_.size(), spelling.size()});
                 float spelling_idf = 0.0f;
                 for (const std::uint32_t term : spelling) {
-                    terms_.push_back({data.cursor(term), data.idf(term), term, 0.0});
+                    terms_.push_back({lazy_posting_cursor(data, term), data.idf(term), term, 0.0});
                     spelling_idf += terms_.back().idf;
                 }
                 best_spelling_idf = std::max(best_spelling_idf, spelling_idf);
@@ -58,6 +61,14 @@ public:
         advance(0);
     }
 
+    /// Moves back to the first matching document, as if newly constructed, reusing memory.
+    void restart() {
+        for (term_state& state : terms_) state.cursor = lazy_posting_cursor(*data_, state.term);
+        for (alternative& spelling : alternatives_) spelling.doc_known = false;
+        doc_ = no_more_docs;
+        advance(0);
+    }
+
     std::uint32_t doc() const { return doc_; }
     std::uint32_t weight() const { return static_cast<std::uint32_t>(slots_.size()); }
     bool positional() const { return positional_; }
@@ -67,6 +78,11 @@ public:
     void advance(std::uint32_t target) {
         if (positional_) {
             advance_phrase(target);
+            return;
+        }
+        if (terms_.size() == 1) {
+            terms_.front().cursor.advance(target);
+            doc_ = terms_.front().cursor.doc();
             return;
         }
         doc_ = no_more_docs;
@@ -162,7 +178,7 @@ private:
     }
 
     struct term_state {
-        posting_cursor cursor;
+        lazy_posting_cursor cursor;
         float idf = 0.0f;
         std::uint32_t term = 0;
         double bound = 0.0;  ///< largest score of the term in any document
@@ -190,7 +206,7 @@ private:
         if (spelling.doc_known && spelling.doc >= target) return spelling.doc;
         std::uint32_t candidate = target;
         for (std::size_t t = 0; t < spelling.term_count;) {
-            posting_cursor& cursor = terms_[spelling.first_term + t].cursor;
+            lazy_posting_cursor& cursor = terms_[spelling.first_term + t].cursor;
             cursor.advance(candidate);
             if (cursor.doc() == no_more_docs) {
                 candidate = no_more_docs;
@@ -351,35 +367,87 @@ private:
     std::vector<search_hit> heap_;
 };
 
-/// Ranks the documents of one term a block at a time. A block whose maximum score cannot beat
-/// the worst of a full top is never decoded. The count is exact: the term's document count.
-evaluation evaluate_single_term(const index_data& data, std::uint32_t term, std::size_t top_count) {
-    posting_cursor cursor = data.cursor(term);
+/// Returns the best `top_count` documents of one term for which `accept(doc)` is true. Blocks
+/// are decoded by falling block maximum, so the top fills with high scores first, and once
+/// the next block's maximum cannot beat the worst of a full top, neither can any later block.
+/// Within a block, the documents that could enter are offered best first, so `accept` is
+/// called only for documents that enter the top at that moment, in no particular order.
+template <typename accept_function>
+std::vector<search_hit> rank_term(const index_data& data, std::uint32_t term, std::size_t top_count,
+                                  accept_function accept) {
+    const lazy_posting_cursor cursor(data, term);
     const float idf = data.idf(term);
     const float k1_plus_one = data.params.k1 + 1.0f;
     const float title_boost = data.params.title_boost;
+    std::vector<std::pair<float, std::uint32_t>> blocks(cursor.block_count());
+    for (std::size_t block = 0; block < blocks.size(); ++block) {
+        blocks[block] = {cursor.max_saturation_of_block(block), static_cast<std::uint32_t>(block)};
+    }
+    std::sort(blocks.begin(), blocks.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
     top_hits top(top_count);
-    for (std::size_t block = 0; block < cursor.block_count(); ++block) {
+    // The worst top score once the top is full, and until then -1, below every score.
+    float worst_score = -1.0f;
+    std::uint32_t docs[posting_block_size];
+    std::uint32_t title_tfs[posting_block_size];
+    std::uint32_t body_tfs[posting_block_size];
+    search_hit candidates[posting_block_size];
+    for (const auto& [max_saturation, block] : blocks) {
         if (top.full()) {
-            const double bound = static_cast<double>(idf) * cursor.max_saturation_of_block(block);
-            // Documents come in ascending order, so a tie with the worst hit loses.
-            if (bound * (1.0 + bound_margin) <= static_cast<double>(top.worst().score)) continue;
+            const double bound = static_cast<double>(idf) * max_saturation;
+            if (bound * (1.0 + bound_margin) <= static_cast<double>(worst_score)) break;
         }
-        cursor.load_block(block);
-        const std::uint32_t* docs = cursor.block_docs();
-        const std::uint32_t* title_tfs = cursor.block_title_tfs();
-        const std::uint32_t* body_tfs = cursor.block_body_tfs();
-        for (std::size_t i = 0; i < cursor.block_entry_count(); ++i) {
+        const std::size_t entries = cursor.decode_whole_block(block, docs, title_tfs, body_tfs);
+        std::size_t candidate_count = 0;
+        for (std::size_t i = 0; i < entries; ++i) {
             const float tf = weighted_tf(title_tfs[i], body_tfs[i], title_boost);
             const float score = idf * bm25_saturation(tf, data.length_norm[docs[i]], k1_plus_one);
-            if (top.full() && score <= top.worst().score) continue;
-            top.offer({docs[i], score, 1});
+            if (score >= worst_score) candidates[candidate_count++] = {docs[i], score, 1};
+        }
+        // Usually only the best top_count candidates are needed, so only those are sorted at
+        // first, and the rest only once `accept` has turned enough of them down.
+        search_hit* end = candidates + candidate_count;
+        search_hit* sorted_end = std::min(end, candidates + top_count);
+        std::nth_element(candidates, sorted_end, end, better_hit);
+        std::sort(candidates, sorted_end, better_hit);
+        for (search_hit* hit = candidates; hit != end; ++hit) {
+            if (hit == sorted_end) {
+                if (top.full()) {
+                    end = std::remove_if(sorted_end, end, [&](const search_hit& other) {
+                        return !better_hit(other, top.worst());
+                    });
+                }
+                std::sort(sorted_end, end, better_hit);
+                sorted_end = end;
+                if (hit == end) break;
+            }
+            // Blocks come out of document order, so a tie needs the full comparison.
+            if (top.full() && !better_hit(*hit, top.worst())) break;
+            if (!accept(hit->doc)) continue;
+            top.offer(*hit);
+            if (top.full()) worst_score = top.worst().score;
         }
     }
+    return top.take_sorted();
+}
+
+/// Ranks the documents of one term. The count is exact: the term's document count.
+evaluation evaluate_single_term(const index_data& data, std::uint32_t term, std::size_t top_count) {
     evaluation result;
-    result.hits = top.take_sorted();
+    result.hits = rank_term(data, term, top_count, [](std::uint32_t) { return true; });
     result.total_matches = data.doc_frequency[term];
     return result;
+}
+
+/// Returns the term of a clause that is one word with one single-term spelling, or
+/// no_more_docs for any other clause.
+std::uint32_t single_term_of(const resolved_clause& clause) {
+    if (clause.slots.size() != 1 || clause.slots.front().size() != 1 ||
+        clause.slots.front().front().size() != 1) {
+        return no_more_docs;
+    }
+    return clause.slots.front().front().front();
 }
 
 /// Estimates the documents that match at least one clause, as if clauses occurred
@@ -394,32 +462,46 @@ std::size_t estimate_total(const index_data& data, const std::vector<clause_matc
     return std::max(seen, static_cast<std::size_t>(std::llround(total * (1.0 - missing))));
 }
 
-/// Returns the best `top_count` documents among those that match each of the first `n` (2 to
-/// 64) clauses, or all of
-/// them when fewer match. The rarest clause leads and the others jump to its documents.
-/// Once the top is full, runs of documents where the block maxima of all clauses add up to no
-/// more than the worst top score are skipped without decoding. Since documents that match
-/// every clause rank above all others, a full result is the final top of the whole query.
-std::vector<search_hit> evaluate_conjunction(const index_data& data,
-                                             const std::vector<resolved_clause>& clauses,
-                                             std::size_t n, std::size_t top_count,
-                                             std::vector<clause_matcher>& matchers) {
-    matchers.reserve(n);
+/// Bit c of a clause mask stands for clauses[c].
+using clause_mask = std::uint64_t;
+
+/// Returns the mask of the first `n` (at most 64) clauses.
+clause_mask all_clauses(std::size_t n) {
+    return n >= 64 ? ~clause_mask{0} : (clause_mask{1} << n) - 1;
+}
+
+/// Returns the best `top_count` documents among those that match every clause of `required`
+/// (not empty) and none of `excluded`, or all of them when fewer match. `matchers` holds one
+/// matcher per clause, all at their first document. The rarest required clause leads and
+/// the others jump to its documents. Once the top is full, runs of documents where the block
+/// maxima of the required clauses add up to no more than the worst top score are skipped
+/// without decoding. Excluded clauses are checked last, only for documents that would enter
+/// the top.
+std::vector<search_hit> evaluate_conjunction(std::vector<clause_matcher>& matchers,
+                                             clause_mask required, clause_mask excluded,
+                                             std::size_t top_count) {
+    const std::size_t n = matchers.size();
     std::uint32_t words = 0;
+    std::size_t order[64];
+    std::size_t count = 0;
+    std::size_t excluded_order[64];
+    std::size_t excluded_count = 0;
     for (std::size_t c = 0; c < n; ++c) {
-        matchers.emplace_back(data, clauses[c]);
-        words += matchers.back().weight();
+        if ((required >> c) & 1u) {
+            order[count++] = c;
+            words += matchers[c].weight();
+        } else if ((excluded >> c) & 1u) {
+            excluded_order[excluded_count++] = c;
+        }
     }
     // Phrases check positions, so they come last, where fewest documents reach them.
-    std::vector<std::size_t> order(n);
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    std::stable_sort(order, order + count, [&](std::size_t a, std::size_t b) {
         if (matchers[a].positional() != matchers[b].positional()) {
             return matchers[b].positional();
         }
         return matchers[a].doc_frequency_estimate() < matchers[b].doc_frequency_estimate();
     });
-    clause_matcher& lead = matchers[order.front()];
+    clause_matcher& lead = matchers[order[0]];
 
     top_hits top(top_count);
     float clause_scores[64];
@@ -434,13 +516,22 @@ std::vector<search_hit> evaluate_conjunction(const index_data& data,
     const auto cannot_enter = [&](double bound) {
         return bound * (1.0 + bound_margin) <= static_cast<double>(top.worst().score);
     };
+    // Whether `doc` matches no excluded clause.
+    const auto outside_excluded = [&](std::uint32_t doc) {
+        for (std::size_t i = 0; i < excluded_count; ++i) {
+            clause_matcher& matcher = matchers[excluded_order[i]];
+            matcher.advance(doc);
+            if (matcher.doc() == doc) return false;
+        }
+        return true;
+    };
     std::uint32_t candidate = lead.doc();
     while (candidate != no_more_docs) {
         const bool pruning = top.full();
         if (pruning && (!bound_checked || candidate > checked_until)) {
             bound_total = 0.0;
             std::uint32_t end = no_more_docs;
-            for (std::size_t i = 0; i < n; ++i) {
+            for (std::size_t i = 0; i < count; ++i) {
                 block_bounds[i] = matchers[order[i]].bound_at(candidate);
                 bound_total += block_bounds[i];
                 end = std::min(end, matchers[order[i]].block_end(candidate));
@@ -458,7 +549,7 @@ std::vector<search_hit> evaluate_conjunction(const index_data& data,
         double found = 0.0;
         bool dropped = false;
         std::uint32_t next = candidate;
-        for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t i = 0; i < count; ++i) {
             clause_matcher& matcher = matchers[order[i]];
             if (i > 0) {
                 matcher.advance(candidate);
@@ -486,13 +577,84 @@ std::vector<search_hit> evaluate_conjunction(const index_data& data,
         if (!dropped) {
             // Summed in query order, as the general evaluation does, so the scores are equal.
             float score = 0.0f;
-            for (std::size_t c = 0; c < n; ++c) score += clause_scores[c];
-            top.offer({candidate, score, words});
+            for (std::size_t c = 0; c < n; ++c) {
+                if ((required >> c) & 1u) score += clause_scores[c];
+            }
+            const search_hit hit{candidate, score, words};
+            if ((!top.full() || better_hit(hit, top.worst())) && outside_excluded(candidate)) {
+                top.offer(hit);
+            }
         }
         lead.advance(candidate + 1);
         candidate = lead.doc();
     }
     return top.take_sorted();
+}
+
+/// Queries of up to this many clauses that fewer than top_count documents match in full are
+/// ranked by evaluate_partial_matches, one subset of the clauses at a time: 2^n - 2 subsets.
+constexpr std::size_t max_subset_clauses = 4;
+
+/// Appends to `hits` the best documents that match only some of the clauses, up to
+/// `top_count` hits in all. `hits` holds every document that matches all clauses, fewer than
+/// `top_count`, and `matchers` one matcher per clause (2 to max_subset_clauses of them).
+///
+/// Documents that match exactly the clauses of a subset S have w(S) matched words, the sum
+/// over S, and the score of S. So the subsets are taken by falling w(S): each yields its best
+/// documents, as many as slots remain, that match S and no other clause, and a level of
+/// equal w(S) that fills the slots ends the search. Each subset skips by block maxima like a
+/// full conjunction, which the general evaluation cannot do before its top holds documents
+/// of the final matched-words level.
+void evaluate_partial_matches(const index_data& data, const std::vector<resolved_clause>& clauses,
+                              std::size_t top_count, std::vector<clause_matcher>& matchers,
+                              std::vector<search_hit>& hits) {
+    const std::size_t n = matchers.size();
+    const clause_mask all = all_clauses(n);
+    // The proper, non-empty subsets, by falling matched words.
+    std::vector<std::pair<std::uint32_t, clause_mask>> subsets;
+    for (clause_mask subset = 1; subset < all; ++subset) {
+        std::uint32_t words = 0;
+        for (std::size_t c = 0; c < n; ++c) {
+            if ((subset >> c) & 1u) words += matchers[c].weight();
+        }
+        subsets.emplace_back(words, subset);
+    }
+    std::stable_sort(subsets.begin(), subsets.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+
+    std::vector<search_hit> level;
+    std::vector<search_hit> found;
+    for (std::size_t first = 0; first < subsets.size() && hits.size() < top_count;) {
+        const std::size_t open_slots = top_count - hits.size();
+        std::size_t last = first;
+        level.clear();
+        for (; last < subsets.size() && subsets[last].first == subsets[first].first; ++last) {
+            const clause_mask subset = subsets[last].second;
+            for (clause_matcher& matcher : matchers) matcher.restart();
+            const auto only = static_cast<std::size_t>(std::countr_zero(subset));
+            const std::uint32_t term = single_term_of(clauses[only]);
+            if (subset == (clause_mask{1} << only) && term != no_more_docs) {
+                // One term alone: rank it block by block, as a one-word query.
+                found = rank_term(data, term, open_slots, [&](std::uint32_t doc) {
+                    for (std::size_t c = 0; c < n; ++c) {
+                        if (c == only) continue;
+                        // Matchers only move forward, and the documents come in any order.
+                        if (matchers[c].doc() > doc) matchers[c].restart();
+                        matchers[c].advance(doc);
+                        if (matchers[c].doc() == doc) return false;
+                    }
+                    return true;
+                });
+            } else {
+                found = evaluate_conjunction(matchers, subset, all & ~subset, open_slots);
+            }
+            level.insert(level.end(), found.begin(), found.end());
+        }
+        std::sort(level.begin(), level.end(), better_hit);
+        const std::size_t kept = std::min(open_slots, level.size());
+        hits.insert(hits.end(), level.begin(), level.begin() + static_cast<std::ptrdiff_t>(kept));
+        first = last;
+    }
 }
 
 }  // namespace
@@ -503,15 +665,24 @@ evaluation evaluate_query(const index_data& data, const std::vector<resolved_cla
     const std::size_t n = std::min<std::size_t>(clauses.size(), 64);
     if (n == 0 || top_count == 0) return result;
 
-    if (!exhaustive && n == 1 && clauses.front().slots.size() == 1 &&
-        clauses.front().slots.front().size() == 1 &&
-        clauses.front().slots.front().front().size() == 1) {
-        return evaluate_single_term(data, clauses.front().slots.front().front().front(), top_count);
+    if (!exhaustive && n == 1 && single_term_of(clauses.front()) != no_more_docs) {
+        return evaluate_single_term(data, single_term_of(clauses.front()), top_count);
     }
     if (!exhaustive && n >= 2) {
         std::vector<clause_matcher> conjunction;
+        conjunction.reserve(n);
+        for (std::size_t c = 0; c < n; ++c) conjunction.emplace_back(data, clauses[c]);
         std::vector<search_hit> hits =
-            evaluate_conjunction(data, clauses, n, top_count, conjunction);
+            evaluate_conjunction(conjunction, all_clauses(n), 0, top_count);
+        if (hits.size() < top_count && n <= max_subset_clauses) {
+            evaluate_partial_matches(data, clauses, top_count, conjunction, hits);
+            if (hits.size() < top_count) {
+                // Every subset yielded all its documents, so these are all the matches.
+                result.total_matches = hits.size();
+                result.hits = std::move(hits);
+                return result;
+            }
+        }
         if (hits.size() == top_count) {
             result.total_matches = estimate_total(data, conjunction, hits.size());
             result.total_is_estimate = true;
@@ -526,9 +697,10 @@ evaluation evaluate_query(const index_data& data, const std::vector<resolved_cla
     matchers.reserve(n);
     for (std::size_t c = 0; c < n; ++c) matchers.emplace_back(data, clauses[c]);
 
-    // NOTE: when fewer than top_count documents match every word, the matched-words order
-    // allows little pruning, and this document-at-a-time loop then costs several times more
-    // per posting than a term-at-a-time pass into an accumulator array.
+    // NOTE: a query of more than max_subset_clauses clauses that fewer than top_count
+    // documents match in full still comes here. The matched-words order then allows little
+    // pruning, and this document-at-a-time loop costs several times more per posting than a
+    // term-at-a-time pass into an accumulator array.
     // MaxScore: clauses sorted by (words, score bound), ascending. A document found only in
     // the first `non_essential` of them cannot enter the top, so only the others are
     // iterated, and the first ones are looked up for the documents found.

@@ -1,5 +1,7 @@
 #include "core/postings.hpp"
+#include "core/search_accel.hpp"
 #include "core/search_index.hpp"
+#include "core/search_index_data.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -168,6 +170,141 @@ TEST_CASE("pruned top-k equals exhaustive and brute-force ranking", "[index]") {
         ++compared;
     }
     CHECK(compared == 300);
+}
+
+TEST_CASE("pruning keeps phrase and prefix hits", "[index]") {
+    // Few distinct words and many tied scores: documents that match only some clauses fill
+    // most of the top, ranked one subset of the clauses at a time, and ties are broken there.
+    std::mt19937 random(777);
+    constexpr std::size_t vocabulary = 40;
+    std::vector<document> docs;
+    for (int i = 0; i < 2500; ++i) {
+        docs.push_back(document{"d" + std::to_string(i), draw_text(random, vocabulary, 2),
+                                draw_text(random, vocabulary, 12), ""});
+    }
+    const auto index = search_index::build(std::move(docs));
+
+    for (int q = 0; q < 400; ++q) {
+        std::string query;
+        const std::size_t clause_count = 1 + random() % 5;
+        for (std::size_t c = 0; c < clause_count; ++c) {
+            if (random() % 4 == 0) {
+                query += "\"" + draw_word(random, vocabulary) + " " +
+                         draw_word(random, vocabulary) + "\" ";
+            } else {
+                query += draw_word(random, vocabulary) + " ";
+            }
+        }
+        // A half-typed last word expands to every term it starts, "w1" to w1, w10 to w19.
+        const bool typing = random() % 3 == 0;
+        if (typing) query += "w" + std::to_string(1 + random() % 3);
+        search_options pruned;
+        pruned.limit = std::vector<std::size_t>{1, 3, 10, 30}[random() % 4];
+        pruned.offset = random() % 3 == 0 ? 5 : 0;
+        pruned.prefix_last = typing;
+        pruned.correct_typos = false;
+        search_options exhaustive = pruned;
+        exhaustive.exhaustive = true;
+        CAPTURE(query, pruned.limit, pruned.offset);
+
+        const auto fast = index->search(query, pruned);
+        const auto full = index->search(query, exhaustive);
+        REQUIRE(same_hits(fast.hits, full.hits));
+        if (!fast.total_is_estimate) CHECK(fast.total_matches == full.total_matches);
+    }
+}
+
+TEST_CASE("lazy cursor matches posting cursor", "[index]") {
+    // Three lists: one block with positions, several blocks with wide gaps, and one entry.
+    std::vector<std::vector<std::uint32_t>> positions;
+    std::vector<std::vector<detail::posting_entry>> lists(3);
+    for (std::uint32_t doc = 0; doc < 100; doc += 3) {
+        positions.push_back({doc % 5, doc % 5 + 7});
+    }
+    for (std::uint32_t i = 0; i < 34; ++i) {
+        detail::posting_entry entry{i * 3, i % 2, 2 - i % 2, 1.0f};
+        entry.positions = positions[i].data();
+        lists[0].push_back(entry);
+    }
+    std::mt19937 random(5);
+    std::uint32_t doc = 0;
+    for (int i = 0; i < 700; ++i) {
+        doc += 1 + static_cast<std::uint32_t>(random() % (i % 50 == 0 ? 100000 : 20));
+        lists[1].push_back({doc, static_cast<std::uint32_t>(random() % 3),
+                            static_cast<std::uint32_t>(random() % 40), 0.5f + (i % 7) * 0.1f});
+    }
+    lists[2].push_back({42, 0, 1, 2.0f});
+
+    detail::index_data data;
+    for (const auto& list : lists) {
+        data.owned_posting_offset.push_back(static_cast<std::uint32_t>(
+            detail::encode_posting_list(list.data(), list.size(), data.owned_posting_stream)));
+        data.doc_frequency.push_back(static_cast<std::uint32_t>(list.size()));
+    }
+    data.owned_posting_stream.resize(
+        data.owned_posting_stream.size() + detail::posting_stream_padding, 0);
+    data.posting_stream = data.owned_posting_stream;
+    data.posting_offset = data.owned_posting_offset;
+
+    for (std::uint32_t term = 0; term < lists.size(); ++term) {
+        CAPTURE(term);
+        const auto& list = lists[term];
+        detail::lazy_posting_cursor lazy(data, term);
+        REQUIRE(lazy.block_count() ==
+                (list.size() + detail::posting_block_size - 1) / detail::posting_block_size);
+        // Every entry in turn, then jumps of random length, against the entries themselves.
+        for (const auto& entry : list) {
+            CAPTURE(entry.doc);
+            REQUIRE(lazy.doc() == entry.doc);
+            CHECK(lazy.title_tf() == entry.title_tf);
+            CHECK(lazy.body_tf() == entry.body_tf);
+            lazy.advance(entry.doc + 1);
+        }
+        CHECK(lazy.doc() == detail::no_more_docs);
+
+        detail::lazy_posting_cursor jumping(data, term);
+        detail::posting_cursor reference(data.posting_stream.data(), data.posting_offset[term],
+                                         data.doc_frequency[term]);
+        std::uint32_t target = 0;
+        while (reference.doc() != detail::no_more_docs) {
+            target += static_cast<std::uint32_t>(random() % 3000);
+            CAPTURE(target);
+            // A bound may be looser than the posting cursor's, never tighter.
+            CHECK(jumping.block_max_saturation(target) >= reference.block_max_saturation(target));
+            CHECK(jumping.block_last_doc(target) >= reference.block_last_doc(target));
+            jumping.advance(target);
+            reference.advance(target);
+            REQUIRE(jumping.doc() == reference.doc());
+            if (reference.doc() == detail::no_more_docs) break;
+            CHECK(jumping.title_tf() == reference.title_tf());
+            CHECK(jumping.body_tf() == reference.body_tf());
+        }
+        CHECK(jumping.doc() == detail::no_more_docs);
+
+        // Whole blocks decode to the entries, in any order.
+        std::uint32_t docs[detail::posting_block_size];
+        std::uint32_t titles[detail::posting_block_size];
+        std::uint32_t bodies[detail::posting_block_size];
+        for (std::size_t block = lazy.block_count(); block-- > 0;) {
+            const std::size_t count = lazy.decode_whole_block(block, docs, titles, bodies);
+            for (std::size_t i = 0; i < count; ++i) {
+                const auto& entry = list[block * detail::posting_block_size + i];
+                REQUIRE(docs[i] == entry.doc);
+                CHECK(titles[i] == entry.title_tf);
+                CHECK(bodies[i] == entry.body_tf);
+            }
+        }
+    }
+
+    // Positions of a one-block list, read in order and after a jump.
+    detail::lazy_posting_cursor reading(data, 0);
+    std::vector<std::uint32_t> read;
+    for (const std::size_t i : {0u, 1u, 5u, 33u}) {
+        CAPTURE(i);
+        reading.advance(lists[0][i].doc);
+        reading.read_positions(read);
+        CHECK(read == positions[i]);
+    }
 }
 
 TEST_CASE("index pages through the ranking with offset", "[index]") {
