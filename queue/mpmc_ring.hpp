@@ -13,19 +13,22 @@
 //
 // docs/architecture.md explains each memory order.
 //
-// Consumers that find the ring empty spin briefly and then park on std::atomic::wait. A producer
-// calls notify only when a consumer has announced that it is parked, so a busy ring makes no
-// system calls.
+// Consumers that find the ring empty spin briefly and then park on a futex (std::atomic::wait
+// off Linux). A producer wakes them only when a consumer has announced that it is parked, so a
+// busy ring makes no system calls.
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -82,7 +85,7 @@ class mpmc_ring {
 
         T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
     };
-    static_assert(sizeof(slot) % cache_line_bytes == 0 && alignof(slot) == cache_line_bytes,
+    static_assert(sizeof(slot) % cache_line_bytes == 0 && alignof(slot) % cache_line_bytes == 0,
                   "each slot must start a cache line and cover whole lines");
 
 public:
@@ -138,8 +141,8 @@ public:
 
     /// Moves elements from the forward range [first, last) into the ring until it is full, and
     /// returns the iterator past the last element moved. Each run of free slots is claimed
-    /// with one CAS, and parked consumers are woken with at most one system call for the
-    /// whole batch.
+    /// with one CAS, and up to as many parked consumers as elements were pushed are woken with
+    /// at most one system call for the whole batch.
     template <std::forward_iterator It>
     It try_push_bulk(It first, It last) noexcept {
         std::size_t pushed = 0;
@@ -160,7 +163,8 @@ public:
         return first;
     }
 
-    /// Moves the oldest element into `out`. Returns false when the ring is empty.
+    /// Moves the oldest element into `out`. Returns false when the ring is empty, and also while
+    /// the oldest element is still being written by its producer.
     bool try_pop(T& out) noexcept {
         std::uint64_t pos = 0;
         std::uint64_t count = 1;
@@ -189,8 +193,9 @@ public:
     }
 
     /// Pops the oldest element into `out`, waiting for one if the ring is empty: spins
-    /// briefly, then parks without using CPU. Returns false once the ring is closed and empty,
-    /// so consumers drain everything pushed before `close`.
+    /// briefly, then parks without using CPU. Returns false once the ring is closed and every
+    /// position a producer has claimed has been popped, so consumers drain everything pushed
+    /// before `close`, including a push still being written when `close` ran.
     bool pop_wait(T& out) noexcept {
         for (;;) {
             for (int i = 0; i < spin_iterations; ++i) {
@@ -210,7 +215,7 @@ public:
             }
             if (closed_.load(std::memory_order_acquire)) {
                 parked_.fetch_sub(1, std::memory_order_relaxed);
-                return try_pop(out);
+                return drain_one(out);
             }
             park(epoch);
             parked_.fetch_sub(1, std::memory_order_relaxed);
@@ -218,11 +223,12 @@ public:
     }
 
     /// Marks the ring closed and wakes every parked consumer. Pushes still succeed while there
-    /// is room; consumers return false from `pop_wait` once the ring is empty.
+    /// is room, and `pop_wait` keeps returning them; it returns false once the ring is empty
+    /// and no push is in progress.
     void close() noexcept {
         closed_.store(true, std::memory_order_release);
         wake_epoch_.fetch_add(1, std::memory_order_release);
-        unpark(true);
+        unpark(std::numeric_limits<std::size_t>::max());
     }
 
     bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
@@ -295,6 +301,23 @@ private:
         }
     }
 
+    /// Pops one element after close. A producer may have claimed a position before the close
+    /// and still be writing it, so an empty oldest slot does not mean an empty ring: keep
+    /// trying until every claimed position has been popped by someone.
+    bool drain_one(T& out) noexcept {
+        for (;;) {
+            if (try_pop(out)) {
+                return true;
+            }
+            const std::uint64_t tail = dequeue_pos_.value.load(std::memory_order_acquire);
+            const std::uint64_t head = enqueue_pos_.value.load(std::memory_order_acquire);
+            if (tail == head) {
+                return false;
+            }
+            std::this_thread::yield();
+        }
+    }
+
     /// Constructs the element at claimed position `pos` and hands the slot to consumers.
     void publish(std::uint64_t pos, T&& value) noexcept {
         slot& target = slots_[pos & mask_];
@@ -322,7 +345,7 @@ private:
         }
         wake_epoch_.fetch_add(1, std::memory_order_release);
         notifications_.fetch_add(1, std::memory_order_relaxed);
-        unpark(count > 1);
+        unpark(count);
     }
 
     // On Linux the epoch is waited on with the futex system call itself. std::atomic::wait in
@@ -340,13 +363,15 @@ private:
 #endif
     }
 
-    /// Wakes one parked consumer, or all of them.
-    void unpark(bool all) noexcept {
+    /// Wakes up to `count` parked consumers.
+    void unpark(std::size_t count) noexcept {
 #if defined(__linux__)
+        const auto waiters = static_cast<int>(
+            std::min<std::size_t>(count, std::numeric_limits<std::int32_t>::max()));
         ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&wake_epoch_), FUTEX_WAKE_PRIVATE,
-                  all ? INT32_MAX : 1, nullptr, nullptr, 0);
+                  waiters, nullptr, nullptr, 0);
 #else
-        if (all) {
+        if (count > 1) {
             wake_epoch_.notify_all();
         } else {
             wake_epoch_.notify_one();

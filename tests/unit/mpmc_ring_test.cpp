@@ -33,6 +33,29 @@ struct counted {
     ~counted() { --live; }
 };
 
+// An element whose move constructor stalls while `hold` is set, to freeze a producer
+// between claiming its slot and publishing it.
+struct gated {
+    static inline std::atomic<bool> hold{false};
+    static inline std::atomic<bool> stalled{false};
+    int value = 0;
+
+    gated() noexcept = default;
+    explicit gated(int v) noexcept : value(v) {}
+    gated(gated&& other) noexcept : value(other.value) {
+        if (value == 1) {
+            stalled = true;
+            while (hold) {
+                std::this_thread::yield();
+            }
+        }
+    }
+    gated& operator=(gated&& other) noexcept {
+        value = other.value;
+        return *this;
+    }
+};
+
 }  // namespace
 
 TEST_CASE("ring rejects capacity that is not a power of two", "[queue]") {
@@ -417,6 +440,29 @@ TEST_CASE("ring drains elements pushed before close", "[queue]") {
     CHECK(ring.pop_wait(value));
     CHECK(value == 2);
     CHECK_FALSE(ring.pop_wait(value));
+}
+
+TEST_CASE("ring drains a push still being written at close", "[queue]") {
+    mpmc_ring<gated> ring(8);
+    gated::hold = true;
+    std::thread slow_producer([&] { REQUIRE(ring.try_push(gated(1))); });
+    while (!gated::stalled) {
+        std::this_thread::yield();
+    }
+    REQUIRE(ring.try_push(gated(2)));
+    ring.close();
+    std::thread release([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        gated::hold = false;
+    });
+    std::vector<int> popped;
+    gated out;
+    while (ring.pop_wait(out)) {
+        popped.push_back(out.value);
+    }
+    slow_producer.join();
+    release.join();
+    CHECK(popped == std::vector<int>{1, 2});
 }
 
 TEST_CASE("worker pool handles every item then stops", "[queue]") {
