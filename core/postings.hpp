@@ -33,6 +33,36 @@ inline constexpr std::size_t posting_block_size = 128;
 /// Document number that marks an exhausted cursor.
 inline constexpr std::uint32_t no_more_docs = std::numeric_limits<std::uint32_t>::max();
 
+/// Returns the first block in [low, block_count) whose last document is at or after `target`,
+/// or block_count when there is none. Blocks are sorted by last document. Gallops (doubling
+/// the step) and then bisects, so a target far ahead costs a logarithmic number of
+/// `last_doc_of` calls and a near one a few.
+template <class LastDocOf>
+std::size_t find_block(std::size_t low, std::size_t block_count, std::uint32_t target,
+                       LastDocOf last_doc_of) {
+    if (low >= block_count || last_doc_of(low) >= target) {
+        return low;
+    }
+    std::size_t step = 1;
+    std::size_t high = low + step;
+    while (high < block_count && last_doc_of(high) < target) {
+        low = high;
+        step *= 2;
+        high = low + step;
+    }
+    high = high < block_count ? high : block_count;
+    // Now last_doc_of(low) < target, and high is block_count or ends at or after target.
+    while (high - low > 1) {
+        const std::size_t middle = low + (high - low) / 2;
+        if (last_doc_of(middle) < target) {
+            low = middle;
+        } else {
+            high = middle;
+        }
+    }
+    return high;
+}
+
 /// Bytes after the last record that decode_block may read (see there).
 inline constexpr std::size_t posting_stream_padding = 8;
 

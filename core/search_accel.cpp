@@ -138,32 +138,9 @@ std::size_t lazy_posting_cursor::shallow_block(std::uint32_t target) {
         shallow_block_ = doc_ == no_more_docs ? 1 : 0;
         return shallow_block_;
     }
-    std::size_t low = std::max(shallow_block_, block_);
-    if (low >= block_count_ || last_doc_of(low) >= target) {
-        shallow_block_ = low;
-        return low;
-    }
-    // Gallop: double the step until a block ends at or after the target, then bisect. A
-    // target far ahead costs a logarithmic number of directory reads, a near one a few.
-    std::size_t step = 1;
-    std::size_t high = low + step;
-    while (high < block_count_ && last_doc_of(high) < target) {
-        low = high;
-        step *= 2;
-        high = low + step;
-    }
-    high = std::min(high, block_count_);
-    // Now last_doc_of(low) < target, and high is block_count_ or ends at or after target.
-    while (high - low > 1) {
-        const std::size_t middle = low + (high - low) / 2;
-        if (last_doc_of(middle) < target) {
-            low = middle;
-        } else {
-            high = middle;
-        }
-    }
-    shallow_block_ = high;
-    return high;
+    shallow_block_ = find_block(std::max(shallow_block_, block_), block_count_, target,
+                                [this](std::size_t block) { return last_doc_of(block); });
+    return shallow_block_;
 }
 
 float lazy_posting_cursor::block_max_saturation(std::uint32_t target) {
