@@ -4,7 +4,7 @@
 // report into docs/benchmarks.md.
 //
 // Every queue carries std::uint64_t values. Value 0 is never pushed (atomic_queue's integer
-// queue reserves it) and ~0 tells a consumer to stop.
+// queue reserves it), and a consumer that pops ~0 stops.
 
 #include "queue/mpmc_ring.hpp"
 
@@ -331,20 +331,20 @@ struct latency {
     double p99_us = 0;
 };
 
-/// Round trips between two threads through two queues. With `parked`, both threads wait with
-/// pop_wait and each round starts after a 200 us pause, so the receiver is asleep in the
-/// kernel when the value arrives; otherwise both spin.
+/// Measures round trips between two threads through two queues. With `parked`, both threads
+/// wait with pop_wait and each round starts after a 200 us pause, so the receiver is asleep
+/// in the kernel when the value arrives. Otherwise both spin.
 template <class Q>
 latency round_trip(bool parked, int rounds) {
-    auto there = std::make_unique<Q>();
+    auto outbound = std::make_unique<Q>();
     auto back = std::make_unique<Q>();
     std::thread echo([&] {
         for (;;) {
             value_type v = 0;
             if (parked) {
-                there->pop_wait(v);
+                outbound->pop_wait(v);
             } else {
-                v = pop_busy(*there);
+                v = pop_busy(*outbound);
             }
             push_spin(*back, v);
             if (v == stop_value) return;
@@ -355,7 +355,7 @@ latency round_trip(bool parked, int rounds) {
     for (int i = 0; i < rounds; ++i) {
         if (parked) std::this_thread::sleep_for(std::chrono::microseconds(200));
         const auto start = clock_type::now();
-        push_spin(*there, static_cast<value_type>(i + 1));
+        push_spin(*outbound, static_cast<value_type>(i + 1));
         value_type v = 0;
         if (parked) {
             back->pop_wait(v);
@@ -369,7 +369,7 @@ latency round_trip(bool parked, int rounds) {
             std::exit(1);
         }
     }
-    push_spin(*there, stop_value);
+    push_spin(*outbound, stop_value);
     (void)pop_spin(*back);
     echo.join();
     return {percentile(samples, 0.5), percentile(samples, 0.99)};
@@ -379,8 +379,8 @@ long futex(std::atomic<int>* word, int op, int value) {
     return syscall(SYS_futex, reinterpret_cast<int*>(word), op, value, nullptr, nullptr, 0);
 }
 
-/// The floor for a parked round trip: two threads that wake each other with bare futex calls
-/// and never spin, with the same 200 us pause before each round.
+/// Measures the floor for a parked round trip: two threads that wake each other with bare
+/// futex calls and never spin, with the same 200 us pause before each round.
 latency futex_round_trip(int rounds) {
     std::atomic<int> ping{0};
     std::atomic<int> pong{0};
@@ -416,8 +416,8 @@ latency futex_round_trip(int rounds) {
     return {percentile(samples, 0.5), percentile(samples, 0.99)};
 }
 
-/// Two idle consumers (parked where the queue can park, spinning otherwise) receive a burst of
-/// 100 values pushed at once; measures from the first push to the last pop.
+/// Measures a burst of 100 values pushed at once to two idle consumers (parked where the queue
+/// can park, spinning otherwise), from the first push to the last pop.
 template <class Q>
 latency burst(int rounds) {
     constexpr std::size_t burst_size = 100;

@@ -264,8 +264,9 @@ private:
     /// Claims up to `count` consecutive positions on `counter` (the enqueue counter with
     /// `ready` 0, or the dequeue counter with `ready` 1): position `pos` is ready when its
     /// slot's sequence equals `pos + ready`. On success stores the first position in `pos` and
-    /// the number claimed (at least 1) in `count`, and returns true; returns false when the
-    /// first slot is not ready, meaning the ring is full for producers or empty for consumers.
+    /// the number claimed (at least 1) in `count`, and returns true. Returns false when the
+    /// first slot is not ready, which means the ring is full for producers or empty for
+    /// consumers.
     /// Every 64-bit value is a valid position, so none can serve as a failure marker.
     ///
     /// The acquire loads of the sequences make the previous owner's writes to those slots

@@ -295,9 +295,12 @@ TEST_CASE("ring bulk pop takes what is there, up to the limit", "[queue]") {
     int out[8] = {};
     CHECK(ring.try_pop_bulk(out, 0) == 0);
     REQUIRE(ring.try_pop_bulk(out, 3) == 3);
-    CHECK((out[0] == 1 && out[1] == 2 && out[2] == 3));
+    CHECK(out[0] == 1);
+    CHECK(out[1] == 2);
+    CHECK(out[2] == 3);
     REQUIRE(ring.try_pop_bulk(out, 8) == 2);
-    CHECK((out[0] == 4 && out[1] == 5));
+    CHECK(out[0] == 4);
+    CHECK(out[1] == 5);
     CHECK(ring.try_pop_bulk(out, 8) == 0);
 }
 
