@@ -217,8 +217,8 @@ enum class match_mode { all_words, any_word };
 // Engines. Each has build(), a per-thread searcher, and search(query, mode) returning up to 10
 // document numbers (positions in the corpus) best first.
 
-/// tgsearch has one search for both modes: it ranks documents that match all words first, so
-/// the AND result is the prefix of its top 10 whose hits match every query word.
+/// tgsearch searches AND with search_options::match_all, and OR with its default ranking, in
+/// which documents that match all words come before those that match some.
 struct tgsearch_engine {
     std::shared_ptr<const tgsearch::search_index> index;
 
@@ -231,6 +231,7 @@ struct tgsearch_engine {
             tgsearch::search_options options;
             options.limit = top_k;
             options.correct_typos = false;
+            options.match_all = mode == match_mode::all_words;
             doc_list result;
             for (const auto& hit : index->search(query.text, options).hits) {
                 if (mode == match_mode::all_words && hit.matched_words < query.terms.size()) break;

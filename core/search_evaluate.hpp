@@ -32,9 +32,10 @@ struct evaluation {
 };
 
 /// Returns the best `top_count` documents by (matched words, score, document number) over
-/// `clauses`, at most 64 of them. Unless `exhaustive`, documents that cannot enter the top
-/// are skipped (MaxScore); the hits are the same either way.
+/// `clauses`, at most 64 of them, or with `match_all` only among the documents that match every
+/// clause. Unless `exhaustive`, documents that cannot enter the top are skipped (MaxScore);
+/// the hits are the same either way.
 evaluation evaluate_query(const index_data& data, const std::vector<resolved_clause>& clauses,
-                          std::size_t top_count, bool exhaustive);
+                          std::size_t top_count, bool exhaustive, bool match_all = false);
 
 }  // namespace tgsearch::detail

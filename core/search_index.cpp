@@ -53,6 +53,7 @@ void expand_prefix(const detail::index_data& data, std::string_view prefix,
 struct resolved_query {
     std::vector<detail::resolved_clause> clauses;
     std::vector<search_correction> corrections;
+    bool unmatched_clause = false;  ///< some word or phrase matches no document
 };
 
 /// Looks up the spellings of one word. Returns none when no spelling, prefix expansion or
@@ -113,7 +114,10 @@ resolved_query resolve_query(const detail::index_data& data, std::string_view qu
             }
             result.slots.push_back(std::move(spellings));
         }
-        if (result.slots.empty()) continue;
+        if (result.slots.empty()) {
+            resolved.unmatched_clause = true;
+            continue;
+        }
         // Two words may resolve to the same terms, such as a typo and its correction.
         const bool repeated = std::any_of(
             resolved.clauses.begin(), resolved.clauses.end(),
@@ -201,8 +205,9 @@ search_result search_index::search(std::string_view query, const search_options&
         std::min(options.limit, max_ranked_hits - options.offset) + options.offset;
 
     resolved_query resolved = resolve_query(impl_->data, query, options);
-    detail::evaluation evaluated =
-        detail::evaluate_query(impl_->data, resolved.clauses, top_count, options.exhaustive);
+    if (options.match_all && resolved.unmatched_clause) resolved.clauses.clear();
+    detail::evaluation evaluated = detail::evaluate_query(impl_->data, resolved.clauses, top_count,
+                                                          options.exhaustive, options.match_all);
     if (evaluated.hits.size() > options.offset) {
         result.hits.assign(evaluated.hits.begin() + static_cast<std::ptrdiff_t>(options.offset),
                            evaluated.hits.end());

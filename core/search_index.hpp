@@ -39,6 +39,9 @@ struct search_options {
     /// Score every matching document instead of skipping those that cannot reach the top
     /// hits. The hits are the same either way; only the cost and `total_is_estimate` change.
     bool exhaustive = false;
+    /// Return only the documents that match every query word and phrase, as a boolean AND
+    /// does. By default, documents that match some of the words follow those that match all.
+    bool match_all = false;
 };
 
 /// A query word that matched nothing, and the index term searched in its place.

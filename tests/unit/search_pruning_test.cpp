@@ -104,6 +104,34 @@ std::vector<expected_hit> brute_force(const std::vector<document>& docs,
     return hits;
 }
 
+/// 3,000 documents of skewed words: more than 2048, so the build splits them across threads
+/// where there are several cores.
+std::vector<document> draw_corpus(std::mt19937& random, std::size_t vocabulary) {
+    std::vector<document> docs;
+    for (int i = 0; i < 3000; ++i) {
+        docs.push_back(document{"d" + std::to_string(i), draw_text(random, vocabulary, 3),
+                                draw_text(random, vocabulary, 60), ""});
+    }
+    return docs;
+}
+
+/// Checks `hits` against `expected`, ranked by the definition: equal matched words and scores
+/// rank by rank, and equal documents where no near-equal score may swap them.
+void check_ranking(const std::vector<search_hit>& hits, const std::vector<expected_hit>& expected) {
+    for (std::size_t rank = 0; rank < hits.size() && rank < expected.size(); ++rank) {
+        CAPTURE(rank);
+        CHECK(hits[rank].matched_words == expected[rank].matched);
+        CHECK(hits[rank].score == Approx(expected[rank].score).epsilon(1e-4));
+        // Near-equal scores may swap under float rounding; distinct ones may not.
+        const bool tied_before = rank > 0 && expected[rank - 1].matched == expected[rank].matched &&
+                                 std::abs(expected[rank - 1].score - expected[rank].score) < 1e-3;
+        const bool tied_after = rank + 1 < expected.size() &&
+                                expected[rank + 1].matched == expected[rank].matched &&
+                                std::abs(expected[rank + 1].score - expected[rank].score) < 1e-3;
+        if (!tied_before && !tied_after) CHECK(hits[rank].doc == expected[rank].doc);
+    }
+}
+
 bool same_hits(const std::vector<search_hit>& a, const std::vector<search_hit>& b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
@@ -120,13 +148,7 @@ bool same_hits(const std::vector<search_hit>& a, const std::vector<search_hit>& 
 TEST_CASE("pruned top-k equals exhaustive and brute-force ranking", "[index]") {
     std::mt19937 random(20240607);
     constexpr std::size_t vocabulary = 300;
-    // More than 2048 documents, so the build splits them across threads where there are
-    // several cores.
-    std::vector<document> docs;
-    for (int i = 0; i < 3000; ++i) {
-        docs.push_back(document{"d" + std::to_string(i), draw_text(random, vocabulary, 3),
-                                draw_text(random, vocabulary, 60), ""});
-    }
+    std::vector<document> docs = draw_corpus(random, vocabulary);
     const std::vector<document> copy = docs;
     const auto index = search_index::build(std::move(docs));
 
@@ -153,23 +175,65 @@ TEST_CASE("pruned top-k equals exhaustive and brute-force ranking", "[index]") {
         const auto expected = brute_force(copy, words);
         CHECK(full.total_matches == expected.size());
         REQUIRE(fast.hits.size() == std::min(limit, expected.size()));
-        for (std::size_t rank = 0; rank < fast.hits.size(); ++rank) {
-            CAPTURE(rank);
-            CHECK(fast.hits[rank].matched_words == expected[rank].matched);
-            CHECK(fast.hits[rank].score == Approx(expected[rank].score).epsilon(1e-4));
-            // Near-equal scores may swap under float rounding; distinct ones may not.
-            const bool tied_before =
-                rank > 0 && expected[rank - 1].matched == expected[rank].matched &&
-                std::abs(expected[rank - 1].score - expected[rank].score) < 1e-3;
-            const bool tied_after =
-                rank + 1 < expected.size() &&
-                expected[rank + 1].matched == expected[rank].matched &&
-                std::abs(expected[rank + 1].score - expected[rank].score) < 1e-3;
-            if (!tied_before && !tied_after) CHECK(fast.hits[rank].doc == expected[rank].doc);
-        }
+        check_ranking(fast.hits, expected);
         ++compared;
     }
     CHECK(compared == 300);
+}
+
+TEST_CASE("match_all ranks only the documents with every word", "[index]") {
+    std::mt19937 random(20241204);
+    constexpr std::size_t vocabulary = 300;
+    std::vector<document> docs = draw_corpus(random, vocabulary);
+    const std::vector<document> copy = docs;
+    const auto index = search_index::build(std::move(docs));
+
+    std::size_t with_more = 0;
+    for (int q = 0; q < 300; ++q) {
+        std::vector<std::string> words;
+        const std::size_t word_count = 2 + random() % 3;
+        // Frequent words, so that many queries have more matches than the limit.
+        for (std::size_t i = 0; i < word_count; ++i) words.push_back(draw_word(random, 40));
+        std::string query;
+        for (const auto& word : words) query += word + " ";
+        const std::size_t limit = std::vector<std::size_t>{1, 5, 10, 50}[random() % 4];
+        CAPTURE(query, limit);
+
+        search_options pruned;
+        pruned.limit = limit;
+        pruned.correct_typos = false;
+        pruned.match_all = true;
+        search_options exhaustive = pruned;
+        exhaustive.exhaustive = true;
+        const auto fast = index->search(query, pruned);
+        const auto full = index->search(query, exhaustive);
+        REQUIRE(same_hits(fast.hits, full.hits));
+
+        std::vector<expected_hit> expected = brute_force(copy, words);
+        const auto distinct =
+            static_cast<std::uint32_t>(std::set<std::string>(words.begin(), words.end()).size());
+        std::erase_if(expected, [&](const expected_hit& hit) { return hit.matched < distinct; });
+        CHECK_FALSE(full.total_is_estimate);
+        CHECK(full.total_matches == expected.size());
+        if (expected.size() < limit) {
+            CHECK_FALSE(fast.total_is_estimate);
+            CHECK(fast.total_matches == expected.size());
+        } else {
+            CHECK(fast.total_matches >= limit);
+        }
+        REQUIRE(fast.hits.size() == std::min(limit, expected.size()));
+        check_ranking(fast.hits, expected);
+        if (expected.size() > limit) ++with_more;
+    }
+    // Pruning starts only once the top is full, so the draw must often fill it.
+    CHECK(with_more > 50);
+
+    search_options options;
+    options.match_all = true;
+    options.correct_typos = false;
+    CHECK(index->search("w1 w2 neverseen", options).hits.empty());
+    options.match_all = false;
+    CHECK_FALSE(index->search("w1 w2 neverseen", options).hits.empty());
 }
 
 TEST_CASE("pruning keeps phrase and prefix hits", "[index]") {
