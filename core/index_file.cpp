@@ -297,6 +297,7 @@ void read_sections(const section_reader& reader, detail::document_store& docs,
     data.term_text.assign(reinterpret_cast<const char*>(term_text.data()), term_text.size());
     data.term_offsets.assign(term_offsets.begin(), term_offsets.end());
     data.doc_frequency.assign(doc_frequency.begin(), doc_frequency.end());
+    data.build_term_lookup();
     data.posting_stream = stream;
     data.posting_offset = posting_offset;
     data.length_norm = length_norm;

@@ -421,6 +421,7 @@ void build_index_data(const document_store& docs, index_data& data,
     data.length_norm = data.owned_length_norm;
 
     merge_dictionaries(parts, data);
+    data.build_term_lookup();
     const std::size_t term_total = data.term_count();
     run_parallel(thread_count, [&](unsigned part) { group_by_term(parts[part], term_total); });
     data.doc_frequency.assign(term_total, 0);
@@ -459,19 +460,45 @@ void build_index_data(const document_store& docs, index_data& data,
     data.posting_offset = data.owned_posting_offset;
 }
 
+namespace {
+
+/// Slot of the hash table where probing for `hash` starts: the high half of the product
+/// spreads the low 32 bits of the hash over any table size, which need not be a power of 2.
+std::size_t home_slot(std::uint64_t hash, std::size_t table_size) {
+    return static_cast<std::size_t>(((hash & 0xffffffffu) * table_size) >> 32);
+}
+
+std::uint64_t hash_term(std::string_view term) { return std::hash<std::string_view>{}(term); }
+
+}  // namespace
+
+void index_data::build_term_lookup() {
+    const std::size_t count = term_count();
+    // At most two thirds full, so a probe sequence stays short, mostly within a cache line.
+    const std::size_t size = count + count / 2 + 1;
+    term_lookup.assign(size, 0);
+    for (std::size_t term = 0; term < count; ++term) {
+        const std::uint64_t hash = hash_term(term_at(term));
+        std::size_t slot = home_slot(hash, size);
+        while (term_lookup[slot] != 0) slot = slot + 1 == size ? 0 : slot + 1;
+        term_lookup[slot] = (hash & 0xffffffff00000000u) | (term + 1);
+    }
+}
+
 std::size_t index_data::find_term(std::string_view term) const {
     const std::size_t count = term_count();
-    std::size_t low = 0;
-    std::size_t high = count;
-    while (low < high) {
-        const std::size_t middle = low + (high - low) / 2;
-        if (term_at(middle) < term) {
-            low = middle + 1;
-        } else {
-            high = middle;
+    const std::size_t size = term_lookup.size();
+    if (size == 0) return count;
+    const std::uint64_t hash = hash_term(term);
+    const std::uint64_t tag = hash & 0xffffffff00000000u;
+    for (std::size_t slot = home_slot(hash, size);; slot = slot + 1 == size ? 0 : slot + 1) {
+        const std::uint64_t entry = term_lookup[slot];
+        if (entry == 0) return count;
+        if ((entry & 0xffffffff00000000u) == tag) {
+            const std::size_t id = (entry & 0xffffffffu) - 1;
+            if (term_at(id) == term) return id;
         }
     }
-    return low < count && term_at(low) == term ? low : count;
 }
 
 std::pair<std::size_t, std::size_t> index_data::prefix_range(std::string_view prefix) const {
@@ -508,8 +535,8 @@ std::size_t index_data::memory_bytes() const {
         return values.capacity() * sizeof(values[0]);
     };
     return term_text.capacity() + vector_bytes(term_offsets) + vector_bytes(doc_frequency) +
-           vector_bytes(owned_posting_stream) + vector_bytes(owned_posting_offset) +
-           vector_bytes(owned_length_norm);
+           vector_bytes(term_lookup) + vector_bytes(owned_posting_stream) +
+           vector_bytes(owned_posting_offset) + vector_bytes(owned_length_norm);
 }
 
 }  // namespace tgsearch::detail

@@ -31,11 +31,16 @@ inline float bm25_saturation(float tf, float length_norm, float k1_plus_one) {
 struct index_data {
     bm25_params params;
 
-    // The dictionary keeps terms sorted, so a term is found by binary search and all terms
-    // with a given prefix form one contiguous range of term ids.
+    // The dictionary keeps terms sorted, so that all terms with a given prefix form one
+    // contiguous range of term ids, found by binary search. Exact lookups go through a hash
+    // table instead, which touches a few cache lines where a binary search touches dozens.
     std::string term_text;                     ///< every term, concatenated in sorted order
     std::vector<std::uint32_t> term_offsets;   ///< term t is term_text[off[t], off[t + 1])
     std::vector<std::uint32_t> doc_frequency;  ///< documents containing term t
+    /// Open addressing with linear probing: 0 marks an empty slot, any other slot holds the
+    /// term's hash in its high 32 bits and term id + 1 in its low 32 bits. Built by
+    /// build_term_lookup from the dictionary, never stored in an index file.
+    std::vector<std::uint64_t> term_lookup;
 
     // The three arrays below are views, because a loaded index file maps them instead of
     // copying them. They point into the owned_ vectors of a built index.
@@ -65,6 +70,9 @@ struct index_data {
 
     /// Returns the id of `term`, or term_count() when the index does not contain it.
     std::size_t find_term(std::string_view term) const;
+
+    /// Fills term_lookup from term_text and term_offsets; call once both are complete.
+    void build_term_lookup();
 
     /// Returns the ids [first, last) of the terms that start with `prefix`.
     std::pair<std::size_t, std::size_t> prefix_range(std::string_view prefix) const;
