@@ -79,15 +79,10 @@ const std::uint8_t* unpack(const std::uint8_t* data, std::size_t count, unsigned
     return data + (count * width + 7) / 8;
 }
 
-}  // namespace
+/// Bytes of the longest varint of a 32-bit value.
+constexpr std::size_t max_varint_bytes = 5;
 
-void append_varint(std::vector<std::uint8_t>& out, std::uint32_t value) {
-    while (value >= 0x80) {
-        out.push_back(static_cast<std::uint8_t>(value | 0x80));
-        value >>= 7;
-    }
-    out.push_back(static_cast<std::uint8_t>(value));
-}
+}  // namespace
 
 std::uint32_t read_varint(const std::uint8_t*& data) {
     std::uint32_t value = 0;
@@ -157,15 +152,31 @@ void append_bytes(std::vector<std::uint8_t>& out, const void* value, std::size_t
 /// Appends the positions of `count` entries as varint deltas, restarting at each entry.
 void append_positions(const posting_entry* entries, std::size_t count,
                       std::vector<std::uint8_t>& out) {
+    // Sized for the longest varints first and trimmed after, so the loop writes through a
+    // pointer instead of growing the vector a byte at a time.
+    std::size_t most = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (entries[i].positions != nullptr) most += entries[i].title_tf + entries[i].body_tf;
+    }
+    if (most == 0) return;
+    const std::size_t start = out.size();
+    out.resize(start + most * max_varint_bytes);
+    std::uint8_t* next = out.data() + start;
     for (std::size_t i = 0; i < count; ++i) {
         if (entries[i].positions == nullptr) continue;
         std::uint32_t previous = 0;
         const std::uint32_t total = entries[i].title_tf + entries[i].body_tf;
         for (std::uint32_t k = 0; k < total; ++k) {
-            append_varint(out, entries[i].positions[k] - previous);
+            std::uint32_t value = entries[i].positions[k] - previous;
             previous = entries[i].positions[k];
+            while (value >= 0x80) {
+                *next++ = static_cast<std::uint8_t>(value | 0x80);
+                value >>= 7;
+            }
+            *next++ = static_cast<std::uint8_t>(value);
         }
     }
+    out.resize(static_cast<std::size_t>(next - out.data()));
 }
 
 float max_saturation_of(const posting_entry* entries, std::size_t count) {
