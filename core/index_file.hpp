@@ -35,8 +35,9 @@
 
 namespace tgsearch {
 
-/// Format version written to and expected in index files.
-inline constexpr std::uint32_t index_file_version = 1;
+/// Format version written to and expected in index files. Version 2 indexes a joined word
+/// once at its first position, plus a span term, where version 1 added its last position.
+inline constexpr std::uint32_t index_file_version = 2;
 
 /// An index file that cannot be written, or read as an index. The message names the file,
 /// what is wrong and what to do.

@@ -182,39 +182,38 @@ void index_range(const document_store& docs, std::uint32_t begin, std::uint32_t 
     bool joined_seen = false;
     part.raw.reserve(static_cast<std::size_t>(end - begin) * 32);
 
-    const auto count_tokens = [&](std::uint32_t doc, std::uint32_t position_offset, bool in_title) {
+    std::string span_text;
+    std::uint32_t doc = begin;
+    bool in_title = true;
+    // Counts one occurrence of `text` at `position` in `doc`.
+    const auto add = [&](std::string_view text, std::uint32_t position) {
+        bool inserted = false;
+        const std::uint32_t term = part.terms.intern(text, inserted);
+        if (inserted) {
+            last_doc.push_back(std::numeric_limits<std::uint32_t>::max());
+            slot_of.push_back(0);
+        }
+        if (last_doc[term] != doc) {
+            last_doc[term] = doc;
+            slot_of[term] = static_cast<std::uint32_t>(counts.size());
+            counts.push_back({term, 0, 0, 0});
+        }
+        term_counts& entry = counts[slot_of[term]];
+        ++(in_title ? entry.title : entry.body);
+        occurrences.push_back({slot_of[term], position});
+    };
+    const auto count_tokens = [&](std::uint32_t position_offset) {
         for (const token& t : tokens) {
-            bool inserted = false;
-            const std::uint32_t term = part.terms.intern(t.term, inserted);
-            if (inserted) {
-                last_doc.push_back(std::numeric_limits<std::uint32_t>::max());
-                slot_of.push_back(0);
-            }
-            if (last_doc[term] != doc) {
-                last_doc[term] = doc;
-                slot_of[term] = static_cast<std::uint32_t>(counts.size());
-                counts.push_back({term, 0, 0, 0});
-            }
-            term_counts& entry = counts[slot_of[term]];
-            ++(in_title ? entry.title : entry.body);
-            occurrences.push_back({slot_of[term], t.position + position_offset});
-            if (t.span > 1) {
-                // A joined term is also indexed at its last part's position, so that a phrase
-                // step from it to the next word (at position + span) finds that word adjacent,
-                // while the step from the word before still finds it at its first position.
-                // NOTE: a joined term inside a phrase of three or more words still fails to
-                // match ("send email address" over "send e-mail address"), because the phrase
-                // matcher expects position + 1 after every term. A full fix stores each
-                // occurrence's span and lets the matcher step by it. The extra position also
-                // raises the joined term's tf by one per occurrence.
-                ++(in_title ? entry.title : entry.body);
-                occurrences.push_back({slot_of[term], t.position + t.span - 1 + position_offset});
+            add(t.term, t.position + position_offset);
+            if (t.span > 1 && t.span <= max_indexed_span) {
+                make_span_term(t.term, t.span, span_text);
+                add(span_text, t.position + position_offset);
                 joined_seen = true;
             }
         }
     };
 
-    for (std::uint32_t doc = begin; doc < end; ++doc) {
+    for (; doc < end; ++doc) {
         counts.clear();
         occurrences.clear();
         tokens.clear();
@@ -222,11 +221,13 @@ void index_range(const document_store& docs, std::uint32_t begin, std::uint32_t 
         const document_view fields = docs.at(doc);
         tokenize(fields.title, tokens);
         const std::uint32_t title_words = word_count(tokens);
-        count_tokens(doc, 0, true);
+        in_title = true;
+        count_tokens(0);
         tokens.clear();
         tokenize(fields.text, tokens);
         const std::uint32_t body_words = word_count(tokens);
-        count_tokens(doc, title_words + 1, false);
+        in_title = false;
+        count_tokens(title_words + 1);
 
         // Lay out each term's positions contiguously, in the order of its raw posting.
         std::size_t next = part.positions.size();
@@ -243,9 +244,9 @@ void index_range(const document_store& docs, std::uint32_t begin, std::uint32_t 
         }
         for (const term_counts& entry : counts) {
             if (joined_seen) {
-                // The extra position of a joined term may come after a later occurrence of
-                // the same term, and positions must ascend. Title positions stay first,
-                // because every body position is above every title position.
+                // The tokens of a joined word need not come in position order, and positions
+                // must ascend. Title positions stay first, because every body position is
+                // above every title position.
                 const auto last = part.positions.begin() + entry.next_position;
                 std::sort(last - (entry.title + entry.body), last);
             }

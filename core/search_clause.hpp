@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace tgsearch::detail {
@@ -30,6 +31,7 @@ class clause_matcher {
 public:
     clause_matcher(const index_data& data, const resolved_clause& clause) : data_(&data) {
         float weight_idf = 0.0f;
+        std::string span_text;
         for (const std::vector<term_sequence>& spellings : clause.slots) {
             const std::size_t first_alternative = alternatives_.size();
             float best_spelling_idf = 0.0f;
@@ -41,6 +43,22 @@ public:
                     spelling_idf += terms_.back().idf;
                 }
                 best_spelling_idf = std::max(best_spelling_idf, spelling_idf);
+            }
+            if (clause.slots.size() > 1) {
+                // In a phrase, a one-term spelling may also stand for a joined word whose
+                // parts cover several positions: its span terms mark where such a word ends.
+                // They add places to match but no weight.
+                for (const term_sequence& spelling : spellings) {
+                    if (spelling.size() != 1) continue;
+                    for (std::uint32_t span = 2; span <= max_indexed_span; ++span) {
+                        make_span_term(data.term_at(spelling.front()), span, span_text);
+                        const std::size_t term = data.find_term(span_text);
+                        if (term == data.term_count()) continue;
+                        const auto id = static_cast<std::uint32_t>(term);
+                        alternatives_.push_back({terms_.size(), 1, 0, false, span});
+                        terms_.push_back({lazy_posting_cursor(data, id), data.idf(id), id, 0.0});
+                    }
+                }
             }
             slots_.push_back({first_alternative, alternatives_.size() - first_alternative});
             weight_idf += best_spelling_idf;
@@ -191,6 +209,8 @@ private:
         /// Lowest document at or after the last target that contains every term, once known.
         std::uint32_t doc = 0;
         bool doc_known = false;
+        /// Positions a match covers: term_count, or for a span term the joined word's span.
+        std::uint32_t span = 0;
     };
     struct slot {
         std::size_t first_alternative = 0;
@@ -267,6 +287,7 @@ private:
         const std::vector<std::uint32_t>& first = positions_[spelling.first_term];
         const std::uint32_t title_count = terms_[spelling.first_term].cursor.title_tf();
         const auto length = static_cast<std::uint32_t>(spelling.term_count);
+        const std::uint32_t covered = spelling.span != 0 ? spelling.span : length;
         for (std::size_t k = 0; k < first.size(); ++k) {
             const std::uint32_t start = first[k];
             bool found = true;
@@ -274,8 +295,21 @@ private:
                 const std::vector<std::uint32_t>& next = positions_[spelling.first_term + t];
                 found = std::binary_search(next.begin(), next.end(), start + t);
             }
-            if (found) out.push_back({start, start + length, k < title_count});
+            if (found) out.push_back({start, start + covered, k < title_count});
         }
+    }
+
+    /// Removes the one-position pieces that start where a span term's piece starts: both are
+    /// the same joined word, which covers all the positions of its parts.
+    static void drop_joined_starts(std::vector<span>& pieces) {
+        std::vector<std::uint32_t> joined;
+        for (const span& piece : pieces) {
+            if (piece.end - piece.start > 1) joined.push_back(piece.start);
+        }
+        std::erase_if(pieces, [&](const span& piece) {
+            return piece.end - piece.start == 1 &&
+                   std::find(joined.begin(), joined.end(), piece.start) != joined.end();
+        });
     }
 
     /// Counts the phrase's occurrences in `doc` into phrase_tf_; false when there are none.
@@ -283,12 +317,16 @@ private:
         chain_.clear();
         for (std::size_t s = 0; s < slots_.size(); ++s) {
             slot_spans_.clear();
+            std::size_t span_pieces = 0;
             for (std::size_t a = 0; a < slots_[s].alternative_count; ++a) {
                 alternative& spelling = alternatives_[slots_[s].first_alternative + a];
                 if (spelling.doc_known && spelling.doc == doc) {
+                    const std::size_t before = slot_spans_.size();
                     spelling_spans(spelling, slot_spans_);
+                    if (spelling.span != 0) span_pieces += slot_spans_.size() - before;
                 }
             }
+            if (span_pieces > 0) drop_joined_starts(slot_spans_);
             if (s == 0) {
                 chain_ = slot_spans_;
             } else {

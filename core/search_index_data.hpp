@@ -28,6 +28,24 @@ inline float bm25_saturation(float tf, float length_norm, float k1_plus_one) {
     return tf * k1_plus_one / (tf + length_norm);
 }
 
+/// First byte of a span term. A joined term covers several word positions: `e-mail` gives
+/// `email` over two. It is indexed at its first position, once as itself and once as the span
+/// term of that many positions, so that a phrase can step from it to the word after its parts.
+/// Normalized terms never contain this control character, so span terms never match a word,
+/// a prefix or a typo correction.
+inline constexpr char span_marker = '\x01';
+
+/// Widest span that gets a span term. A phrase can still start or end with a wider joined
+/// word, but cannot continue past one.
+inline constexpr std::uint32_t max_indexed_span = 8;
+
+/// Writes into `out` the span term of `term` covering `span` positions, 2 to max_indexed_span.
+inline void make_span_term(std::string_view term, std::uint32_t span, std::string& out) {
+    out.assign(1, span_marker);
+    out += static_cast<char>(span);
+    out += term;
+}
+
 struct index_data {
     bm25_params params;
 
@@ -37,7 +55,7 @@ struct index_data {
     std::string term_text;                     ///< every term, concatenated in sorted order
     std::vector<std::uint32_t> term_offsets;   ///< term t is term_text[off[t], off[t + 1])
     std::vector<std::uint32_t> doc_frequency;  ///< documents containing term t
-    /// Open addressing with linear probing: 0 marks an empty slot, any other slot holds the
+    /// Open addressing with linear probing: 0 marks an empty slot, any other slot contains the
     /// term's hash in its high 32 bits and term id + 1 in its low 32 bits. Built by
     /// build_term_lookup from the dictionary, never stored in an index file.
     std::vector<std::uint64_t> term_lookup;

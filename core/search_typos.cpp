@@ -1,5 +1,7 @@
 #include "core/search_typos.hpp"
 
+#include "core/search_index_data.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <numeric>
@@ -267,6 +269,7 @@ private:
 
     void consider(std::size_t term, std::size_t edits, std::size_t length) {
         if (edits == 0 || edits > allowed() || length > max_corrected_code_points) return;
+        if (term_at(term).starts_with(span_marker)) return;
         const auto id = static_cast<std::uint32_t>(term);
         const bool better = best_ == no_correction || edits < best_edits_ ||
                             doc_frequency_[id] > doc_frequency_[best_] ||

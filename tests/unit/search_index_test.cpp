@@ -431,7 +431,42 @@ TEST_CASE("index matches phrases across joined terms", "[index]") {
     // A joined term with the word after it, and with the word before it.
     CHECK(search_ids(*index, "\"email address\"") == std::vector<std::string>{"hyphen"});
     CHECK(search_ids(*index, "\"send email\"") == std::vector<std::string>{"hyphen"});
+    // A joined term between two words, whose parts the phrase must step over.
+    CHECK(search_ids(*index, "\"send email address\"") == std::vector<std::string>{"hyphen"});
+    CHECK(search_ids(*index, "\"من میخواهم بروم\"") == std::vector<std::string>{"zwnj"});
     // Words that are not adjacent still do not match.
     CHECK(search_ids(*index, "\"من بروم\"").empty());
     CHECK(search_ids(*index, "\"email now\"").empty());
+    CHECK(search_ids(*index, "\"send email now\"").empty());
+    CHECK(search_ids(*index, "\"email mail address\"").empty());
+}
+
+TEST_CASE("index counts a joined word once", "[index]") {
+    // Both documents are three positions long and contain "email" once.
+    const auto index = search_index::build({
+        doc("joined", "", "e-mail memo"),
+        doc("plain", "", "email memo today"),
+    });
+    const auto hits = hits_of(*index, "email", 10);
+    REQUIRE(hits.size() == 2);
+    CHECK(hits[0].score == Approx(hits[1].score).epsilon(1e-6));
+    CHECK(hits[0].score == Approx(bm25(1, 2, 2, 3, 3)).epsilon(1e-5));
+}
+
+TEST_CASE("index hides span terms from prefixes and typos", "[index]") {
+    const auto index = search_index::build({
+        doc("joined", "", "news-letter today"),
+        doc("other", "", "letters arrive"),
+    });
+    tgsearch::search_options options;
+    // Two substituted letters turn this into the span term of "newsletter", and two deleted
+    // ones into "newsletter" itself: only the real term may be the correction.
+    const auto corrected = index->search("xxnewsletter", options);
+    REQUIRE(corrected.corrections.size() == 1);
+    CHECK(corrected.corrections.front().corrected == "newsletter");
+    CHECK(ids_of(*index, corrected.hits) == std::vector<std::string>{"joined"});
+    options.prefix_last = true;
+    const auto prefixed = index->search("news", options);
+    CHECK(ids_of(*index, prefixed.hits) == std::vector<std::string>{"joined"});
+    CHECK(index->search(std::string(1, '\x01'), options).hits.empty());
 }
