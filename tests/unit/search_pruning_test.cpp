@@ -132,6 +132,36 @@ void check_ranking(const std::vector<search_hit>& hits, const std::vector<expect
     }
 }
 
+/// A query of `min_words` to `max_words` words drawn from the first `vocabulary` words.
+struct drawn_query {
+    std::vector<std::string> words;
+    std::string text;
+};
+
+drawn_query draw_query(std::mt19937& random, std::size_t min_words, std::size_t max_words,
+                       std::size_t vocabulary) {
+    drawn_query query;
+    const std::size_t word_count = min_words + random() % (max_words - min_words + 1);
+    for (std::size_t i = 0; i < word_count; ++i) {
+        query.words.push_back(draw_word(random, vocabulary));
+        query.text += query.words.back() + " ";
+    }
+    return query;
+}
+
+/// The results of one query with pruning and with every match scored.
+struct pruned_and_full {
+    tgsearch::search_result fast;
+    tgsearch::search_result full;
+};
+
+pruned_and_full search_both_ways(const search_index& index, const std::string& query,
+                                 const search_options& pruned) {
+    search_options exhaustive = pruned;
+    exhaustive.exhaustive = true;
+    return {index.search(query, pruned), index.search(query, exhaustive)};
+}
+
 bool same_hits(const std::vector<search_hit>& a, const std::vector<search_hit>& b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
@@ -154,25 +184,18 @@ TEST_CASE("pruned top-k equals exhaustive and brute-force ranking", "[index]") {
 
     int compared = 0;
     for (int q = 0; q < 300; ++q) {
-        std::vector<std::string> words;
-        const std::size_t word_count = 1 + random() % 4;
-        for (std::size_t i = 0; i < word_count; ++i) words.push_back(draw_word(random, vocabulary));
-        std::string query;
-        for (const auto& word : words) query += word + " ";
+        const drawn_query query = draw_query(random, 1, 4, vocabulary);
         const std::size_t limit = std::vector<std::size_t>{1, 5, 10, 50}[random() % 4];
-        CAPTURE(query, limit);
+        CAPTURE(query.text, limit);
 
         search_options pruned;
         pruned.limit = limit;
         pruned.correct_typos = false;
-        search_options exhaustive = pruned;
-        exhaustive.exhaustive = true;
-        const auto fast = index->search(query, pruned);
-        const auto full = index->search(query, exhaustive);
+        const auto [fast, full] = search_both_ways(*index, query.text, pruned);
         REQUIRE(same_hits(fast.hits, full.hits));
         CHECK_FALSE(full.total_is_estimate);
 
-        const auto expected = brute_force(copy, words);
+        const auto expected = brute_force(copy, query.words);
         CHECK(full.total_matches == expected.size());
         REQUIRE(fast.hits.size() == std::min(limit, expected.size()));
         check_ranking(fast.hits, expected);
@@ -190,28 +213,21 @@ TEST_CASE("match_all ranks only the documents with every word", "[index]") {
 
     std::size_t with_more = 0;
     for (int q = 0; q < 300; ++q) {
-        std::vector<std::string> words;
-        const std::size_t word_count = 2 + random() % 3;
         // Frequent words, so that many queries have more matches than the limit.
-        for (std::size_t i = 0; i < word_count; ++i) words.push_back(draw_word(random, 40));
-        std::string query;
-        for (const auto& word : words) query += word + " ";
+        const drawn_query query = draw_query(random, 2, 4, 40);
         const std::size_t limit = std::vector<std::size_t>{1, 5, 10, 50}[random() % 4];
-        CAPTURE(query, limit);
+        CAPTURE(query.text, limit);
 
         search_options pruned;
         pruned.limit = limit;
         pruned.correct_typos = false;
         pruned.match_all = true;
-        search_options exhaustive = pruned;
-        exhaustive.exhaustive = true;
-        const auto fast = index->search(query, pruned);
-        const auto full = index->search(query, exhaustive);
+        const auto [fast, full] = search_both_ways(*index, query.text, pruned);
         REQUIRE(same_hits(fast.hits, full.hits));
 
-        std::vector<expected_hit> expected = brute_force(copy, words);
-        const auto distinct =
-            static_cast<std::uint32_t>(std::set<std::string>(words.begin(), words.end()).size());
+        std::vector<expected_hit> expected = brute_force(copy, query.words);
+        const std::set<std::string> distinct_words(query.words.begin(), query.words.end());
+        const auto distinct = static_cast<std::uint32_t>(distinct_words.size());
         std::erase_if(expected, [&](const expected_hit& hit) { return hit.matched < distinct; });
         CHECK_FALSE(full.total_is_estimate);
         CHECK(full.total_matches == expected.size());
@@ -267,12 +283,9 @@ TEST_CASE("pruning keeps phrase and prefix hits", "[index]") {
         pruned.offset = random() % 3 == 0 ? 5 : 0;
         pruned.prefix_last = typing;
         pruned.correct_typos = false;
-        search_options exhaustive = pruned;
-        exhaustive.exhaustive = true;
         CAPTURE(query, pruned.limit, pruned.offset);
 
-        const auto fast = index->search(query, pruned);
-        const auto full = index->search(query, exhaustive);
+        const auto [fast, full] = search_both_ways(*index, query, pruned);
         REQUIRE(same_hits(fast.hits, full.hits));
         if (!fast.total_is_estimate) CHECK(fast.total_matches == full.total_matches);
     }
