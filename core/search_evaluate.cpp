@@ -48,9 +48,10 @@ private:
 /// the next block's maximum cannot beat the worst of a full top, neither can any later block.
 /// Within a block, the documents that could enter are offered best first, so `accept` is
 /// called only for documents that enter the top at that moment, in no particular order.
+/// Documents that score below `floor` are left out.
 template <typename accept_function>
 std::vector<search_hit> rank_term(const index_data& data, std::uint32_t term, std::size_t top_count,
-                                  accept_function accept) {
+                                  accept_function accept, float floor = -1.0f) {
     const lazy_posting_cursor cursor(data, term);
     const float idf = data.idf(term);
     const float k1_plus_one = data.params.k1 + 1.0f;
@@ -63,17 +64,15 @@ std::vector<search_hit> rank_term(const index_data& data, std::uint32_t term, st
         return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
     top_hits top(top_count);
-    // The worst top score once the top is full, and until then -1, below every score.
-    float worst_score = -1.0f;
+    // The worst top score once the top is full, and until then the floor.
+    float worst_score = floor;
     std::uint32_t docs[posting_block_size];
     std::uint32_t title_tfs[posting_block_size];
     std::uint32_t body_tfs[posting_block_size];
     search_hit candidates[posting_block_size];
     for (const auto& [max_saturation, block] : blocks) {
-        if (top.full()) {
-            const double bound = static_cast<double>(idf) * max_saturation;
-            if (bound * (1.0 + bound_margin) <= static_cast<double>(worst_score)) break;
-        }
+        const double bound = static_cast<double>(idf) * max_saturation;
+        if (bound * (1.0 + bound_margin) <= static_cast<double>(worst_score)) break;
         const std::size_t entries = cursor.decode_whole_block(block, docs, title_tfs, body_tfs);
         std::size_t candidate_count = 0;
         for (std::size_t i = 0; i < entries; ++i) {
@@ -108,22 +107,90 @@ std::vector<search_hit> rank_term(const index_data& data, std::uint32_t term, st
     return top.take_sorted();
 }
 
-/// Ranks the documents of one term. The count is exact: the term's document count.
-evaluation evaluate_single_term(const index_data& data, std::uint32_t term, std::size_t top_count) {
+/// Returns the best `top_count` documents, among those for which `accept(doc)` is true, of
+/// one word whose spellings are all single terms (a prefix expanded to the terms it starts,
+/// say), scored by their best spelling. A document in the word's top is in the top of the
+/// spelling that gives its score, so the union of the spellings' own tops contains the best
+/// documents. Spellings go by falling score bound, and once the top is full, those that
+/// cannot reach its worst score are skipped.
+template <typename accept_function>
+std::vector<search_hit> rank_spellings(const index_data& data,
+                                       const std::vector<term_sequence>& spellings,
+                                       std::size_t top_count, accept_function accept) {
+    if (spellings.size() == 1) return rank_term(data, spellings.front().front(), top_count, accept);
+    struct spelling_bound {
+        double bound = 0.0;
+        std::uint32_t term = 0;
+    };
+    std::vector<spelling_bound> order;
+    order.reserve(spellings.size());
+    for (const term_sequence& spelling : spellings) {
+        const std::uint32_t term = spelling.front();
+        const lazy_posting_cursor cursor(data, term);
+        order.push_back({static_cast<double>(data.idf(term)) * cursor.list_max_saturation(), term});
+    }
+    std::sort(order.begin(), order.end(),
+              [](const spelling_bound& a, const spelling_bound& b) { return a.bound > b.bound; });
+
+    // Every document found so far with its best score, sorted by document while merging.
+    std::vector<search_hit> found;
+    std::vector<search_hit> best;
+    float floor = -1.0f;
+    const auto by_doc_best_first = [](const search_hit& a, const search_hit& b) {
+        return a.doc != b.doc ? a.doc < b.doc : a.score > b.score;
+    };
+    const auto same_doc = [](const search_hit& a, const search_hit& b) { return a.doc == b.doc; };
+    for (const spelling_bound& spelling : order) {
+        if (spelling.bound * (1.0 + bound_margin) <= static_cast<double>(floor)) break;
+        const std::vector<search_hit> hits =
+            rank_term(data, spelling.term, top_count, accept, floor);
+        found.insert(found.end(), hits.begin(), hits.end());
+        std::sort(found.begin(), found.end(), by_doc_best_first);
+        found.erase(std::unique(found.begin(), found.end(), same_doc), found.end());
+        if (found.size() >= top_count) {
+            // A found score is at most the document's final one, so the final top's worst
+            // score is at least the worst of the best found.
+            best = found;
+            const auto worst = best.begin() + static_cast<std::ptrdiff_t>(top_count - 1);
+            std::nth_element(best.begin(), worst, best.end(), better_hit);
+            floor = worst->score;
+        }
+    }
+    std::sort(found.begin(), found.end(), better_hit);
+    if (found.size() > top_count) found.resize(top_count);
+    return found;
+}
+
+/// Ranks the documents of one word whose spellings are all single terms. The count is
+/// exact for one spelling, its document count, and an estimate for several.
+evaluation evaluate_spellings(const index_data& data, const std::vector<term_sequence>& spellings,
+                              std::size_t top_count) {
     evaluation result;
-    result.hits = rank_term(data, term, top_count, [](std::uint32_t) { return true; });
-    result.total_matches = data.doc_frequency[term];
+    result.hits = rank_spellings(data, spellings, top_count, [](std::uint32_t) { return true; });
+    if (spellings.size() == 1) {
+        result.total_matches = data.doc_frequency[spellings.front().front()];
+        return result;
+    }
+    // As if the spellings occurred independently.
+    const double total = static_cast<double>(std::max<std::size_t>(data.document_count, 1));
+    double missing = 1.0;
+    for (const term_sequence& spelling : spellings) {
+        missing *= 1.0 - static_cast<double>(data.doc_frequency[spelling.front()]) / total;
+    }
+    result.total_matches = std::max(
+        result.hits.size(), static_cast<std::size_t>(std::llround(total * (1.0 - missing))));
+    result.total_is_estimate = true;
     return result;
 }
 
-/// Returns the term of a clause that is one word with one single-term spelling, or
-/// no_more_docs for any other clause.
-std::uint32_t single_term_of(const resolved_clause& clause) {
-    if (clause.slots.size() != 1 || clause.slots.front().size() != 1 ||
-        clause.slots.front().front().size() != 1) {
-        return no_more_docs;
-    }
-    return clause.slots.front().front().front();
+/// Returns the spellings of a clause that is one word whose spellings are all single terms,
+/// or null for any other clause.
+const std::vector<term_sequence>* single_term_spellings(const resolved_clause& clause) {
+    if (clause.slots.size() != 1) return nullptr;
+    const std::vector<term_sequence>& spellings = clause.slots.front();
+    const bool single_terms = std::all_of(spellings.begin(), spellings.end(),
+                                          [](const term_sequence& s) { return s.size() == 1; });
+    return single_terms && !spellings.empty() ? &spellings : nullptr;
 }
 
 /// Estimates the documents that match at least one clause, as if clauses occurred
@@ -325,10 +392,10 @@ void evaluate_partial_matches(const index_data& data, const std::vector<resolved
             const clause_mask subset = subsets[last].second;
             for (clause_matcher& matcher : matchers) matcher.restart();
             const auto only = static_cast<std::size_t>(std::countr_zero(subset));
-            const std::uint32_t term = single_term_of(clauses[only]);
-            if (subset == (clause_mask{1} << only) && term != no_more_docs) {
-                // One term alone: rank it block by block, as a one-word query.
-                found = rank_term(data, term, open_slots, [&](std::uint32_t doc) {
+            const std::vector<term_sequence>* spellings = single_term_spellings(clauses[only]);
+            if (subset == (clause_mask{1} << only) && spellings != nullptr) {
+                // One word alone: rank it block by block, as a one-word query.
+                found = rank_spellings(data, *spellings, open_slots, [&](std::uint32_t doc) {
                     for (std::size_t c = 0; c < n; ++c) {
                         if (c == only) continue;
                         // Matchers only move forward, and the documents come in any order.
@@ -376,8 +443,10 @@ evaluation evaluate_query(const index_data& data, const std::vector<resolved_cla
         return result;
     }
 
-    if (!exhaustive && n == 1 && single_term_of(clauses.front()) != no_more_docs) {
-        return evaluate_single_term(data, single_term_of(clauses.front()), top_count);
+    if (!exhaustive && n == 1) {
+        if (const std::vector<term_sequence>* spellings = single_term_spellings(clauses.front())) {
+            return evaluate_spellings(data, *spellings, top_count);
+        }
     }
     if (!exhaustive && n >= 2) {
         std::vector<clause_matcher> conjunction;

@@ -289,6 +289,25 @@ TEST_CASE("pruning keeps phrase and prefix hits", "[index]") {
         REQUIRE(same_hits(fast.hits, full.hits));
         if (!fast.total_is_estimate) CHECK(fast.total_matches == full.total_matches);
     }
+
+    // A half-typed word alone is one word with many spellings, ranked from the spellings' own
+    // tops: "w" expands to the 64 most frequent terms, "w3" to w3 and w30 to w39.
+    for (const std::string prefix : {"w", "w1", "w2", "w3", "w39"}) {
+        for (const std::size_t limit : {1, 3, 10, 30}) {
+            for (const std::size_t offset : {0, 5}) {
+                search_options pruned;
+                pruned.limit = limit;
+                pruned.offset = offset;
+                pruned.prefix_last = true;
+                pruned.correct_typos = false;
+                CAPTURE(prefix, limit, offset);
+                const auto [fast, full] = search_both_ways(*index, prefix, pruned);
+                REQUIRE_FALSE(full.hits.empty());
+                REQUIRE(same_hits(fast.hits, full.hits));
+                CHECK(fast.total_matches >= fast.hits.size() + offset);
+            }
+        }
+    }
 }
 
 TEST_CASE("lazy cursor matches posting cursor", "[index]") {
