@@ -84,13 +84,33 @@ private:
         // length; a 180 KB manual page takes tens of milliseconds, mostly in normalization.
         std::vector<token> tokens;
         tokenize(text_, tokens);
+        // Longer tokens first where two start together, so that a joined word (`x86-64`)
+        // comes before the parts it covers.
+        std::stable_sort(tokens.begin(), tokens.end(), [](const token& a, const token& b) {
+            return a.begin != b.begin ? a.begin < b.begin : a.end > b.end;
+        });
         tokens_.reserve(tokens.size());
-        for (const token& t : tokens) {
+        // The joined word whose parts are being placed: its parts stand for it, and take its
+        // match when they have none of their own.
+        std::size_t joined_end = 0;
+        int joined_term = -1;
+        for (std::size_t i = 0; i < tokens.size(); ++i) {
+            const token& t = tokens[i];
             int query_term = -1;
             const auto found = std::find(terms_.begin(), terms_.end(), t.term);
             if (found != terms_.end()) query_term = static_cast<int>(found - terms_.begin());
+            const bool covers_next = i + 1 < tokens.size() && tokens[i + 1].begin < t.end &&
+                                     tokens[i + 1].end <= t.end &&
+                                     (tokens[i + 1].begin != t.begin || tokens[i + 1].end != t.end);
+            if (covers_next && t.begin >= joined_end) {
+                joined_end = t.end;
+                joined_term = query_term;
+                continue;
+            }
+            if (t.begin >= joined_end) joined_term = -1;
+            if (query_term < 0) query_term = joined_term;
             // A word may come with a spelling variant over the same bytes; it is one word here.
-            if (!tokens_.empty() && tokens_.back().begin == t.begin) {
+            if (!tokens_.empty() && t.begin < tokens_.back().end) {
                 if (tokens_.back().query_term < 0) tokens_.back().query_term = query_term;
                 continue;
             }
@@ -154,6 +174,7 @@ private:
     /// Picks the passage of at most `budget` collapsed characters, cut at token boundaries.
     passage choose(std::size_t budget) const {
         if (tokens_.empty()) return {content_begin_, content_end_};
+        // Without a match, the passage is the start of the text, cut after a whole word.
 
         // The core is the run of matched tokens with the most distinct query terms, then the
         // most matches, found with a sliding window over the matched tokens.
@@ -206,6 +227,7 @@ private:
         // Punctuation touching the outer tokens (a full stop, a bracket) is kept when it fits
         // and stops short of the next word.
         passage chosen{tokens_[first].begin, tokens_[last].end};
+        if (matches.empty() && first == 0) chosen.begin = content_begin_;
         const std::size_t limit_after =
             last + 1 < tokens_.size() ? tokens_[last + 1].begin : content_end_;
         while (room > 0 && chosen.end < limit_after) {
@@ -224,15 +246,59 @@ private:
         return chosen;
     }
 
+    /// Returns where text_[chosen) must end to show at most `max_chars` collapsed characters.
+    /// That is chosen.end when all of it fits. Otherwise it is the end of the last word that
+    /// fits, if that keeps at least half the room, or else the start of the grapheme cluster
+    /// (a letter with its marks, a flag, an emoji sequence) that does not fit.
+    std::size_t cut_position(passage chosen, std::size_t max_chars) const {
+        std::size_t chars = 0;
+        bool in_space = false;
+        std::size_t word_end = chosen.begin;  // end of the last word followed by a space
+        std::size_t word_end_chars = 0;
+        std::size_t cluster_begin = chosen.begin;
+        std::int32_t previous = -1;
+        std::int32_t break_state = 0;
+        for (std::size_t pos = chosen.begin; pos < chosen.end;) {
+            const char_info current = char_at(text_, pos);
+            std::int32_t cp = -1;
+            if (current.length > 1 || static_cast<unsigned char>(text_[pos]) < 0x80) {
+                utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(text_.data() + pos),
+                                 static_cast<utf8proc_ssize_t>(current.length), &cp);
+            }
+            const bool boundary = previous < 0 || cp < 0 ||
+                                  utf8proc_grapheme_break_stateful(previous, cp, &break_state);
+            if (boundary) cluster_begin = pos;
+            previous = cp;
+            if (current.space) {
+                if (!in_space) {
+                    word_end = pos;
+                    word_end_chars = chars;
+                    ++chars;
+                }
+                in_space = true;
+            } else {
+                ++chars;
+                in_space = false;
+            }
+            if (chars > max_chars) {
+                if (word_end > chosen.begin && 2 * word_end_chars >= max_chars) return word_end;
+                return current.space ? pos : cluster_begin;
+            }
+            pos += current.length;
+        }
+        return chosen.end;
+    }
+
     /// Writes text_[chosen) as HTML, at most `max_chars` collapsed characters of it, with
     /// "…" on each side that leaves text out.
     std::string render(passage chosen, std::size_t max_chars) const {
         std::string out;
         if (chosen.begin > content_begin_) out += ellipsis;
+        const std::size_t limit = cut_position(chosen, max_chars);
+        const bool cut = limit < chosen.end;
+        chosen.end = limit;
 
-        std::size_t chars = 0;
         bool in_space = false;
-        bool cut = false;
         std::size_t next_token = 0;
         while (next_token < tokens_.size() && tokens_[next_token].end <= chosen.begin) {
             ++next_token;
@@ -259,24 +325,12 @@ private:
             const char_info current = char_at(text_, pos);
             if (current.space) {
                 flush(pos);
-                if (!in_space) {
-                    if (chars == max_chars) {
-                        cut = true;
-                        break;
-                    }
-                    out += ' ';
-                    ++chars;
-                }
+                if (!in_space) out += ' ';
                 in_space = true;
                 pos += current.length;
                 run_begin = pos;
                 continue;
             }
-            if (chars == max_chars) {
-                cut = true;
-                break;
-            }
-            ++chars;
             in_space = false;
             pos += current.length;
             if (open_token != nullptr && pos >= open_token->end) {

@@ -190,3 +190,57 @@ TEST_CASE("snippet replaces invalid UTF-8", "[snippet]") {
     CHECK(is_valid_utf8(html));
     CHECK(html == "bad \xEF\xBF\xBD byte and <b>apple</b>");
 }
+
+TEST_CASE("snippet cuts the text start after a whole word", "[snippet]") {
+    const std::string text =
+        "NGINX is a web server for HTTP and Stream objects, with load balancing and caching.";
+    const std::string html = snippet(text, "absent", 40);
+    CAPTURE(html);
+    REQUIRE(ends_with(html, ellipsis));
+    const std::string shown = html.substr(0, html.size() - ellipsis.size());
+    // The part shown ends where a word of the text ends.
+    REQUIRE(text.starts_with(shown));
+    const char after = text[shown.size()];
+    CHECK((after == ' ' || after == ','));
+}
+
+TEST_CASE("snippet keeps a joined word whole", "[snippet]") {
+    const std::string text =
+        repeat("filler", 20) + " binutils-x86-64-kfreebsd-gnu and nginx-full " + repeat("tail", 20);
+    const std::string html = snippet(text, "x86", 60);
+    CAPTURE(html);
+    CHECK(html.find("binutils-<b>x86</b>-64-kfreebsd-gnu") != std::string::npos);
+    // A query for the joined word bolds each of its parts.
+    const std::string joined = snippet(text, "nginx-full", 60);
+    CAPTURE(joined);
+    CHECK(joined.find("<b>nginx</b>-<b>full</b>") != std::string::npos);
+}
+
+TEST_CASE("snippet never splits a grapheme cluster", "[snippet]") {
+    // Base letters with combining marks, a flag of two regional indicators, an accent written
+    // as a combining mark: cut at every length, no cluster loses its tail.
+    const std::vector<std::string> texts = {
+        repeat("ٱلۡعَٰلَمِينَ", 12),
+        repeat("🇮🇷", 40),
+        repeat("cafe\u0301", 30),
+    };
+    for (const std::string& text : texts) {
+        for (std::size_t max_chars = 3; max_chars <= 60; ++max_chars) {
+            const std::string html = snippet(text, "absent", max_chars);
+            CAPTURE(text, max_chars, html);
+            REQUIRE(ends_with(html, ellipsis));
+            const std::string shown = html.substr(0, html.size() - ellipsis.size());
+            REQUIRE(text.starts_with(shown));
+            const std::string_view rest = std::string_view(text).substr(shown.size());
+            // What follows the cut starts a new cluster: not a combining mark and not the
+            // second half of a flag.
+            CHECK_FALSE(rest.starts_with("\u0301"));
+            CHECK_FALSE(rest.starts_with("\u0670"));
+            CHECK_FALSE(rest.starts_with("\u064E"));
+            CHECK_FALSE(rest.starts_with("\u0650"));
+            CHECK_FALSE(rest.starts_with("\u06E1"));
+            CHECK_FALSE(rest.starts_with("🇷"));
+            CHECK(telegram_html_length(html) <= max_chars);
+        }
+    }
+}
