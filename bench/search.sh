@@ -10,6 +10,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${TGSEARCH_BUILD_DIR:-$root/build}"
+# shellcheck source=bench/common.sh
+. "$root/bench/common.sh"
 
 corpora="$root/../shared/corpora"
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
@@ -25,36 +27,15 @@ done
 corpora=$(cd "$corpora" && pwd)
 
 "$root/.ci/deps"
-sudo=()
-[ "$(id -u)" -ne 0 ] && sudo=(sudo)
-for package in libxapian-dev libsqlite3-dev; do
-  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
-    "${sudo[@]}" apt-get install -y -q --no-install-recommends "$package"
-  fi
-done
+bench_install_debian_packages libxapian-dev libsqlite3-dev
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${TGSEARCH_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target search_bench
 
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$root" status --porcelain 2>/dev/null)" ]; then
-  commit="$commit (with uncommitted changes)"
-fi
+commit=$(bench_commit "$root")
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 "$build/bench/search_bench" "$corpora/en_debian_packages.jsonl.gz" "$corpora/ar_quran.jsonl.gz" \
   --sample "$corpora/queries_sample.tsv" --commit "$commit" --output "$report" "$@"
 
-python3 - "$root/docs/benchmarks.md" "$report" <<'PY'
-import sys
-page_path, report_path = sys.argv[1], sys.argv[2]
-begin, end = "<!-- search-bench:begin -->", "<!-- search-bench:end -->"
-page = open(page_path, encoding="utf-8").read()
-report = open(report_path, encoding="utf-8").read().strip()
-if begin not in page or end not in page:
-    sys.exit(f"error: {page_path} has no {begin} ... {end} section")
-head, rest = page.split(begin, 1)
-_, tail = rest.split(end, 1)
-open(page_path, "w", encoding="utf-8").write(f"{head}{begin}\n{report}\n{end}{tail}")
-print(f"wrote the report into {page_path}")
-PY
+bench_write_section "$root/docs/benchmarks.md" search-bench "$report"
