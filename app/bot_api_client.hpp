@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tgsearch {
 
@@ -90,5 +91,46 @@ private:
 /// its secret part (after the first ':') when that part has at least 8 characters, which
 /// catches a token whose colon was percent-encoded. Does nothing when the token is empty.
 std::string redact_token(std::string text, std::string_view token);
+
+/// Parameters of setWebhook that the bot sets.
+struct webhook_registration {
+    /// HTTPS URL that Telegram posts updates to.
+    std::string url;
+    /// Sent back by Telegram in the X-Telegram-Bot-Api-Secret-Token header of every webhook
+    /// request: 1 to 256 characters of A-Z, a-z, 0-9, '_' and '-'. Never logged.
+    std::string secret_token;
+    /// Update types to receive, such as "message". Left out of the request when empty, which
+    /// keeps the types set before.
+    std::vector<std::string> allowed_updates;
+    /// Concurrent HTTPS connections Telegram opens to deliver updates: 1 to 100; Telegram's
+    /// default is 40.
+    int max_connections = 40;
+};
+
+/// Builds the JSON body of a setWebhook request with drop_pending_updates false, so that the
+/// updates waiting at Telegram are delivered to the webhook. Throws std::invalid_argument when
+/// the URL is empty, the secret token is not 1 to 256 characters of A-Z, a-z, 0-9, '_' and '-',
+/// or max_connections is outside 1 to 100. No message contains the secret token.
+std::string make_set_webhook_body(const webhook_registration& registration);
+
+/// Builds the JSON body of a deleteWebhook request with drop_pending_updates false, so that the
+/// updates waiting at Telegram stay for getUpdates.
+std::string make_delete_webhook_body();
+
+/// Fields of a getWebhookInfo result that the bot reports.
+struct webhook_info {
+    std::string url;  ///< empty when no webhook is set
+    std::int64_t pending_update_count = 0;
+    std::int64_t last_error_date = 0;  ///< Unix time, 0 when absent
+    std::string last_error_message;    ///< empty when absent
+};
+
+/// Parses a getWebhookInfo response body. Returns nothing unless it is a JSON object with
+/// "ok": true and a "result" object with a string "url".
+std::optional<webhook_info> parse_webhook_info(std::string_view body);
+
+/// Tells whether a response body is a JSON object with "ok": true and "result": true, which
+/// setWebhook and deleteWebhook return on success.
+bool is_true_result(std::string_view body);
 
 }  // namespace tgsearch

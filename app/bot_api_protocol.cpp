@@ -3,10 +3,14 @@
 #include "app/bot_api_client.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstddef>
 #include <limits>
@@ -204,6 +208,68 @@ private:
     std::string description_;
 };
 
+/// Boost.JSON SAX handler that stores nothing and records whether the top-level value is an
+/// object.
+class object_checker {
+public:
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+
+    bool top_level_is_object = false;
+
+    bool on_document_begin(error_code&) { return true; }
+    bool on_document_end(error_code&) { return true; }
+    bool on_object_begin(error_code&) {
+        if (depth_ == 0) {
+            top_level_is_object = true;
+        }
+        ++depth_;
+        return true;
+    }
+    bool on_object_end(std::size_t, error_code&) {
+        --depth_;
+        return true;
+    }
+    bool on_array_begin(error_code&) {
+        ++depth_;
+        return true;
+    }
+    bool on_array_end(std::size_t, error_code&) {
+        --depth_;
+        return true;
+    }
+    bool on_key_part(boost::json::string_view, std::size_t, error_code&) { return true; }
+    bool on_key(boost::json::string_view, std::size_t, error_code&) { return true; }
+    bool on_string_part(boost::json::string_view, std::size_t, error_code&) { return true; }
+    bool on_string(boost::json::string_view, std::size_t, error_code&) { return true; }
+    bool on_number_part(boost::json::string_view, error_code&) { return true; }
+    bool on_int64(std::int64_t, boost::json::string_view, error_code&) { return true; }
+    bool on_uint64(std::uint64_t, boost::json::string_view, error_code&) { return true; }
+    bool on_double(double, boost::json::string_view, error_code&) { return true; }
+    bool on_bool(bool, error_code&) { return true; }
+    bool on_null(error_code&) { return true; }
+    bool on_comment_part(boost::json::string_view, error_code&) { return true; }
+    bool on_comment(boost::json::string_view, error_code&) { return true; }
+
+private:
+    std::size_t depth_ = 0;
+};
+
+/// Characters Telegram allows in a webhook secret token.
+bool is_secret_token_character(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           c == '_' || c == '-';
+}
+
+/// Telegram's bounds on setWebhook's secret_token length and max_connections.
+constexpr std::size_t max_secret_token_size = 256;
+constexpr int max_webhook_connections = 100;
+
+/// Ports Telegram sends webhook requests to, from the setWebhook documentation.
+constexpr std::array<std::string_view, 4> webhook_ports = {"443", "80", "88", "8443"};
+
 }  // namespace
 
 base_url parse_base_url(const std::string& text, std::string_view token) {
@@ -318,6 +384,63 @@ bot_api_envelope scan_envelope(std::string_view body) {
     return std::move(parser.handler().envelope);
 }
 
+std::string check_webhook_url(const std::string& text) {
+    const auto invalid = [&text](std::string_view reason) {
+        return std::invalid_argument("invalid --webhook-url \"" + text + "\": " +
+                                     std::string(reason));
+    };
+    const auto parsed = boost::urls::parse_uri(text);
+    if (!parsed) {
+        throw invalid("expected an https:// URL, such as https://bot.example.com/telegram");
+    }
+    const boost::urls::url_view url = *parsed;
+    if (!url.has_authority() || url.encoded_host().empty()) {
+        throw invalid("missing host name");
+    }
+    if (url.has_userinfo()) {
+        throw invalid("user info before the host is not supported: remove \"user:password@\"");
+    }
+    if (url.has_query() || url.has_fragment()) {
+        throw invalid(
+            "a query or fragment is not allowed: remove the part from \"?\" or \"#\"; the "
+            "bot checks a secret token header instead");
+    }
+    std::string_view path = url.encoded_path();
+    if (!path.empty() && path.front() != '/') {
+        throw invalid("expected \"/\" or the end after the host and port");
+    }
+
+    if (url.scheme_id() == boost::urls::scheme::https) {
+        const std::string_view port = url.port();
+        if (url.has_port() && std::find(webhook_ports.begin(), webhook_ports.end(), port) ==
+                                  webhook_ports.end()) {
+            throw invalid("Telegram sends webhook requests only to ports 443, 80, 88 and 8443");
+        }
+    } else if (url.scheme_id() == boost::urls::scheme::http) {
+        // Telegram requires HTTPS; plain HTTP is for a Bot API stand-in on this machine.
+        const std::string host = url.host_address();
+        if (host != "127.0.0.1" && host != "::1" && host != "localhost") {
+            throw invalid(
+                "Telegram requires an https:// URL; http:// is accepted only for 127.0.0.1, "
+                "[::1] or localhost, for tests");
+        }
+    } else {
+        throw invalid("expected an https:// URL, such as https://bot.example.com/telegram");
+    }
+    return path.empty() ? std::string("/") : std::string(path);
+}
+
+bool is_json_object(std::string_view text) {
+    boost::json::parse_options options;
+    options.max_depth = max_json_depth;
+    options.allow_invalid_utf8 = true;
+    boost::json::basic_parser<object_checker> parser(options);
+    error_code error;
+    const std::size_t consumed = parser.write_some(false, text.data(), text.size(), error);
+    return !error && parser.done() && consumed == text.size() &&
+           parser.handler().top_level_is_object;
+}
+
 }  // namespace detail
 
 std::string redact_token(std::string text, std::string_view token) {
@@ -343,6 +466,91 @@ std::string redact_token(std::string text, std::string_view token) {
         replace_all(token.substr(colon + 1));
     }
     return text;
+}
+
+std::string make_set_webhook_body(const webhook_registration& registration) {
+    if (registration.url.empty()) {
+        throw std::invalid_argument("setWebhook needs a URL");
+    }
+    const std::string& secret = registration.secret_token;
+    if (secret.empty() || secret.size() > detail::max_secret_token_size ||
+        !std::all_of(secret.begin(), secret.end(), detail::is_secret_token_character)) {
+        throw std::invalid_argument(
+            "invalid webhook secret token: expected 1 to 256 characters of A-Z, a-z, 0-9, '_' "
+            "and '-'");
+    }
+    if (registration.max_connections < 1 ||
+        registration.max_connections > detail::max_webhook_connections) {
+        throw std::invalid_argument("invalid webhook max_connections " +
+                                    std::to_string(registration.max_connections) +
+                                    ": expected 1 to 100");
+    }
+    boost::json::object request;
+    request["url"] = registration.url;
+    request["secret_token"] = secret;
+    if (!registration.allowed_updates.empty()) {
+        boost::json::array types;
+        for (const std::string& type : registration.allowed_updates) {
+            types.emplace_back(type);
+        }
+        request["allowed_updates"] = std::move(types);
+    }
+    request["max_connections"] = registration.max_connections;
+    request["drop_pending_updates"] = false;
+    return boost::json::serialize(request);
+}
+
+std::string make_delete_webhook_body() { return R"({"drop_pending_updates":false})"; }
+
+namespace {
+
+/// Parses a Bot API response body and returns its "result" when "ok" is true.
+std::optional<boost::json::value> successful_result(std::string_view body) {
+    boost::system::error_code error;
+    boost::json::value root = boost::json::parse(body, error);
+    const boost::json::object* object = root.if_object();
+    if (error || object == nullptr) {
+        return std::nullopt;
+    }
+    const boost::json::value* ok = object->if_contains("ok");
+    const boost::json::value* result = object->if_contains("result");
+    if (ok == nullptr || !ok->is_bool() || !ok->get_bool() || result == nullptr) {
+        return std::nullopt;
+    }
+    return *result;
+}
+
+std::int64_t integer_field(const boost::json::object& object, std::string_view key) {
+    const boost::json::value* value = object.if_contains(key);
+    return value != nullptr && value->is_int64() ? value->get_int64() : 0;
+}
+
+}  // namespace
+
+std::optional<webhook_info> parse_webhook_info(std::string_view body) {
+    const std::optional<boost::json::value> result = successful_result(body);
+    const boost::json::object* object = result ? result->if_object() : nullptr;
+    if (object == nullptr) {
+        return std::nullopt;
+    }
+    const boost::json::value* url = object->if_contains("url");
+    if (url == nullptr || !url->is_string()) {
+        return std::nullopt;
+    }
+    webhook_info info;
+    info.url = std::string(url->get_string());
+    info.pending_update_count = integer_field(*object, "pending_update_count");
+    info.last_error_date = integer_field(*object, "last_error_date");
+    if (const boost::json::value* message = object->if_contains("last_error_message");
+        message != nullptr && message->is_string()) {
+        info.last_error_message = std::string(message->get_string());
+    }
+    return info;
+}
+
+bool is_true_result(std::string_view body) {
+    const std::optional<boost::json::value> result = successful_result(body);
+    return result && result->is_bool() && result->get_bool();
 }
 
 }  // namespace tgsearch

@@ -49,4 +49,15 @@ struct bot_api_envelope {
 /// invalid JSON, or a body that is not an object with a boolean "ok", gives `is_response` false.
 bot_api_envelope scan_envelope(std::string_view body);
 
+/// Checks `text`, the value of --webhook-url, and returns its path, or "/" when it has none.
+/// Throws std::invalid_argument naming the URL unless it is an https URL with a host, an
+/// optional port among 443, 80, 88 and 8443 (the ports Telegram sends webhooks to) and an
+/// optional path, or an http URL to 127.0.0.1, [::1] or localhost on any port, for tests. User
+/// info, a query and a fragment are rejected too.
+std::string check_webhook_url(const std::string& text);
+
+/// Tells whether `text` is one JSON object, with nothing but whitespace after it. Invalid
+/// UTF-8 inside strings is accepted, so that the update parser can repair it.
+bool is_json_object(std::string_view text);
+
 }  // namespace tgsearch::detail

@@ -6,6 +6,7 @@
 #include "app/proxy_config.hpp"
 #include "app/sample_corpus.hpp"
 #include "app/telegram_bot.hpp"
+#include "app/webhook_server.hpp"
 #include "core/corpus_loader.hpp"
 #include "core/index_file.hpp"
 #include "core/search_index.hpp"
@@ -27,6 +28,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -66,7 +68,11 @@ struct command_line {
     std::string proxy;
     bool proxy_given = false;  ///< --proxy was on the command line, even as ""
     int poll_timeout_seconds = 50;
+    std::string webhook_url;  ///< --webhook-url: receive updates by webhook instead of polling
+    std::string listen;       ///< --listen: ADDR:PORT of the webhook server
     int shutdown_timeout_seconds = 10;
+    int page_size = static_cast<int>(tgsearch::results_per_reply);
+    std::int64_t page_expiry_seconds = 48 * 3600;  ///< --page-expiry, with its unit applied
     std::string log_level = "info";
 };
 
@@ -149,6 +155,35 @@ std::string read_token(const command_line& options) {
             ": expected the form 123456789:ABC-DEF..., as @BotFather gives it");
     }
     return token;
+}
+
+/// Checks --webhook-url and --listen, and returns the webhook server's settings with a new
+/// random secret token, or nothing when the bot is to poll getUpdates. Throws
+/// std::invalid_argument naming the invalid value.
+std::optional<webhook_options> make_webhook_options(const command_line& options) {
+    if (options.webhook_url.empty()) {
+        if (!options.listen.empty()) {
+            throw std::invalid_argument("--listen " + options.listen +
+                                        " needs --webhook-url, the public HTTPS URL that the "
+                                        "reverse proxy forwards to this address");
+        }
+        return std::nullopt;
+    }
+    webhook_options webhook;
+    webhook.url = options.webhook_url;
+    webhook.path = detail::check_webhook_url(options.webhook_url);
+    if (options.listen.empty()) {
+        throw std::invalid_argument(
+            "--webhook-url " + options.webhook_url +
+            " needs --listen ADDR:PORT, the address that the reverse proxy forwards webhook "
+            "requests to, such as 127.0.0.1:8080");
+    }
+    const listen_endpoint endpoint = parse_listen_endpoint(options.listen);
+    webhook.listen_address = endpoint.address;
+    webhook.port = endpoint.port;
+    // A new secret on each start means that a secret seen in an old proxy log is useless.
+    webhook.secret_token = make_webhook_secret();
+    return webhook;
 }
 
 /// Draws one line on stderr while a corpus source loads: percent done, documents per second and
@@ -543,6 +578,15 @@ int run(const command_line& options) {
                                     std::to_string(options.shutdown_timeout_seconds) +
                                     ": expected 0 or more seconds");
     }
+    if (options.page_size < 1 || options.page_size > static_cast<int>(max_results_per_page)) {
+        throw std::invalid_argument("invalid --page-size " + std::to_string(options.page_size) +
+                                    ": expected 1 to " + std::to_string(max_results_per_page));
+    }
+    if (options.page_expiry_seconds < 1) {
+        throw std::invalid_argument("invalid --page-expiry " +
+                                    std::to_string(options.page_expiry_seconds) +
+                                    " s: expected 1 s or more");
+    }
     if (options.ring_capacity < 2 || options.ring_capacity > max_ring_capacity ||
         (options.ring_capacity & (options.ring_capacity - 1)) != 0) {
         throw std::invalid_argument(
@@ -557,6 +601,13 @@ int run(const command_line& options) {
         // Fail on a bad URL or proxy now rather than after the corpus has been indexed.
         const detail::base_url api = detail::parse_base_url(options.api_url, token);
         proxy = select_proxy(options, api);
+    }
+    const std::optional<webhook_options> webhook = make_webhook_options(options);
+    if (webhook && !token.empty() && !options.console) {
+        // TODO: hand `webhook` to the bot through telegram_options, whose poll loop it
+        // replaces, and drop this error.
+        throw std::invalid_argument("--webhook-url is not supported by this build yet: leave it "
+                                    "out to poll getUpdates");
     }
     if (options.workers < 0 || options.workers > max_workers) {
         throw std::invalid_argument("invalid --workers " + std::to_string(options.workers) +
@@ -603,6 +654,8 @@ int run(const command_line& options) {
     telegram.shutdown_timeout = std::chrono::seconds(options.shutdown_timeout_seconds);
     telegram.workers = workers;
     telegram.ring_capacity = ring_capacity;
+    telegram.page_size = static_cast<std::size_t>(options.page_size);
+    telegram.pages.expiry = std::chrono::seconds(options.page_expiry_seconds);
     const reload_watcher reloads(options, index);
     return run_telegram_bot(index, telegram);
 }
@@ -683,12 +736,29 @@ int main(int argc, char** argv) {
                    "Default: https_proxy, HTTPS_PROXY (http_proxy for an http:// API URL), "
                    "all_proxy or ALL_PROXY, except for hosts in no_proxy or NO_PROXY. "
                    "--proxy \"\" connects directly and ignores those variables");
+    app.add_option("--webhook-url", options.webhook_url,
+                   "Receive updates by webhook at this HTTPS URL instead of polling getUpdates. "
+                   "A TLS reverse proxy must forward it to --listen; Telegram connects only to "
+                   "ports 443, 80, 88 and 8443");
+    app.add_option("--listen", options.listen,
+                   "Address and port of the webhook HTTP server, such as 127.0.0.1:8080 or "
+                   "[::1]:8080; required with --webhook-url");
     app.add_option("--poll-timeout", options.poll_timeout_seconds,
                    "getUpdates long-poll timeout in seconds (0 to 50)")
         ->capture_default_str();
     app.add_option("--shutdown-timeout", options.shutdown_timeout_seconds,
                    "Seconds to finish queued work after SIGTERM or SIGINT")
         ->capture_default_str();
+    app.add_option("--page-size", options.page_size,
+                   "Results per page of a Telegram reply (1 to 20); more results are paged "
+                   "with buttons")
+        ->capture_default_str();
+    app.add_option("--page-expiry", options.page_expiry_seconds,
+                   "How long the buttons of a result page keep working after their last use: "
+                   "seconds, or a number with s, m, h or d, such as 30m or 48h (default: 48h)")
+        ->transform(CLI::AsNumberWithUnit(
+            std::map<std::string, std::int64_t>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
+            CLI::AsNumberWithUnit::CASE_SENSITIVE));
     app.add_option("--log-level", options.log_level,
                    "trace, debug, info, warn, error, critical or off")
         ->capture_default_str();

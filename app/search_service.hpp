@@ -15,9 +15,14 @@
 
 namespace tgsearch {
 
-/// The search side of the bot: a bounded ring of messages feeding a pool of worker threads that
-/// search the index and render replies. Both the Telegram and the console transport use it, so
-/// the console shows exactly what Telegram users get.
+/// Capacity of the ring that feeds inline queries to their own worker (a power of two).
+inline constexpr std::size_t inline_ring_capacity = 256;
+
+/// The search side of the bot: a bounded ring of messages and button presses feeding a pool of
+/// worker threads that search the index and render replies. Inline queries have a ring and a
+/// worker thread of their own, so that a backlog of chat messages never delays them: Telegram
+/// drops an inline answer that comes more than 10 s late. Both the Telegram and the console
+/// transport use it, so the console shows exactly what Telegram users get.
 class search_service {
 public:
     /// Called on a worker thread with each finished reply; must be thread-safe and quick
@@ -31,26 +36,38 @@ public:
     search_service(std::shared_ptr<const search_index> index, std::string bot_username,
                    std::size_t worker_count, std::size_t ring_capacity, reply_sink on_reply);
 
+    /// Starts the service as above with the bot's identity, page size and page store in
+    /// `settings`, for replies with pagination buttons. Throws std::invalid_argument for an
+    /// invalid page size.
+    search_service(std::shared_ptr<const search_index> index, reply_settings settings,
+                   std::size_t worker_count, std::size_t ring_capacity, reply_sink on_reply);
+
     /// Closes the ring and waits for the workers to drain it.
     ~search_service();
 
     /// Queues as many of `messages` as fit, in order, moving them out, and wakes the workers
-    /// once. Returns how many were queued; the rest stay in the vector for a later call. A
-    /// full ring is back-pressure for the caller, never a block. Thread-safe.
+    /// once. Inline queries go to their own ring. Returns how many were queued; the rest stay
+    /// in the vector for a later call, in order within each ring. A full ring is back-pressure
+    /// for the caller, never a block. Thread-safe.
     std::size_t submit(std::vector<incoming_message>& messages);
 
     /// Stops accepting messages, lets the workers finish every queued one and joins them.
     void shutdown();
 
     std::size_t worker_count() const { return workers_.size(); }
-    std::size_t queued() const { return ring_.size_approx(); }
+    std::size_t queued() const { return ring_.size_approx() + inline_ring_.size_approx(); }
 
 private:
+    /// Builds the reply to `message` on a worker thread and hands it to the sink.
+    void answer(incoming_message& message);
+
     std::shared_ptr<const search_index> index_;
     reply_builder builder_;
     reply_sink on_reply_;
     mpmc_ring<incoming_message> ring_;
+    mpmc_ring<incoming_message> inline_ring_;
     worker_pool<incoming_message> workers_;
+    worker_pool<incoming_message> inline_workers_;
 };
 
 }  // namespace tgsearch

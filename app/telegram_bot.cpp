@@ -5,6 +5,7 @@
 #include "core/bot_messages.hpp"
 #include "core/html.hpp"
 #include "core/offset_tracker.hpp"
+#include "core/reply_split.hpp"
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -97,6 +98,37 @@ constexpr auto confirm_timeout = 5s;
 /// Bound on one sendMessage call, connect included.
 constexpr auto send_timeout = 30s;
 
+/// The update types the bot asks getUpdates for.
+constexpr std::string_view allowed_updates_json =
+    R"(["message","callback_query","inline_query"])";
+
+/// Telegram rejects a late answer to an inline query with 400 "query is too old". The bot stops
+/// trying this long after the answer is ready, which leaves room for the search and one round
+/// trip.
+/// NOTE: the Bot API documentation states no window; 10 s is the value bot authors report.
+constexpr auto inline_answer_window = 8s;
+
+/// Bound on one answerInlineQuery or answerCallbackQuery call.
+constexpr auto answer_timeout = 10s;
+
+/// Pause before an answer is sent again after a network error or a 5xx.
+constexpr auto answer_retry_delay = 250ms;
+
+/// Connections that send inline answers, beside the ones that send chat messages, so that a
+/// slow answer holds up neither chat replies nor the other answers.
+constexpr std::size_t answer_connections = 2;
+
+/// Attempts of setMyCommands at start-up; the bot runs without its command menu when all fail.
+constexpr int max_command_attempts = 3;
+
+/// Inline answers may be cached by Telegram for this long, for every user, because results do
+/// not depend on who asks (is_personal false).
+constexpr int inline_cache_seconds = 300;
+
+/// Shown to the user who pressed a button when the message could not be edited.
+constexpr std::string_view edit_failed_text =
+    "This message can no longer be changed; please send the search again.";
+
 /// Waits for a notification or a timeout. Several coroutines may wait at once; notify_all
 /// wakes them all. Used only on the I/O thread, so no locking is needed.
 class async_event {
@@ -161,6 +193,13 @@ struct pending_reply {
     bool migrated = false;       ///< already moved once to a supergroup
     int failed_attempts = 0;     ///< network errors and 5xx so far
     clock_type::duration retry_delay{};
+    std::size_t next_part = 0;  ///< index in reply.parts of the next message to send
+};
+
+/// An answer to an inline query or a button press that does not wait for a chat's turn.
+struct pending_answer {
+    outgoing_reply reply;
+    clock_type::time_point deadline;  ///< give up after this
 };
 
 /// Replies of one chat, kept in the order its messages arrived so that they are sent in
@@ -177,6 +216,7 @@ struct send_outcome {
     enum class kind {
         done,       ///< sent, or dropped on purpose: the update is finished
         retry,      ///< to be sent again, not before `not_before`
+        next_part,  ///< a part is sent and more follow, each paced as a message of its own
         abandoned,  ///< left unsent because the bot is shutting down
     };
     kind result = kind::done;
@@ -206,16 +246,32 @@ public:
           offset_moved_(io.get_executor()),
           send_work_(io.get_executor()),
           send_abort_(io.get_executor()),
+          answer_work_(io.get_executor()),
           scheduler_(options.flood),
           flood_guard_(options.user_queries),
-          random_(std::random_device{}()) {}
+          random_(std::random_device{}()),
+          pages_(options.pages) {}
 
     asio::awaitable<int> run();
 
 private:
     asio::awaitable<bool> fetch_identity();
+    /// Publishes the bot's commands with setMyCommands, retrying a few times on errors.
+    asio::awaitable<void> publish_commands();
     asio::awaitable<void> poll_loop();
     asio::awaitable<void> send_loop();
+    /// Sends inline answers and chatless button answers as they come, outside flood pacing.
+    asio::awaitable<void> answer_loop();
+    /// Sends one answerInlineQuery or answerCallbackQuery, retrying until its deadline.
+    asio::awaitable<void> send_answer(bot_api_client& client, const pending_answer& answer);
+    /// Sends answerCallbackQuery once (twice after a network error) and logs what failed.
+    asio::awaitable<void> answer_callback(bot_api_client& client, const outgoing_reply& reply,
+                                          std::string_view text);
+    /// Sends the next part of a message reply.
+    asio::awaitable<send_outcome> send_message_part(bot_api_client& client,
+                                                    pending_reply& pending);
+    /// Edits the message whose button was pressed, then answers the button press.
+    asio::awaitable<send_outcome> send_edit(bot_api_client& client, pending_reply& pending);
     /// Makes one attempt to send a chat's next reply, and immediate resends that Telegram's
     /// 400 errors call for. Rate limits and failures come back as a retry time, so that the
     /// sender can serve other chats meanwhile.
@@ -225,10 +281,16 @@ private:
     /// Starts work on the updates in a getUpdates response body. Returns how many were new,
     /// or nothing when the body is not a usable {"ok":true,"result":[...]} object.
     std::optional<std::size_t> accept_updates(const std::string& body);
+    /// Starts work on parsed updates, in order, skipping those already in flight or finished.
+    /// Returns how many were new.
+    std::size_t accept_parsed_updates(std::vector<parsed_update>& updates);
+    /// Queues an answer that needs no search and no chat turn.
+    void queue_answer(outgoing_reply reply);
     /// Runs user_flood_guard on a text message. Returns true when it goes on to the search.
     bool admit_query(const parsed_update& update);
-    /// Tells whether the bot would reply to `message`: any private message, and in groups only
-    /// its own commands. The workers decide the same way again when they build the reply.
+    /// Tells whether the bot would reply to `message`: any private message, and in groups its
+    /// own commands, commands without a bot name and replies to the bot's messages. The
+    /// workers decide the same way again when they build the reply.
     bool addressed_to_bot(const incoming_message& message) const;
     void log_skipped_update(const parsed_update& update);
     /// Logs a warning about the updates of a getUpdates response at most once per
@@ -253,18 +315,22 @@ private:
     async_event offset_moved_;
     async_event send_work_;
     async_event send_abort_;  ///< ends the senders' waits when they must stop
+    async_event answer_work_;  ///< an answer was queued
     send_scheduler scheduler_;
     user_flood_guard flood_guard_;
     std::minstd_rand random_;
     repeat_limiter repeated_warnings_{repeated_warning_interval};
 
     std::string bot_username_;
+    std::int64_t bot_id_ = 0;
+    page_store pages_;  ///< searches behind pagination buttons; workers use it too
     std::unique_ptr<search_service> service_;
     offset_tracker tracker_;
     simdjson::dom::parser json_parser_;  ///< for getMe
     update_parser update_parser_;
 
     std::vector<incoming_message> unqueued_;  ///< received, waiting for room in the ring
+    std::deque<pending_answer> answers_;      ///< inline and chatless answers to send
     std::map<std::int64_t, chat_queue> chats_;
     /// Groups that became supergroups: old chat id to new chat id.
     std::map<std::int64_t, std::int64_t> migrated_chats_;
@@ -311,6 +377,7 @@ void telegram_bot::request_stop(const char* reason) {
     stop_requested_.notify_all();
     offset_moved_.notify_all();
     send_work_.notify_all();
+    answer_work_.notify_all();
 }
 
 clock_type::duration telegram_bot::next_retry_delay(clock_type::duration& delay) {
@@ -333,19 +400,32 @@ asio::awaitable<int> telegram_bot::run() {
         co_return stopping_ ? 0 : 1;
     }
 
+    reply_settings settings;
+    settings.bot_username = bot_username_;
+    settings.bot_id = bot_id_;
+    settings.page_size = options_.page_size;
+    settings.pages = &pages_;
     service_ = std::make_unique<search_service>(
-        index_, bot_username_, options_.workers, options_.ring_capacity,
+        index_, std::move(settings), options_.workers, options_.ring_capacity,
         [this](outgoing_reply reply) {
             asio::post(io_,
                        [this, reply = std::move(reply)]() mutable { on_reply(std::move(reply)); });
         });
-    spdlog::info("started {} search workers; polling getUpdates with a {} s timeout",
-                 service_->worker_count(), options_.poll_timeout.count());
+    spdlog::info(
+        "started {} search workers and 1 inline query worker; polling getUpdates with a {} s "
+        "timeout; {} results per page, result pages expire {} s after their last use (at most "
+        "{} kept)",
+        service_->worker_count(), options_.poll_timeout.count(), options_.page_size,
+        options_.pages.expiry.count(), options_.pages.capacity);
 
     const auto executor = io_.get_executor();
+    asio::co_spawn(executor, publish_commands(), asio::detached);
     asio::co_spawn(executor, poll_loop(), asio::detached);
     for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.send_connections); ++i) {
         asio::co_spawn(executor, send_loop(), asio::detached);
+    }
+    for (std::size_t i = 0; i < answer_connections; ++i) {
+        asio::co_spawn(executor, answer_loop(), asio::detached);
     }
 
     while (!stopping_) {
@@ -379,6 +459,7 @@ asio::awaitable<int> telegram_bot::run() {
 
     senders_done_ = true;
     send_work_.notify_all();
+    answer_work_.notify_all();
     send_abort_.notify_all();
     for (bot_api_client* client : send_clients_) {
         client->cancel();
@@ -420,6 +501,7 @@ asio::awaitable<bool> telegram_bot::fetch_identity() {
                 root["result"]["username"].get(username) == simdjson::SUCCESS &&
                 root["result"]["id"].get(id) == simdjson::SUCCESS) {
                 bot_username_ = std::string(username);
+                bot_id_ = id;
                 spdlog::info("connected to the Bot API as @{} (bot id {})", bot_username_, id);
                 co_return true;
             }
@@ -458,8 +540,9 @@ asio::awaitable<void> telegram_bot::poll_loop() {
         }
 
         const std::string request =
-            fmt::format(R"({{"offset":{},"timeout":{},"limit":{},"allowed_updates":["message"]}})",
-                        tracker_.offset(), options_.poll_timeout.count(), max_updates_per_poll);
+            fmt::format(R"({{"offset":{},"timeout":{},"limit":{},"allowed_updates":{}}})",
+                        tracker_.offset(), options_.poll_timeout.count(), max_updates_per_poll,
+                        allowed_updates_json);
         const auto started = clock_type::now();
         const api_result result = co_await poll_client_.call(
             "getUpdates", request, options_.poll_timeout + poll_read_margin);
@@ -568,8 +651,12 @@ std::optional<std::size_t> telegram_bot::accept_updates(const std::string& body)
                                             "updates without a numeric update_id"));
     }
 
+    return accept_parsed_updates(batch.updates);
+}
+
+std::size_t telegram_bot::accept_parsed_updates(std::vector<parsed_update>& updates) {
     std::size_t fresh = 0;
-    for (parsed_update& update : batch.updates) {
+    for (parsed_update& update : updates) {
         if (!tracker_.begin(update.update_id)) {
             continue;  // still in flight, or finished and not yet confirmed
         }
@@ -579,11 +666,45 @@ std::optional<std::size_t> telegram_bot::accept_updates(const std::string& body)
             finish(update.update_id);
             continue;
         }
-        if (!admit_query(update)) {
-            continue;
-        }
         incoming_message& incoming = update.message;
-        spdlog::debug("received update {} in chat {}", incoming.update_id, incoming.chat_id);
+        switch (incoming.type) {
+            case incoming_message::kind::message:
+                if (!admit_query(update)) {
+                    continue;
+                }
+                spdlog::debug("received update {} in chat {}", incoming.update_id,
+                              incoming.chat_id);
+                break;
+            case incoming_message::kind::callback_query:
+                spdlog::debug("received button press {} in chat {}", incoming.update_id,
+                              incoming.chat_id);
+                if (incoming.chat_id == 0) {
+                    // The bot sends buttons only with chat messages, so a button on a message
+                    // sent in inline mode is not one of its own. It is answered at once.
+                    outgoing_reply answer;
+                    answer.type = outgoing_reply::kind::callback_answer;
+                    answer.update_id = incoming.update_id;
+                    answer.callback_query_id = incoming.query_id;
+                    answer.callback_text = "This button does not belong to a search of mine.";
+                    queue_answer(std::move(answer));
+                    continue;
+                }
+                break;
+            case incoming_message::kind::inline_query:
+                spdlog::debug("received inline query {}", incoming.update_id);
+                if (incoming.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+                    // An empty query is what a user has typed right after "@bot": answer with
+                    // no results at once rather than through a worker.
+                    outgoing_reply answer;
+                    answer.type = outgoing_reply::kind::inline_answer;
+                    answer.update_id = incoming.update_id;
+                    answer.inline_query_id = incoming.query_id;
+                    queue_answer(std::move(answer));
+                    continue;
+                }
+                unqueued_.push_back(std::move(incoming));
+                continue;
+        }
         chats_[incoming.chat_id].update_ids.push_back(incoming.update_id);
         unqueued_.push_back(std::move(incoming));
     }
@@ -656,10 +777,11 @@ bool telegram_bot::addressed_to_bot(const incoming_message& message) const {
     if (message.chat_type == "private") {
         return true;
     }
-    // In groups the bot replies only to its commands: "/command" or "/command@ThisBot".
+    // In groups the bot replies only to its commands, "/command" or "/command@ThisBot", and
+    // to replies to its own messages.
     const std::string_view text = message.text;
     if (!text.starts_with('/')) {
-        return false;
+        return bot_id_ != 0 && message.reply_to_user_id == bot_id_;
     }
     const std::string_view command = text.substr(0, text.find_first_of(" \t\n"));
     const std::size_t at = command.find('@');
@@ -712,6 +834,14 @@ bool telegram_bot::admit_query(const parsed_update& update) {
 }
 
 void telegram_bot::on_reply(outgoing_reply reply) {
+    if (reply.type == outgoing_reply::kind::inline_answer ||
+        (reply.type == outgoing_reply::kind::callback_answer && reply.chat_id == 0)) {
+        queue_answer(std::move(reply));
+        return;
+    }
+    if (reply.type == outgoing_reply::kind::message && reply.parts.empty() && !reply.html.empty()) {
+        reply.parts = split_html_message(reply.html);
+    }
     const std::int64_t chat_id = reply.chat_id;
     const std::int64_t update_id = reply.update_id;
     pending_reply pending;
@@ -731,7 +861,8 @@ void telegram_bot::pump_chat(std::int64_t chat_id) {
         if (ready == chat.ready.end()) {
             break;
         }
-        if (ready->second.reply.html.empty()) {
+        const outgoing_reply& reply = ready->second.reply;
+        if (reply.type == outgoing_reply::kind::message && reply.parts.empty()) {
             finish(ready->first);
             chat.ready.erase(ready);
             chat.update_ids.pop_front();
@@ -782,6 +913,7 @@ asio::awaitable<void> telegram_bot::send_loop() {
                 finish(update_id);
                 break;
             case send_outcome::kind::retry:
+            case send_outcome::kind::next_part:
                 // The reply stays at the head of its chat, so later replies keep waiting.
                 chat.ready.insert(std::move(node));
                 chat.scheduled = true;
@@ -804,14 +936,51 @@ asio::awaitable<send_outcome> telegram_bot::send_reply(bot_api_client& client,
         migrated != migrated_chats_.end()) {
         reply.chat_id = migrated->second;
     }
+    switch (reply.type) {
+        case outgoing_reply::kind::edit:
+            co_return co_await send_edit(client, pending);
+        case outgoing_reply::kind::callback_answer:
+            co_await answer_callback(client, reply, reply.callback_text);
+            co_return send_outcome{};
+        case outgoing_reply::kind::message:
+        case outgoing_reply::kind::inline_answer:  // on_reply routes these elsewhere
+            break;
+    }
+    co_return co_await send_message_part(client, pending);
+}
+
+/// Returns the reply_markup object of a one-row inline keyboard.
+boost::json::object keyboard_markup(const std::vector<inline_button>& buttons) {
+    boost::json::array row;
+    for (const inline_button& button : buttons) {
+        boost::json::object item;
+        item["text"] = button.text;
+        item["callback_data"] = button.callback_data;
+        row.push_back(std::move(item));
+    }
+    boost::json::array rows;
+    rows.push_back(std::move(row));
+    boost::json::object markup;
+    markup["inline_keyboard"] = std::move(rows);
+    return markup;
+}
+
+asio::awaitable<send_outcome> telegram_bot::send_message_part(bot_api_client& client,
+                                                              pending_reply& pending) {
+    outgoing_reply& reply = pending.reply;
     while (!forced_ && !senders_done_) {
+        const std::string& part = reply.parts[pending.next_part];
+        const bool last_part = pending.next_part + 1 == reply.parts.size();
         boost::json::object request;
         request["chat_id"] = reply.chat_id;
         if (pending.as_plain_text) {
-            request["text"] = html_to_plain_text(reply.html);
+            request["text"] = html_to_plain_text(part);
         } else {
-            request["text"] = reply.html;
+            request["text"] = part;
             request["parse_mode"] = "HTML";
+        }
+        if (last_part && !reply.buttons.empty()) {
+            request["reply_markup"] = keyboard_markup(reply.buttons);
         }
         boost::json::object link_preview;
         link_preview["is_disabled"] = true;
@@ -827,8 +996,16 @@ asio::awaitable<send_outcome> telegram_bot::send_reply(bot_api_client& client,
         const api_result result =
             co_await client.call("sendMessage", std::move(body), send_timeout);
         if (result.ok()) {
-            spdlog::debug("sent reply to update {} in chat {}", reply.update_id, reply.chat_id);
-            co_return send_outcome{};
+            spdlog::debug("sent part {} of {} of the reply to update {} in chat {}",
+                          pending.next_part + 1, reply.parts.size(), reply.update_id,
+                          reply.chat_id);
+            if (last_part) {
+                co_return send_outcome{};
+            }
+            ++pending.next_part;
+            pending.failed_attempts = 0;
+            pending.retry_delay = {};
+            co_return send_outcome{send_outcome::kind::next_part, clock_type::now()};
         }
         if (result.kind == api_result::status::cancelled) {
             break;
@@ -881,6 +1058,261 @@ asio::awaitable<send_outcome> telegram_bot::send_reply(bot_api_client& client,
     co_return send_outcome{send_outcome::kind::abandoned, {}};
 }
 
+asio::awaitable<send_outcome> telegram_bot::send_edit(bot_api_client& client,
+                                                      pending_reply& pending) {
+    outgoing_reply& reply = pending.reply;
+    while (!forced_ && !senders_done_) {
+        boost::json::object request;
+        request["chat_id"] = reply.chat_id;
+        request["message_id"] = reply.message_id;
+        if (pending.as_plain_text) {
+            request["text"] = html_to_plain_text(reply.html);
+        } else {
+            request["text"] = reply.html;
+            request["parse_mode"] = "HTML";
+        }
+        boost::json::object link_preview;
+        link_preview["is_disabled"] = true;
+        request["link_preview_options"] = std::move(link_preview);
+        if (!reply.buttons.empty()) {
+            request["reply_markup"] = keyboard_markup(reply.buttons);
+        }
+        const api_result result =
+            co_await client.call("editMessageText", boost::json::serialize(request), send_timeout);
+        if (result.kind == api_result::status::cancelled) {
+            break;
+        }
+        // A button pressed twice asks for the page the message already shows.
+        const bool not_modified = result.kind == api_result::status::api_error &&
+                                  result.error_code == 400 &&
+                                  result.description.find("message is not modified") !=
+                                      std::string::npos;
+        if (result.ok() || not_modified) {
+            spdlog::debug("edited message {} in chat {} for update {}{}", reply.message_id,
+                          reply.chat_id, reply.update_id, not_modified ? " (not modified)" : "");
+            co_await answer_callback(client, reply, "");
+            co_return send_outcome{};
+        }
+        if (result.kind == api_result::status::api_error) {
+            if (result.error_code == 429) {
+                const auto wait = std::min<clock_type::duration>(
+                    std::chrono::seconds(std::max(1, result.retry_after)), max_retry_after);
+                spdlog::warn(
+                    "editMessageText in chat {} rate limited (429, retry_after {} s); editing "
+                    "again in {} s while other chats go on",
+                    reply.chat_id, result.retry_after,
+                    std::chrono::duration_cast<std::chrono::seconds>(wait).count());
+                co_return send_outcome{send_outcome::kind::retry, clock_type::now() + wait};
+            }
+            if (result.error_code == 400 && !pending.as_plain_text &&
+                result.description.find("can't parse entities") != std::string::npos) {
+                spdlog::warn(
+                    "Telegram could not parse the HTML of the edit for update {} ({}); editing "
+                    "as plain text",
+                    reply.update_id, result.description);
+                pending.as_plain_text = true;
+                continue;
+            }
+            if (result.error_code >= 400 && result.error_code < 500) {
+                // The message was deleted, is too old to edit, or the bot left the chat.
+                spdlog::info("could not edit message {} in chat {} for update {}: {} {}",
+                             reply.message_id, reply.chat_id, reply.update_id, result.error_code,
+                             result.description);
+                co_await answer_callback(client, reply, edit_failed_text);
+                co_return send_outcome{};
+            }
+        }
+        const send_outcome outcome = retry_later(pending, result);
+        if (outcome.result == send_outcome::kind::done) {
+            co_await answer_callback(client, reply, edit_failed_text);
+        }
+        co_return outcome;
+    }
+    spdlog::warn("left the edit for update {} in chat {} undone: shutting down", reply.update_id,
+                 reply.chat_id);
+    co_return send_outcome{send_outcome::kind::abandoned, {}};
+}
+
+asio::awaitable<void> telegram_bot::answer_callback(bot_api_client& client,
+                                                    const outgoing_reply& reply,
+                                                    std::string_view text) {
+    boost::json::object request;
+    request["callback_query_id"] = reply.callback_query_id;
+    if (!text.empty()) {
+        request["text"] = text;
+    }
+    const std::string body = boost::json::serialize(request);
+    for (int attempt = 0; attempt < 2 && !forced_; ++attempt) {
+        const api_result result = co_await client.call("answerCallbackQuery", body, answer_timeout);
+        if (result.ok()) {
+            spdlog::debug("answered button press {}", reply.update_id);
+            co_return;
+        }
+        if (result.kind == api_result::status::cancelled) {
+            co_return;
+        }
+        if (result.kind == api_result::status::api_error && result.error_code < 500) {
+            if (result.description.find("query is too old") != std::string::npos) {
+                // The answer came too late, and Telegram no longer accepts one.
+                spdlog::debug("button press {} expired before it was answered", reply.update_id);
+            } else {
+                spdlog::warn("answerCallbackQuery for update {} failed: {} {}", reply.update_id,
+                             result.error_code, result.description);
+            }
+            co_return;
+        }
+        spdlog::warn("answerCallbackQuery for update {} failed: {}{}", reply.update_id,
+                     result.description, attempt == 0 ? "; trying once more" : "");
+    }
+}
+
+void telegram_bot::queue_answer(outgoing_reply reply) {
+    answers_.push_back(pending_answer{std::move(reply), clock_type::now() + inline_answer_window});
+    answer_work_.notify_all();
+}
+
+asio::awaitable<void> telegram_bot::answer_loop() {
+    bot_api_client client(io_.get_executor(), options_.endpoint);
+    send_clients_.push_back(&client);
+    while (!senders_done_) {
+        if (answers_.empty()) {
+            co_await answer_work_.wait_for(1s);
+            continue;
+        }
+        const pending_answer answer = std::move(answers_.front());
+        answers_.pop_front();
+        co_await send_answer(client, answer);
+        finish(answer.reply.update_id);
+    }
+    std::erase(send_clients_, &client);
+}
+
+asio::awaitable<void> telegram_bot::send_answer(bot_api_client& client,
+                                                const pending_answer& answer) {
+    const outgoing_reply& reply = answer.reply;
+    if (reply.type == outgoing_reply::kind::callback_answer) {
+        co_await answer_callback(client, reply, reply.callback_text);
+        co_return;
+    }
+
+    boost::json::array results;
+    for (const inline_article& article : reply.articles) {
+        boost::json::object content;
+        content["message_text"] = article.message_html;
+        content["parse_mode"] = "HTML";
+        boost::json::object link_preview;
+        link_preview["is_disabled"] = true;
+        content["link_preview_options"] = std::move(link_preview);
+        boost::json::object result;
+        result["type"] = "article";
+        result["id"] = article.id;
+        result["title"] = article.title;
+        result["input_message_content"] = std::move(content);
+        if (!article.description.empty()) {
+            result["description"] = article.description;
+        }
+        if (!article.url.empty()) {
+            result["url"] = article.url;
+        }
+        results.push_back(std::move(result));
+    }
+    boost::json::object request;
+    request["inline_query_id"] = reply.inline_query_id;
+    request["results"] = std::move(results);
+    request["cache_time"] = inline_cache_seconds;
+    request["is_personal"] = false;
+    request["next_offset"] = reply.next_offset;
+    const std::string body = boost::json::serialize(request);
+
+    while (!forced_ && !senders_done_) {
+        const auto remaining = answer.deadline - clock_type::now();
+        if (remaining <= clock_type::duration::zero()) {
+            spdlog::warn("dropped the answer to inline query {}: not sent within {} s",
+                         reply.update_id,
+                         std::chrono::duration_cast<std::chrono::seconds>(inline_answer_window)
+                             .count());
+            co_return;
+        }
+        const auto timeout = std::min<clock_type::duration>(remaining, answer_timeout);
+        const api_result result = co_await client.call(
+            "answerInlineQuery", body,
+            std::max(std::chrono::milliseconds(1),
+                     std::chrono::duration_cast<std::chrono::milliseconds>(timeout)));
+        if (result.ok()) {
+            spdlog::debug("answered inline query {} with {} results", reply.update_id,
+                          reply.articles.size());
+            co_return;
+        }
+        if (result.kind == api_result::status::cancelled) {
+            co_return;
+        }
+        if (result.kind == api_result::status::api_error) {
+            if (result.error_code == 400 &&
+                result.description.find("query is too old") != std::string::npos) {
+                // Telegram gave up on the query: the user typed on or waited more than 10 s.
+                spdlog::debug("inline query {} expired before it was answered", reply.update_id);
+                co_return;
+            }
+            if (result.error_code == 429 && std::chrono::seconds(result.retry_after) < remaining) {
+                spdlog::warn("answerInlineQuery rate limited (429, retry_after {} s); retrying",
+                             result.retry_after);
+                co_await sleep(std::chrono::seconds(result.retry_after));
+                continue;
+            }
+            if (result.error_code < 500) {
+                spdlog::warn("dropped the answer to inline query {}: {} {}", reply.update_id,
+                             result.error_code, result.description);
+                co_return;
+            }
+        }
+        spdlog::warn("answerInlineQuery for update {} failed: {}; retrying", reply.update_id,
+                     result.description);
+        co_await sleep(answer_retry_delay);
+    }
+}
+
+asio::awaitable<void> telegram_bot::publish_commands() {
+    // Telegram shows these in the command menu. Descriptions are 1..256 characters.
+    boost::json::array commands;
+    for (const auto& [command, description] :
+         {std::pair{"search", "Search the documents: /search words"},
+          std::pair{"help", "How to search here, in groups and inline"},
+          std::pair{"about", "What this bot searches"}}) {
+        boost::json::object item;
+        item["command"] = command;
+        item["description"] = description;
+        commands.push_back(std::move(item));
+    }
+    boost::json::object request;
+    request["commands"] = std::move(commands);
+    const std::string body = boost::json::serialize(request);
+
+    bot_api_client client(io_.get_executor(), options_.endpoint);
+    send_clients_.push_back(&client);
+    clock_type::duration delay{};
+    for (int attempt = 1; attempt <= max_command_attempts && !stopping_; ++attempt) {
+        const api_result result = co_await client.call("setMyCommands", body, send_timeout);
+        if (result.ok()) {
+            spdlog::info("published the bot's commands: /search, /help, /about");
+            break;
+        }
+        if (result.kind == api_result::status::cancelled) {
+            break;
+        }
+        const bool last = attempt == max_command_attempts ||
+                          (result.kind == api_result::status::api_error &&
+                           result.error_code >= 400 && result.error_code < 500);
+        spdlog::warn("setMyCommands failed: {}{}", result.description,
+                     last ? "; Telegram clients will show no command menu"
+                          : "; trying again");
+        if (last) {
+            break;
+        }
+        co_await sleep(next_retry_delay(delay));
+    }
+    std::erase(send_clients_, &client);
+}
+
 send_outcome telegram_bot::retry_later(pending_reply& pending, const api_result& result) {
     const outgoing_reply& reply = pending.reply;
     if (++pending.failed_attempts >= max_send_attempts) {
@@ -897,8 +1329,9 @@ send_outcome telegram_bot::retry_later(pending_reply& pending, const api_result&
 
 asio::awaitable<void> telegram_bot::confirm_offset() {
     const std::int64_t offset = tracker_.offset();
-    const std::string request = fmt::format(
-        R"({{"offset":{},"timeout":0,"limit":1,"allowed_updates":["message"]}})", offset);
+    const std::string request =
+        fmt::format(R"({{"offset":{},"timeout":0,"limit":1,"allowed_updates":{}}})", offset,
+                    allowed_updates_json);
     const api_result result = co_await poll_client_.call("getUpdates", request, confirm_timeout);
     if (result.ok()) {
         spdlog::info("confirmed updates up to offset {}", offset);

@@ -3,6 +3,8 @@
 #include "app/bot_api_client.hpp"
 #include "app/send_scheduler.hpp"
 #include "app/user_flood_guard.hpp"
+#include "core/bot_replies.hpp"
+#include "core/reply_pages.hpp"
 #include "core/search_index.hpp"
 
 #include <chrono>
@@ -26,11 +28,17 @@ struct telegram_options {
     flood_limits flood;
     /// Queries one user may send before further ones are dropped with a notice.
     user_query_limits user_queries;
+    /// Results per page of a reply, 1 to max_results_per_page.
+    std::size_t page_size = results_per_reply;
+    /// Expiry and capacity of the searches behind pagination buttons.
+    page_store_limits pages;
 };
 
-/// Serves the bot until SIGTERM or SIGINT: getMe, then long-polls getUpdates, searches every
-/// text message on the worker pool and sends the replies through the flood scheduler. Returns the
-/// process exit code: 0 after an orderly stop, 1 when the Bot API rejects the token.
+/// Serves the bot until SIGTERM or SIGINT: getMe and setMyCommands, then long-polls getUpdates,
+/// searches every text message, button press and inline query on the worker pool, and sends
+/// messages and edits through the flood scheduler. Inline answers and button answers without a
+/// chat skip the scheduler, because they are not chat messages. Returns the process exit code:
+/// 0 after an orderly stop, 1 when the Bot API rejects the token.
 int run_telegram_bot(std::shared_ptr<const search_index> index, const telegram_options& options);
 
 }  // namespace tgsearch

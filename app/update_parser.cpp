@@ -25,16 +25,10 @@ std::string update_type(simdjson::dom::object update) {
     return "(none)";
 }
 
-parsed_update parse_one(simdjson::dom::object update, std::int64_t update_id) {
-    parsed_update out;
-    out.update_id = update_id;
+// Each parse_* function reads one update type into `out`, whose update_id is set, and returns
+// it with the kind and, unless it is answerable, the reason.
 
-    simdjson::dom::element message_element;
-    if (update["message"].get(message_element) != simdjson::SUCCESS) {
-        out.type = parsed_update::kind::ignored;
-        out.reason = "unexpected update type \"" + update_type(update) + "\"";
-        return out;
-    }
+parsed_update parse_message(simdjson::dom::element message_element, parsed_update out) {
     simdjson::dom::object message;
     if (message_element.get(message) != simdjson::SUCCESS) {
         out.reason = "\"message\" is not an object";
@@ -42,7 +36,6 @@ parsed_update parse_one(simdjson::dom::object update, std::int64_t update_id) {
     }
 
     incoming_message& incoming = out.message;
-    incoming.update_id = update_id;
     std::string_view chat_type;
     if (message["chat"]["id"].get(incoming.chat_id) != simdjson::SUCCESS ||
         message["chat"]["type"].get(chat_type) != simdjson::SUCCESS ||
@@ -77,9 +70,134 @@ parsed_update parse_one(simdjson::dom::object update, std::int64_t update_id) {
     if (message["from"]["id"].get(out.user_id) != simdjson::SUCCESS) {
         out.user_id = incoming.chat_id;
     }
+    simdjson::dom::element replied;
+    if (message["reply_to_message"].get(replied) == simdjson::SUCCESS) {
+        // The author is optional: a reply to a channel post or to a deleted account has none.
+        std::int64_t author = 0;
+        if (replied["from"]["id"].get(author) == simdjson::SUCCESS) {
+            incoming.reply_to_user_id = author;
+        }
+    }
+    incoming.user_id = out.user_id;
     incoming.chat_type = std::string(chat_type);
     incoming.text = std::string(text);
     out.type = parsed_update::kind::message;
+    return out;
+}
+
+parsed_update parse_callback_query(simdjson::dom::element element, parsed_update out) {
+    simdjson::dom::object query;
+    if (element.get(query) != simdjson::SUCCESS) {
+        out.reason = "\"callback_query\" is not an object";
+        return out;
+    }
+    incoming_message& incoming = out.message;
+    incoming.type = incoming_message::kind::callback_query;
+    std::string_view id;
+    if (query["id"].get(id) != simdjson::SUCCESS || id.empty() ||
+        query["from"]["id"].get(out.user_id) != simdjson::SUCCESS) {
+        out.reason = "callback_query lacks a string id or from.id";
+        return out;
+    }
+
+    // Buttons of games have no data; they are answered like any unknown button.
+    simdjson::dom::element data_element;
+    std::string_view data;
+    if (query["data"].get(data_element) == simdjson::SUCCESS) {
+        if (data_element.get(data) != simdjson::SUCCESS) {
+            out.reason = "callback_query data is not a string";
+            return out;
+        }
+        if (data.size() > max_callback_data_bytes) {
+            out.reason = "callback_query data of " + std::to_string(data.size()) +
+                         " bytes exceeds Telegram's limit of " +
+                         std::to_string(max_callback_data_bytes) + " bytes";
+            return out;
+        }
+    }
+
+    // Without "message" the button belongs to a message sent in inline mode, which the bot
+    // cannot edit by chat and message id.
+    simdjson::dom::element message;
+    if (query["message"].get(message) == simdjson::SUCCESS) {
+        if (message["chat"]["id"].get(incoming.chat_id) != simdjson::SUCCESS ||
+            message["message_id"].get(incoming.message_id) != simdjson::SUCCESS) {
+            out.reason = "callback_query message lacks chat.id or message_id";
+            return out;
+        }
+        std::string_view chat_type;
+        if (message["chat"]["type"].get(chat_type) == simdjson::SUCCESS) {
+            incoming.chat_type = std::string(chat_type);
+        }
+    }
+    incoming.user_id = out.user_id;
+    incoming.query_id = std::string(id);
+    incoming.text = std::string(data);
+    out.type = parsed_update::kind::message;
+    return out;
+}
+
+parsed_update parse_inline_query(simdjson::dom::element element, parsed_update out) {
+    simdjson::dom::object query;
+    if (element.get(query) != simdjson::SUCCESS) {
+        out.reason = "\"inline_query\" is not an object";
+        return out;
+    }
+    incoming_message& incoming = out.message;
+    incoming.type = incoming_message::kind::inline_query;
+    std::string_view id;
+    std::string_view text;
+    std::string_view offset;
+    if (query["id"].get(id) != simdjson::SUCCESS || id.empty() ||
+        query["from"]["id"].get(out.user_id) != simdjson::SUCCESS ||
+        query["query"].get(text) != simdjson::SUCCESS ||
+        query["offset"].get(offset) != simdjson::SUCCESS) {
+        out.reason = "inline_query lacks a string id, query or offset, or from.id";
+        return out;
+    }
+
+    if (text.size() > max_inline_query_bytes) {
+        out.reason = "inline query of " + std::to_string(utf8_length(text)) +
+                     " characters exceeds Telegram's limit of " +
+                     std::to_string(max_inline_query_characters) + " characters";
+        return out;
+    }
+    if (offset.size() > max_inline_offset_size) {
+        out.reason = "inline query offset of " + std::to_string(offset.size()) +
+                     " bytes exceeds Telegram's limit of " +
+                     std::to_string(max_inline_offset_size) + " bytes";
+        return out;
+    }
+
+    std::string_view chat_type;
+    if (query["chat_type"].get(chat_type) == simdjson::SUCCESS) {
+        incoming.chat_type = std::string(chat_type);
+    }
+    incoming.user_id = out.user_id;
+    incoming.query_id = std::string(id);
+    incoming.text = std::string(text);
+    incoming.offset = std::string(offset);
+    out.type = parsed_update::kind::message;
+    return out;
+}
+
+parsed_update parse_one(simdjson::dom::object update, std::int64_t update_id) {
+    parsed_update out;
+    out.update_id = update_id;
+    out.message.update_id = update_id;
+
+    simdjson::dom::element element;
+    if (update["message"].get(element) == simdjson::SUCCESS) {
+        return parse_message(element, std::move(out));
+    }
+    if (update["callback_query"].get(element) == simdjson::SUCCESS) {
+        return parse_callback_query(element, std::move(out));
+    }
+    if (update["inline_query"].get(element) == simdjson::SUCCESS) {
+        return parse_inline_query(element, std::move(out));
+    }
+    out.type = parsed_update::kind::ignored;
+    out.reason = "unexpected update type \"" + update_type(update) + "\"";
     return out;
 }
 

@@ -1,9 +1,11 @@
 #pragma once
 
-// Turns a getUpdates response body into the text messages the bot replies to, one update at
-// a time, so that one malformed or unexpected update never holds back the others.
+// Turns a getUpdates response body into the text messages, button presses and inline queries
+// the bot answers, one update at a time, so that one malformed or unexpected update never holds
+// back the others.
 
 #include "core/bot_messages.hpp"
+#include "core/reply_pages.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -21,10 +23,23 @@ constexpr std::size_t max_incoming_text_characters = 4096;
 /// longer text did not come from Telegram, and its update is malformed.
 constexpr std::size_t max_incoming_text_bytes = max_incoming_text_characters * 4;
 
+/// Telegram's limit on the text of an inline query, in characters.
+constexpr std::size_t max_inline_query_characters = 256;
+
+/// Maximum UTF-8 size of an inline query in bytes, for the same reason as
+/// max_incoming_text_bytes.
+constexpr std::size_t max_inline_query_bytes = max_inline_query_characters * 4;
+
+/// Telegram's limit on an inline query's offset, in bytes. The limit on callback_data is
+/// max_callback_data_bytes.
+constexpr std::size_t max_inline_offset_size = 64;
+
 /// One update of a getUpdates response.
 struct parsed_update {
     enum class kind {
-        message,    ///< a text message to answer; `message` and `user_id` are set
+        /// an update to answer: a text message, a button press (callback_query) or an inline
+        /// query, as `message.type` shows; `message` and `user_id` are set
+        message,
         ignored,    ///< a valid update the bot does not answer (another type, or no text)
         malformed,  ///< an update that breaks the Bot API's schema or Telegram's limits
     };
@@ -32,8 +47,8 @@ struct parsed_update {
     kind type = kind::malformed;
     std::int64_t update_id = 0;
     incoming_message message;
-    /// Sender of the message ("from.id"), or the chat id when the message has no sender, as
-    /// for posts on behalf of a channel.
+    /// Sender of the message, button press or inline query ("from.id"), or the chat id when
+    /// a message has no sender, as for posts on behalf of a channel.
     std::int64_t user_id = 0;
     /// Why the update is ignored or malformed, for the log; never contains message text.
     std::string reason;

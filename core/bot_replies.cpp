@@ -4,9 +4,14 @@
 #include "core/snippet.hpp"
 #include "core/text_normalizer.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +30,32 @@ constexpr std::size_t max_echo_chars = 64;
 /// telegram_max_message_chars: 5 * (160 + 240 + 8) plus a heading of at most ~100.
 constexpr std::size_t max_title_chars = 160;
 constexpr std::size_t max_snippet_chars = 240;
+
+/// A page that must fit one message keeps this much room for its heading, which echoes at
+/// most max_echo_chars of the query, and for each result's number and line breaks.
+constexpr std::size_t heading_reserve_chars = 200;
+constexpr std::size_t entry_overhead_chars = 10;
+
+/// Snippets shorter than this carry too little text to be worth their line.
+constexpr std::size_t min_snippet_chars = 16;
+
+/// search_index ranks at most this many hits, so no page or inline offset goes past it.
+constexpr std::size_t max_ranked_hits = 10'000;
+
+/// Budgets of an inline result: the title and description shown in the list, and the snippet
+/// in the message a user sends by picking it.
+constexpr std::size_t max_inline_title_chars = 100;
+constexpr std::size_t max_inline_description_chars = 200;
+constexpr std::size_t max_inline_snippet_chars = 600;
+
+/// An inline query's offset is a result index of at most this many digits.
+constexpr std::size_t max_offset_digits = 5;
+
+constexpr std::string_view expired_search_text = "This search has expired, send it again.";
+
+#ifndef TGSEARCH_VERSION
+#error "core/CMakeLists.txt defines TGSEARCH_VERSION from the project() version"
+#endif
 
 /// URLs longer than this are not linked, so that a hostile corpus cannot push the raw HTML past
 /// Telegram's 32768-byte limit on message text.
@@ -133,12 +164,91 @@ command_line parse_command(std::string_view text) {
     return result;
 }
 
+/// Returns `query` trimmed and cut to max_query_bytes. The cut drops the word it falls into, so
+/// that no fragment of it becomes a search term. The tokenizer decides what a word is, since it
+/// also splits at punctuation and at Unicode spaces.
+std::string_view cut_query(std::string_view query) {
+    query = trim(query);
+    if (query.size() <= max_query_bytes) {
+        return query;
+    }
+    const std::string_view whole = query;
+    query = query.substr(0, utf8_floor(query, max_query_bytes));
+    std::vector<token> tokens;
+    tokenize(whole.substr(0, std::min(whole.size(), query.size() + 64)), tokens);
+    for (const token& word : tokens) {
+        if (word.begin < query.size() && word.end > query.size()) {
+            return trim(query.substr(0, word.begin));
+        }
+    }
+    return query;
+}
+
+/// Renders a document's title as a link to its URL when it has a usable one, else in bold.
+std::string title_html(const document_view& doc, std::size_t max_chars) {
+    std::string html;
+    const std::string title = clip(trim(doc.title.empty() ? doc.id : doc.title), max_chars);
+    if (is_linkable(doc.url)) {
+        html += "<a href=\"";
+        append_html_escaped(html, doc.url);
+        html += "\">";
+        append_html_escaped(html, title);
+        html += "</a>";
+    } else {
+        html += "<b>";
+        append_html_escaped(html, title);
+        html += "</b>";
+    }
+    return html;
+}
+
+/// Parses an inline query offset: empty for the first page, else a result index.
+std::optional<std::size_t> parse_inline_offset(std::string_view offset) {
+    if (offset.empty()) {
+        return 0;
+    }
+    if (offset.size() > max_offset_digits) {
+        return std::nullopt;
+    }
+    std::size_t value = 0;
+    const auto [end, error] = std::from_chars(offset.data(), offset.data() + offset.size(), value);
+    if (error != std::errc() || end != offset.data() + offset.size() || value >= max_ranked_hits) {
+        return std::nullopt;
+    }
+    return value;
+}
+
 }  // namespace
 
+reply_builder::reply_builder(const search_index& index, reply_settings settings)
+    : index_(index), settings_(std::move(settings)) {
+    if (settings_.page_size == 0 || settings_.page_size > max_results_per_page) {
+        throw std::invalid_argument(fmt::format("invalid page size {}: expected 1 to {}",
+                                                settings_.page_size, max_results_per_page));
+    }
+}
+
 reply_builder::reply_builder(const search_index& index, std::string bot_username)
-    : index_(index), bot_username_(std::move(bot_username)) {}
+    : reply_builder(index, reply_settings{std::move(bot_username), 0, results_per_reply,
+                                          nullptr}) {}
 
 outgoing_reply reply_builder::reply_to(const incoming_message& message) const {
+    switch (message.type) {
+        case incoming_message::kind::callback_query:
+            return reply_to_button(message);
+        case incoming_message::kind::inline_query:
+            return reply_to_inline_query(message);
+        case incoming_message::kind::message:
+            break;
+    }
+    outgoing_reply reply = reply_to_text(message);
+    if (!reply.html.empty()) {
+        reply.parts = split_html_message(reply.html);
+    }
+    return reply;
+}
+
+outgoing_reply reply_builder::reply_to_text(const incoming_message& message) const {
     outgoing_reply reply;
     reply.update_id = message.update_id;
     reply.chat_id = message.chat_id;
@@ -154,17 +264,23 @@ outgoing_reply reply_builder::reply_to(const incoming_message& message) const {
 
     const std::string_view text = trim(message.text);
     const command_line command = parse_command(text);
-    if (!command.target.empty() && !equals_ignoring_case(command.target, bot_username_)) {
+    if (!command.target.empty() && !equals_ignoring_case(command.target, settings_.bot_username)) {
         return reply;  // a command for another bot in the same group
     }
 
     if (command.name.empty()) {
-        if (!is_private) {
+        // With privacy mode on, Telegram sends a group's replies to the bot's messages, and
+        // those continue a conversation with the bot.
+        const bool replies_to_bot =
+            settings_.bot_id != 0 && message.reply_to_user_id == settings_.bot_id;
+        if (!is_private && !replies_to_bot) {
             return reply;  // ordinary group chatter
         }
-        reply.html = command.argument.empty()
-                         ? std::string("Send me a few words and I will search for them.")
-                         : render_search(command.argument);
+        if (command.argument.empty()) {
+            reply.html = "Send me a few words and I will search for them.";
+        } else {
+            render_search_reply(command.argument, message.chat_id, reply);
+        }
         return reply;
     }
     // Telegram clients send commands as typed, and users type /Start or /SEARCH too.
@@ -172,9 +288,16 @@ outgoing_reply reply_builder::reply_to(const incoming_message& message) const {
         reply.html = render_help();
         return reply;
     }
+    if (equals_ignoring_case(command.name, "about")) {
+        reply.html = render_about();
+        return reply;
+    }
     if (equals_ignoring_case(command.name, "search")) {
-        reply.html = command.argument.empty() ? std::string("Usage: <code>/search words</code>")
-                                              : render_search(command.argument);
+        if (command.argument.empty()) {
+            reply.html = "Usage: <code>/search words</code>";
+        } else {
+            render_search_reply(command.argument, message.chat_id, reply);
+        }
         return reply;
     }
     // An unknown command: in a group it is probably meant for another bot, unless it names us.
@@ -184,37 +307,136 @@ outgoing_reply reply_builder::reply_to(const incoming_message& message) const {
     return reply;
 }
 
-std::string reply_builder::render_search(std::string_view query) const {
-    query = trim(query);
-    if (query.size() > max_query_bytes) {
-        // Drop the word the cut falls into, so that no fragment of it becomes a search term.
-        // The tokenizer decides what a word is, since it also splits at punctuation and at
-        // Unicode spaces.
-        const std::string_view whole = query;
-        query = query.substr(0, utf8_floor(query, max_query_bytes));
-        std::vector<token> tokens;
-        tokenize(whole.substr(0, std::min(whole.size(), query.size() + 64)), tokens);
-        for (const token& word : tokens) {
-            if (word.begin < query.size() && word.end > query.size()) {
-                query = trim(query.substr(0, word.begin));
-                break;
-            }
-        }
+void reply_builder::render_search_reply(std::string_view query, std::int64_t chat_id,
+                                        outgoing_reply& reply) const {
+    query = cut_query(query);
+    if (settings_.pages == nullptr) {
+        reply.html = render_page(query, 0, true).html;
+        return;
     }
+    // A reply with buttons is edited in place when a button is pressed, so it must fit one
+    // message. A reply without buttons lists all results with full snippets, and may be
+    // split into several messages.
+    rendered_page page = render_page(query, 0, false);
+    if (!page.has_next) {
+        reply.html = std::move(page.html);
+        return;
+    }
+    page = render_page(query, 0, true);
+    const std::string key = settings_.pages->add(paged_search{chat_id, std::string(query)});
+    reply.buttons = page_buttons(key, 0, page);
+    reply.html = std::move(page.html);
+}
+
+outgoing_reply reply_builder::reply_to_button(const incoming_message& message) const {
+    outgoing_reply reply;
+    reply.update_id = message.update_id;
+    reply.chat_id = message.chat_id;
+    reply.callback_query_id = message.query_id;
+    reply.type = outgoing_reply::kind::callback_answer;
+
+    const std::optional<page_request> request = parse_page_callback_data(message.text);
+    std::optional<paged_search> search;
+    if (request && settings_.pages != nullptr && message.chat_id != 0 && message.message_id != 0) {
+        search = settings_.pages->find(request->key, message.chat_id);
+    }
+    if (!search) {
+        reply.callback_text = std::string(expired_search_text);
+        return reply;
+    }
+    const rendered_page page = render_page(search->query, request->page, true);
+    reply.type = outgoing_reply::kind::edit;
+    reply.message_id = message.message_id;
+    reply.html = page.html;
+    reply.buttons = page_buttons(request->key, request->page, page);
+    return reply;
+}
+
+outgoing_reply reply_builder::reply_to_inline_query(const incoming_message& message) const {
+    outgoing_reply reply;
+    reply.type = outgoing_reply::kind::inline_answer;
+    reply.update_id = message.update_id;
+    reply.inline_query_id = message.query_id;
+
+    const std::string_view query = cut_query(message.text);
+    const std::optional<std::size_t> offset = parse_inline_offset(message.offset);
+    if (query.empty() || !offset) {
+        // No results. Telegram sends back only offsets that the bot set, so an invalid one
+        // is not worth a search.
+        return reply;
+    }
+
+    const std::shared_ptr<const search_index> index = index_.snapshot();
+    search_options options;
+    options.offset = *offset;
+    // One more hit than a page shows whether another page follows.
+    options.limit = std::min(max_inline_results + 1, max_ranked_hits - *offset);
+    // The query is typed letter by letter, so its last word is usually unfinished.
+    options.prefix_last = true;
+    const search_result result = index->search(query, options);
+    const std::string_view searched =
+        result.corrections.empty() ? query : std::string_view(result.corrected_query);
+    const std::vector<std::string> terms = query_terms(searched);
+
+    const std::size_t shown = std::min(result.hits.size(), max_inline_results);
+    for (std::size_t i = 0; i < shown; ++i) {
+        const document_view doc = index->document_at(result.hits[i].doc);
+        inline_article article;
+        article.id = "d" + std::to_string(result.hits[i].doc);
+        article.title = clip(trim(doc.title.empty() ? doc.id : doc.title), max_inline_title_chars);
+        article.description = clip(
+            html_to_plain_text(make_snippet_html(doc.text, terms, max_inline_description_chars)),
+            max_inline_description_chars);
+        article.message_html = title_html(doc, max_title_chars);
+        const std::string snippet = make_snippet_html(doc.text, terms, max_inline_snippet_chars);
+        if (!snippet.empty()) {
+            article.message_html += "\n" + snippet;
+        }
+        if (is_linkable(doc.url)) {
+            article.url = std::string(doc.url);
+        }
+        reply.articles.push_back(std::move(article));
+    }
+    if (result.hits.size() > max_inline_results) {
+        reply.next_offset = std::to_string(*offset + max_inline_results);
+    }
+    return reply;
+}
+
+std::string reply_builder::render_search(std::string_view query) const {
+    return render_page(cut_query(query), 0, true).html;
+}
+
+reply_builder::rendered_page reply_builder::render_page(std::string_view query, std::size_t page,
+                                                        bool one_message) const {
+    const std::size_t page_size = settings_.page_size;
+    const std::size_t offset = std::min(page * page_size, max_ranked_hits);
+    rendered_page rendered;
 
     // One snapshot serves the search and the documents of its hits, even when a reload
     // replaces the index meanwhile.
     const std::shared_ptr<const search_index> index = index_.snapshot();
     search_options options;
-    options.limit = results_per_reply;
+    options.offset = offset;
+    // One more hit than a page shows whether another page follows.
+    options.limit = std::min(page_size + 1, max_ranked_hits - offset);
     const search_result result = index->search(query, options);
-    const std::vector<search_hit>& hits = result.hits;
-    std::string html;
+    std::vector<search_hit> hits = result.hits;
+    rendered.has_next = hits.size() > page_size;
+    if (hits.size() > page_size) {
+        hits.resize(page_size);
+    }
+    const std::size_t ranked = std::min(result.total_matches, max_ranked_hits);
+    rendered.page_count = std::max((ranked + page_size - 1) / page_size,
+                                   page + (rendered.has_next ? 2 : 1));
+    rendered.page_count_is_estimate = result.total_is_estimate;
+
+    std::string& html = rendered.html;
     if (hits.empty()) {
-        html += "Nothing found for <b>";
+        html += page == 0 ? "Nothing found for <b>" : "No more results for <b>";
         append_html_escaped(html, clip(query, max_echo_chars));
-        html += "</b>. Try other or fewer words.";
-        return html;
+        html += page == 0 ? "</b>. Try other or fewer words." : "</b>.";
+        return rendered;
     }
 
     // With a corrected word, the heading shows what was searched, and the snippets mark the
@@ -226,53 +448,87 @@ std::string reply_builder::render_search(std::string_view query) const {
     append_html_escaped(html, clip(searched, max_echo_chars));
     html += "</b>\n";
 
-    std::size_t rank = 0;
+    std::size_t snippet_chars = max_snippet_chars;
+    if (one_message) {
+        const std::size_t per_entry = (telegram_max_message_chars - heading_reserve_chars) /
+                                      page_size;
+        const std::size_t fixed = max_title_chars + entry_overhead_chars;
+        snippet_chars = std::min(max_snippet_chars, per_entry > fixed ? per_entry - fixed : 0);
+        if (snippet_chars < min_snippet_chars) {
+            snippet_chars = 0;
+        }
+    }
+
+    std::size_t rank = offset;
     for (const search_hit& hit : hits) {
         const document_view doc = index->document_at(hit.doc);
-        std::string entry = "\n" + std::to_string(++rank) + ". ";
-        const std::string title =
-            clip(trim(doc.title.empty() ? doc.id : doc.title), max_title_chars);
-        if (is_linkable(doc.url)) {
-            entry += "<a href=\"";
-            append_html_escaped(entry, doc.url);
-            entry += "\">";
-            append_html_escaped(entry, title);
-            entry += "</a>";
-        } else {
-            entry += "<b>";
-            append_html_escaped(entry, title);
-            entry += "</b>";
-        }
-        const std::string snippet = make_snippet_html(doc.text, terms, max_snippet_chars);
+        std::string entry = "\n" + std::to_string(++rank) + ". " + title_html(doc, max_title_chars);
+        const std::string snippet =
+            snippet_chars == 0 ? std::string() : make_snippet_html(doc.text, terms, snippet_chars);
         if (!snippet.empty()) {
             entry += "\n";
             entry += snippet;
         }
         entry += "\n";
-        // The budgets above keep five entries well inside the limit; this guards the promise
-        // should a budget change.
-        if (telegram_html_length(html) + telegram_html_length(entry) > telegram_max_message_chars) {
+        // The budgets above keep a one-message page inside the limit. This check keeps the
+        // promise should a budget change.
+        if (one_message && telegram_html_length(html) + telegram_html_length(entry) >
+                               telegram_max_message_chars) {
             break;
         }
         html += entry;
+        ++rendered.hit_count;
     }
     while (!html.empty() && html.back() == '\n') {
         html.pop_back();
     }
-    return html;
+    return rendered;
+}
+
+std::vector<inline_button> reply_builder::page_buttons(std::string_view key, std::size_t page,
+                                                       const rendered_page& rendered) const {
+    std::vector<inline_button> buttons;
+    if (page > 0) {
+        buttons.push_back({"◀", page_callback_data(key, page - 1)});
+    }
+    // The label button asks for the page shown, so pressing it changes nothing.
+    const std::string count = rendered.page_count_is_estimate
+                                  ? fmt::format("~{}", rendered.page_count)
+                                  : std::to_string(rendered.page_count);
+    buttons.push_back({fmt::format("page {}/{}", page + 1, count), page_callback_data(key, page)});
+    if (rendered.has_next) {
+        buttons.push_back({"▶", page_callback_data(key, page + 1)});
+    }
+    return buttons;
 }
 
 std::string reply_builder::render_help() const {
+    const std::string& username = settings_.bot_username;
     std::string html =
         "Send me a few words and I will find the best matching documents.\n\n"
         "In a group, write <code>/search words</code>";
-    if (!bot_username_.empty()) {
+    if (!username.empty()) {
         html += " or <code>/search@";
-        append_html_escaped(html, bot_username_);
+        append_html_escaped(html, username);
         html += " words</code>";
     }
-    html += ".\nI search " + std::to_string(index_.document_count()) + " documents.";
+    html += ", or reply to one of my messages with the words.";
+    if (!username.empty()) {
+        html += "\nIn any chat, type <code>@";
+        append_html_escaped(html, username);
+        html += " words</code> and pick a result to share it.";
+    }
+    html += "\nUse ◀ and ▶ under a reply to see more results.";
+    html += "\nI search " + std::to_string(index_.document_count()) + " documents.";
     return html;
+}
+
+std::string reply_builder::render_about() const {
+    const std::shared_ptr<const search_index> index = index_.snapshot();
+    return fmt::format(
+        "<b>tgsearch</b> {}, a Telegram bot that searches a corpus of documents.\n"
+        "This corpus has {} documents and {} distinct words.",
+        TGSEARCH_VERSION, index->document_count(), index->term_count());
 }
 
 }  // namespace tgsearch

@@ -305,4 +305,45 @@ std::string html_to_plain_text(std::string_view html) {
     return out;
 }
 
+std::vector<html_token> tokenize_html(std::string_view html) {
+    std::vector<html_token> tokens;
+    for (std::size_t i = 0; i < html.size();) {
+        html_token token;
+        token.begin = i;
+        const char c = html[i];
+        if (c == '<') {
+            const std::size_t close = find_tag_end(html, i);
+            if (close != std::string_view::npos) {
+                const std::string_view tag = html.substr(i + 1, close - i - 1);
+                token.type = !tag.empty() && tag[0] == '/' ? html_token::kind::end_tag
+                                                           : html_token::kind::start_tag;
+                for (const char name_char : tag_name(tag)) {
+                    token.name += static_cast<char>(
+                        name_char >= 'A' && name_char <= 'Z' ? name_char - 'A' + 'a' : name_char);
+                }
+                token.end = close + 1;
+                i = token.end;
+                tokens.push_back(std::move(token));
+                continue;
+            }
+        } else if (c == '&') {
+            if (const auto parsed = parse_entity(html, i)) {
+                token.type = html_token::kind::entity;
+                token.code_point = parsed->code_point;
+                token.end = i + parsed->length;
+                i = token.end;
+                tokens.push_back(std::move(token));
+                continue;
+            }
+        }
+        std::int32_t code_point = -1;
+        const auto length = decode_at(html, i, code_point);
+        token.code_point = length > 0 ? code_point : -1;
+        token.end = i + (length > 0 ? static_cast<std::size_t>(length) : 1);
+        i = token.end;
+        tokens.push_back(std::move(token));
+    }
+    return tokens;
+}
+
 }  // namespace tgsearch

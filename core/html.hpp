@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tgsearch {
 
@@ -29,5 +31,27 @@ std::size_t telegram_html_length(std::string_view html);
 /// Converts Telegram HTML to plain text the way a chat shows it: tags removed, entities
 /// decoded, and links written as "text (url)" so a terminal user can see them.
 std::string html_to_plain_text(std::string_view html);
+
+/// One piece of Telegram HTML, as telegram_html_length counts it.
+struct html_token {
+    enum class kind {
+        character,  ///< one code point of text, or one byte that is not valid UTF-8
+        entity,     ///< a character reference such as "&amp;", shown as one character
+        start_tag,  ///< "<b>", "<a href=\"...\">"
+        end_tag,    ///< "</b>"
+    };
+    kind type = kind::character;
+    std::size_t begin = 0;  ///< byte offset in the tokenized text
+    std::size_t end = 0;    ///< byte offset one past the token
+    /// The character or the entity's character; -1 for a byte that is not valid UTF-8 and for
+    /// tags.
+    std::int32_t code_point = -1;
+    /// Lower-case ASCII tag name without "<", "/" and attributes; empty for characters.
+    std::string name;
+};
+
+/// Splits `html` into tokens that cover it without gaps. A "<" without a closing ">" and an
+/// "&" that starts no entity are characters, as in telegram_html_length.
+std::vector<html_token> tokenize_html(std::string_view html);
 
 }  // namespace tgsearch

@@ -8,13 +8,20 @@ parts of the Bot API that tgsearch calls, with Telegram's semantics and validati
 * getUpdates long-polls: `offset` confirms (drops) every update with a smaller id, `limit` is
   clamped to 1..100 and `timeout` to 0..50 seconds, and a second getUpdates made while one is
   waiting makes the waiting one fail with 409 Conflict.
-* sendMessage checks chat_id, text and reply_parameters. It parses parse_mode HTML as strictly
-  as Telegram documents it. Only Telegram's tags and the entities &lt; &gt; &amp; &quot; and
-  &#N; are allowed, and any other "<" or "&" is an error. The visible text must be 1..4096
-  code points.
+* sendMessage checks chat_id, text, reply_parameters and reply_markup. It parses parse_mode
+  HTML as strictly as Telegram documents it. Only Telegram's tags and the entities &lt; &gt;
+  &amp; &quot; and &#N; are allowed, and any other "<" or "&" is an error. The visible text
+  must be 1..4096 code points. An inline keyboard's buttons need a text and 1..64 bytes of
+  callback_data (or a url).
+* editMessageText changes a message the bot sent, with the same checks, and answers 400
+  "message is not modified" when the text, its entities and the keyboard stay the same.
+* answerCallbackQuery and answerInlineQuery accept each pushed query once; an inline query
+  must be answered within 10 s. answerInlineQuery takes at most 50 results with unique ids,
+  checks InlineQueryResultArticle fields and parses each message_text like sendMessage.
+* setMyCommands checks and records the command list.
 
-Tests use it in-process (FakeBotApi.start()/stop(), push_update(), the recorded requests and
-sent messages); by hand it runs as `python3 fake_bot_api.py --port 8081 --interactive`, and
+Tests use it in-process (FakeBotApi.start()/stop(), push_update(), push_callback_query(),
+push_inline_query(), the recorded requests, sent messages, edits and answers); by hand it runs as `python3 fake_bot_api.py --port 8081 --interactive`, and
 `python3 fake_bot_api.py --self-test` checks the fake itself.
 
 Fault knobs: fail_next() makes the next calls of a method (optionally for one chat) fail with
@@ -59,6 +66,25 @@ MAX_MESSAGE_CHARS = 4096
 MAX_RAW_TEXT_BYTES = 32768
 # The fake rejects request bodies larger than this, so a broken client cannot exhaust memory.
 MAX_REQUEST_BODY_BYTES = 1 << 20
+# Telegram's limits on inline keyboards, inline answers and commands, from the same page
+# (InlineKeyboardButton, answerInlineQuery, answerCallbackQuery, BotCommand).
+MAX_CALLBACK_DATA_BYTES = 64
+MAX_INLINE_RESULTS = 50
+MAX_INLINE_RESULT_ID_BYTES = 64
+MAX_NEXT_OFFSET_BYTES = 64
+MAX_CALLBACK_TEXT_CHARS = 200
+MAX_COMMANDS = 100
+MAX_COMMAND_CHARS = 32
+MAX_COMMAND_DESCRIPTION_CHARS = 256
+# An inline query answered later than this after it was sent gets "query is too old".
+# NOTE: Telegram does not document this window; 10 s is the value bot authors report.
+INLINE_QUERY_TIMEOUT_SECONDS = 10.0
+
+QUERY_TOO_OLD_DESCRIPTION = ("Bad Request: query is too old and response timeout expired or "
+                             "query ID is invalid")
+NOT_MODIFIED_DESCRIPTION = ("Bad Request: message is not modified: specified new message "
+                            "content and reply markup are exactly the same as a current "
+                            "content and reply markup of the message")
 
 # How often a waiting getUpdates checks whether its client has gone away.
 DISCONNECT_CHECK_SECONDS = 0.2
@@ -368,6 +394,29 @@ class SentMessage:
     request_seq: int
     done_seq: int
     time: float
+    reply_markup: dict[str, Any] | None = None
+
+
+@dataclass
+class EditedMessage:
+    """An editMessageText that changed a message."""
+    chat_id: int
+    message_id: int
+    html: str
+    text: str                         # visible text after parsing
+    reply_markup: dict[str, Any] | None
+    request_seq: int
+    time: float
+
+
+@dataclass
+class QueryAnswer:
+    """An accepted answerCallbackQuery or answerInlineQuery."""
+    query_id: str
+    params: dict[str, Any]
+    request_seq: int
+    time: float
+    query_time: float                 # when the query was pushed (time.monotonic())
 
 
 @dataclass
@@ -420,7 +469,7 @@ class FakeBotApi:
     def __init__(self, token: str, *, username: str = "tgsearch_test_bot",
                  bot_id: int | None = None, first_name: str = "tgsearch test bot",
                  host: str = "127.0.0.1", port: int = 0, first_update_id: int = 1000,
-                 verbose: bool = False):
+                 verbose: bool = False, supports_inline_queries: bool = True):
         self.token = token
         token_prefix = token.split(":")[0]
         if bot_id is None:
@@ -428,7 +477,7 @@ class FakeBotApi:
         self.bot_user = {"id": bot_id,
                          "is_bot": True, "first_name": first_name, "username": username,
                          "can_join_groups": True, "can_read_all_group_messages": False,
-                         "supports_inline_queries": False}
+                         "supports_inline_queries": supports_inline_queries}
         self.verbose = verbose
         self._host = host
         self._port = port
@@ -454,6 +503,17 @@ class FakeBotApi:
         self._flood_groups: dict[int, collections.deque] = {}
         self._flood_rejections: list[tuple[int, float]] = []   # (chat_id, retry_after)
         self._always_delivered: set[int] = set()
+        # Messages the bot sent: (chat_id, message_id) -> (text, entities, reply_markup).
+        self._bot_messages: dict[tuple[int, int], tuple[str, list[dict[str, Any]],
+                                                        dict[str, Any] | None]] = {}
+        self._edits: list[EditedMessage] = []
+        # Pushed queries by id: (time pushed, answered).
+        self._callback_queries: dict[str, list[Any]] = {}
+        self._inline_queries: dict[str, list[Any]] = {}
+        self._next_query_id = 1
+        self._callback_answers: list[QueryAnswer] = []
+        self._inline_answers: list[QueryAnswer] = []
+        self._commands: list[list[dict[str, str]]] = []
         self._token_revoked = False
         self._connections: dict[int, socket.socket] = {}
         self._next_connection_id = 1
@@ -584,6 +644,59 @@ class FakeBotApi:
         self.push_update(update)
         return update
 
+    def push_reply(self, chat: dict[str, Any], text: str, replied: SentMessage,
+                   sender: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Push a message that replies to the bot's message `replied`."""
+        update = self.make_message_update(chat, text, sender=sender)
+        update["message"]["reply_to_message"] = {
+            "message_id": replied.message_id,
+            "from": {key: self.bot_user[key] for key in ("id", "is_bot", "first_name",
+                                                         "username")},
+            "chat": chat, "date": int(time.time()), "text": replied.text}
+        self.push_update(update)
+        return update
+
+    def push_callback_query(self, chat: dict[str, Any], message_id: int, data: str,
+                            sender: dict[str, Any] | None = None) -> str:
+        """Push a press of the button with `data` under the bot's message `message_id` in
+        `chat`, as Telegram sends it, and return the callback query id."""
+        if sender is None:
+            sender = {"id": chat["id"] if chat["type"] == "private" else 424242001,
+                      "is_bot": False, "first_name": "Presser"}
+        with self._cond:
+            query_id = f"cb{self._next_query_id}"
+            self._next_query_id += 1
+            text, entities, markup = self._bot_messages.get((chat["id"], message_id),
+                                                            ("", [], None))
+            message: dict[str, Any] = {
+                "message_id": message_id,
+                "from": {key: self.bot_user[key] for key in ("id", "is_bot", "first_name",
+                                                             "username")},
+                "chat": chat, "date": int(time.time()), "text": text}
+            if entities:
+                message["entities"] = entities
+            if markup is not None:
+                message["reply_markup"] = markup
+            self._callback_queries[query_id] = [time.monotonic(), False]
+            self._push_locked({"callback_query": {
+                "id": query_id, "from": sender, "message": message,
+                "chat_instance": str(chat["id"] * 7), "data": data}})
+        return query_id
+
+    def push_inline_query(self, query: str, offset: str = "",
+                          sender: dict[str, Any] | None = None) -> str:
+        """Push an inline query ("@bot query" typed in some chat) and return its id."""
+        if sender is None:
+            sender = {"id": 5000000001, "is_bot": False, "first_name": "Typist"}
+        with self._cond:
+            query_id = f"iq{self._next_query_id}"
+            self._next_query_id += 1
+            self._inline_queries[query_id] = [time.monotonic(), False]
+            self._push_locked({"inline_query": {
+                "id": query_id, "from": sender, "query": query, "offset": offset,
+                "chat_type": "sender"}})
+        return query_id
+
     # --- recorded state ------------------------------------------------------------------
 
     def requests(self, method: str | None = None) -> list[RequestRecord]:
@@ -594,6 +707,30 @@ class FakeBotApi:
     def sent_messages(self) -> list[SentMessage]:
         with self._lock:
             return list(self._sent)
+
+    def edits(self) -> list[EditedMessage]:
+        """Every editMessageText that changed a message, in order."""
+        with self._lock:
+            return list(self._edits)
+
+    def callback_answers(self) -> list[QueryAnswer]:
+        with self._lock:
+            return list(self._callback_answers)
+
+    def inline_answers(self) -> list[QueryAnswer]:
+        with self._lock:
+            return list(self._inline_answers)
+
+    def commands(self) -> list[list[dict[str, str]]]:
+        """The command list of every accepted setMyCommands, in order."""
+        with self._lock:
+            return [list(commands) for commands in self._commands]
+
+    def message_text(self, chat_id: int, message_id: int) -> str | None:
+        """The current visible text of a message the bot sent, or None."""
+        with self._lock:
+            stored = self._bot_messages.get((chat_id, message_id))
+            return None if stored is None else stored[0]
 
     def offsets(self) -> list[tuple[int, int]]:
         """Every offset received by getUpdates, as (request seq, offset) in arrival order."""
@@ -858,35 +995,9 @@ class FakeBotApi:
         if chat is None:
             raise ApiError(400, "Bad Request: chat not found")
 
-        text = params.get("text")
-        if text is None or text == "":
-            raise ApiError(400, "Bad Request: message text is empty")
-        if not isinstance(text, str):
-            raise ApiError(400, "Bad Request: text must be a string")
-        try:
-            raw_bytes = len(text.encode("utf-8"))
-        except UnicodeEncodeError:
-            raise ApiError(400, "Bad Request: text must be encoded in UTF-8")
-        if raw_bytes > MAX_RAW_TEXT_BYTES:
-            raise ApiError(400, "Bad Request: message is too long")
-
-        parse_mode = params.get("parse_mode") or ""
-        if not isinstance(parse_mode, str):
-            raise ApiError(400, "Bad Request: unsupported parse_mode")
-        if parse_mode.lower() == "html":
-            try:
-                parsed = parse_telegram_html(text)
-            except HtmlParseError as error:
-                raise ApiError(400, f"Bad Request: can't parse entities: {error}")
-        elif parse_mode == "":
-            parsed = ParsedHtml(text, [], [])
-        else:
-            # NOTE: the fake does not implement Markdown or MarkdownV2.
-            raise ApiError(400, f"Bad Request: unsupported parse_mode {parse_mode!r} in the fake")
-        if not parsed.text.strip():
-            raise ApiError(400, "Bad Request: message text is empty")
-        if len(parsed.text) > MAX_MESSAGE_CHARS:
-            raise ApiError(400, "Bad Request: message is too long")
+        text, parse_mode, parsed = _message_text_params(params.get("text"),
+                                                        params.get("parse_mode"))
+        reply_markup = _reply_markup_param(params)
 
         reply_parameters = _json_object_param(params, "reply_parameters")
         reply_to = None
@@ -916,8 +1027,10 @@ class FakeBotApi:
                 text=parsed.text, entities=parsed.entities, links=parsed.links,
                 reply_to_message_id=reply_to, reply_parameters=reply_parameters,
                 link_preview_options=link_preview_options, request_seq=record.seq,
-                done_seq=0, time=time.monotonic()))
+                done_seq=0, time=time.monotonic(), reply_markup=reply_markup))
             record.sent_index = len(self._sent) - 1
+            self._bot_messages[(chat_id, message_id)] = (parsed.text, parsed.entities,
+                                                         reply_markup)
             self._cond.notify_all()
         result: dict[str, Any] = {
             "message_id": message_id,
@@ -929,13 +1042,240 @@ class FakeBotApi:
         }
         if parsed.entities:
             result["entities"] = parsed.entities
+        if reply_markup is not None:
+            result["reply_markup"] = reply_markup
         return result
+
+    def _api_edit_message_text(self, record: RequestRecord, params: dict[str, Any],
+                               is_gone: Callable[[], bool]) -> Any:
+        if params.get("inline_message_id") not in (None, ""):
+            # NOTE: the fake does not keep messages sent in inline mode.
+            raise ApiError(400, "Bad Request: inline_message_id is not supported by the fake")
+        chat_id = _chat_id_param(params.get("chat_id"))
+        message_id = _int_value(params.get("message_id"), "message_id")
+        text, _, parsed = _message_text_params(params.get("text"), params.get("parse_mode"))
+        reply_markup = _reply_markup_param(params)
+        with self._cond:
+            chat = self._chats.get(chat_id)
+            if chat is None:
+                raise ApiError(400, "Bad Request: chat not found")
+            current = self._bot_messages.get((chat_id, message_id))
+            if current is None:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            if current == (parsed.text, parsed.entities, reply_markup):
+                raise ApiError(400, NOT_MODIFIED_DESCRIPTION)
+            self._bot_messages[(chat_id, message_id)] = (parsed.text, parsed.entities,
+                                                         reply_markup)
+            self._edits.append(EditedMessage(
+                chat_id=chat_id, message_id=message_id, html=text, text=parsed.text,
+                reply_markup=reply_markup, request_seq=record.seq, time=time.monotonic()))
+            self._cond.notify_all()
+        result: dict[str, Any] = {
+            "message_id": message_id,
+            "from": {key: self.bot_user[key] for key in ("id", "is_bot", "first_name",
+                                                         "username")},
+            "chat": chat, "date": int(time.time()), "edit_date": int(time.time()),
+            "text": parsed.text}
+        if parsed.entities:
+            result["entities"] = parsed.entities
+        if reply_markup is not None:
+            result["reply_markup"] = reply_markup
+        return result
+
+    def _take_query(self, queries: dict[str, list[Any]], query_id: Any,
+                    timeout: float | None) -> float:
+        """Mark a pushed query answered and return when it was pushed.
+
+        Raises Telegram's error for an unknown or already answered query, and with `timeout`
+        for one pushed longer ago than that.
+        """
+        if not isinstance(query_id, str) or not query_id:
+            raise ApiError(400, "Bad Request: query_id is empty")
+        with self._lock:
+            entry = queries.get(query_id)
+            if entry is None or entry[1]:
+                raise ApiError(400, QUERY_TOO_OLD_DESCRIPTION)
+            if timeout is not None and time.monotonic() - entry[0] > timeout:
+                raise ApiError(400, QUERY_TOO_OLD_DESCRIPTION)
+            entry[1] = True
+            return entry[0]
+
+    def _api_answer_callback_query(self, record: RequestRecord, params: dict[str, Any],
+                                   is_gone: Callable[[], bool]) -> Any:
+        text = params.get("text")
+        if text is not None and (not isinstance(text, str)
+                                 or len(text) > MAX_CALLBACK_TEXT_CHARS):
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        pushed = self._take_query(self._callback_queries, params.get("callback_query_id"), None)
+        with self._cond:
+            self._callback_answers.append(QueryAnswer(
+                query_id=params["callback_query_id"], params=dict(params), request_seq=record.seq,
+                time=time.monotonic(), query_time=pushed))
+            self._cond.notify_all()
+        return True
+
+    def _api_answer_inline_query(self, record: RequestRecord, params: dict[str, Any],
+                                 is_gone: Callable[[], bool]) -> Any:
+        results = params.get("results")
+        if isinstance(results, str):
+            try:
+                results = json.loads(results)
+            except ValueError:
+                raise ApiError(400, "Bad Request: can't parse inline query results JSON array")
+        if not isinstance(results, list):
+            raise ApiError(400, "Bad Request: results must be an array")
+        if len(results) > MAX_INLINE_RESULTS:
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+        seen_ids: set[str] = set()
+        for index, result in enumerate(results):
+            _check_inline_result(result, index, seen_ids)
+        next_offset = params.get("next_offset", "")
+        if not isinstance(next_offset, str) or len(next_offset.encode("utf-8")) > \
+                MAX_NEXT_OFFSET_BYTES:
+            raise ApiError(400, "Bad Request: NEXT_OFFSET_INVALID")
+        cache_time = params.get("cache_time", 300)
+        if isinstance(cache_time, bool) or not isinstance(cache_time, int) or cache_time < 0:
+            raise ApiError(400, "Bad Request: invalid cache_time")
+        pushed = self._take_query(self._inline_queries, params.get("inline_query_id"),
+                                  INLINE_QUERY_TIMEOUT_SECONDS)
+        with self._cond:
+            self._inline_answers.append(QueryAnswer(
+                query_id=params["inline_query_id"], params=dict(params, results=results),
+                request_seq=record.seq, time=time.monotonic(), query_time=pushed))
+            self._cond.notify_all()
+        return True
+
+    def _api_set_my_commands(self, record: RequestRecord, params: dict[str, Any],
+                             is_gone: Callable[[], bool]) -> Any:
+        commands = params.get("commands")
+        if isinstance(commands, str):
+            try:
+                commands = json.loads(commands)
+            except ValueError:
+                raise ApiError(400, "Bad Request: can't parse commands JSON array")
+        if not isinstance(commands, list) or len(commands) > MAX_COMMANDS:
+            raise ApiError(400, "Bad Request: commands must be an array of at most 100 "
+                           "BotCommand")
+        for command in commands:
+            name = command.get("command") if isinstance(command, dict) else None
+            description = command.get("description") if isinstance(command, dict) else None
+            if not isinstance(name, str) or not re.fullmatch(
+                    rf"[a-z0-9_]{{1,{MAX_COMMAND_CHARS}}}", name):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not isinstance(description, str) or not \
+                    1 <= len(description.strip()) <= MAX_COMMAND_DESCRIPTION_CHARS:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        with self._cond:
+            self._commands.append([dict(command) for command in commands])
+            self._cond.notify_all()
+        return True
+
+
+def _message_text_params(text: Any, parse_mode: Any) -> tuple[str, str, ParsedHtml]:
+    """Check a message text and its parse_mode as sendMessage and editMessageText do, and
+    return the text, the parse mode and the parsed text."""
+    if text is None or text == "":
+        raise ApiError(400, "Bad Request: message text is empty")
+    if not isinstance(text, str):
+        raise ApiError(400, "Bad Request: text must be a string")
+    try:
+        raw_bytes = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ApiError(400, "Bad Request: text must be encoded in UTF-8")
+    if raw_bytes > MAX_RAW_TEXT_BYTES:
+        raise ApiError(400, "Bad Request: message is too long")
+
+    parse_mode = parse_mode or ""
+    if not isinstance(parse_mode, str):
+        raise ApiError(400, "Bad Request: unsupported parse_mode")
+    if parse_mode.lower() == "html":
+        try:
+            parsed = parse_telegram_html(text)
+        except HtmlParseError as error:
+            raise ApiError(400, f"Bad Request: can't parse entities: {error}")
+    elif parse_mode == "":
+        parsed = ParsedHtml(text, [], [])
+    else:
+        # NOTE: the fake does not implement Markdown or MarkdownV2.
+        raise ApiError(400, f"Bad Request: unsupported parse_mode {parse_mode!r} in the fake")
+    if not parsed.text.strip():
+        raise ApiError(400, "Bad Request: message text is empty")
+    if len(parsed.text) > MAX_MESSAGE_CHARS:
+        raise ApiError(400, "Bad Request: message is too long")
+    return text, parse_mode, parsed
+
+
+def _reply_markup_param(params: dict[str, Any]) -> dict[str, Any] | None:
+    """Check an inline keyboard reply_markup. Other keyboard kinds are rejected, because
+    tgsearch does not send them."""
+    markup = _json_object_param(params, "reply_markup")
+    if markup is None:
+        return None
+    rows = markup.get("inline_keyboard")
+    if not isinstance(rows, list) or set(markup) != {"inline_keyboard"}:
+        raise ApiError(400, "Bad Request: the fake accepts only inline_keyboard reply markup")
+    for row in rows:
+        if not isinstance(row, list):
+            raise ApiError(400, "Bad Request: inline keyboard rows must be arrays")
+        for button in row:
+            if not isinstance(button, dict) or not isinstance(button.get("text"), str) \
+                    or not button["text"].strip():
+                raise ApiError(400, "Bad Request: BUTTON_TEXT_INVALID")
+            actions = [key for key in button if key != "text"]
+            if len(actions) != 1:
+                raise ApiError(400, "Bad Request: a button needs exactly one action")
+            if actions[0] == "callback_data":
+                data = button["callback_data"]
+                if not isinstance(data, str) or not \
+                        1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES:
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+            elif actions[0] == "url":
+                if not isinstance(button["url"], str) or not re.match(r"https?://|tg://",
+                                                                      button["url"]):
+                    raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
+            else:
+                raise ApiError(400, f"Bad Request: button action {actions[0]!r} is not "
+                               "supported by the fake")
+    return markup
+
+
+def _check_inline_result(result: Any, index: int, seen_ids: set[str]) -> None:
+    """Check one InlineQueryResultArticle of answerInlineQuery."""
+    if not isinstance(result, dict) or result.get("type") != "article":
+        raise ApiError(400, f"Bad Request: result {index}: only type \"article\" is supported "
+                       "by the fake")
+    result_id = result.get("id")
+    if not isinstance(result_id, str) or not \
+            1 <= len(result_id.encode("utf-8")) <= MAX_INLINE_RESULT_ID_BYTES:
+        raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+    if result_id in seen_ids:
+        raise ApiError(400, "Bad Request: RESULT_ID_DUPLICATE")
+    seen_ids.add(result_id)
+    title = result.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise ApiError(400, f"Bad Request: result {index}: RESULT_TITLE_EMPTY")
+    if "description" in result and not isinstance(result["description"], str):
+        raise ApiError(400, f"Bad Request: result {index}: description must be a string")
+    if "url" in result and (not isinstance(result["url"], str)
+                            or not re.match(r"https?://", result["url"])):
+        raise ApiError(400, f"Bad Request: result {index}: invalid url")
+    content = result.get("input_message_content")
+    if not isinstance(content, dict):
+        raise ApiError(400, f"Bad Request: result {index}: input_message_content is missing")
+    try:
+        _message_text_params(content.get("message_text"), content.get("parse_mode"))
+    except ApiError as error:
+        raise ApiError(400, f"{error.description} in result {index}")
 
 
 _METHODS = {
     "getme": ("getMe", FakeBotApi._api_get_me),
     "getupdates": ("getUpdates", FakeBotApi._api_get_updates),
     "sendmessage": ("sendMessage", FakeBotApi._api_send_message),
+    "editmessagetext": ("editMessageText", FakeBotApi._api_edit_message_text),
+    "answercallbackquery": ("answerCallbackQuery", FakeBotApi._api_answer_callback_query),
+    "answerinlinequery": ("answerInlineQuery", FakeBotApi._api_answer_inline_query),
+    "setmycommands": ("setMyCommands", FakeBotApi._api_set_my_commands),
 }
 
 
@@ -1665,6 +2005,141 @@ def _self_test() -> int:
         check(status == 200, "fail_next affects one call only", body)
         sent = fake.sent_messages()
         check(len(sent) == len(accepted) + 5, "records accepted messages only", len(sent))
+
+        # Inline keyboards.
+        keyboard = {"inline_keyboard": [[{"text": "◀", "callback_data": "p:1"},
+                                         {"text": "▶", "callback_data": "d" * 64}]]}
+        status, body = send("<b>page 1</b>", reply_markup=keyboard)
+        check(status == 200 and body["result"].get("reply_markup") == keyboard,
+              "accepts an inline keyboard", body)
+        page_message_id = body.get("result", {}).get("message_id")
+        check(fake.sent_messages()[-1].reply_markup == keyboard, "records the keyboard",
+              fake.sent_messages()[-1].reply_markup)
+        for markup, reason in (
+                ({"inline_keyboard": [[{"text": "x", "callback_data": "d" * 65}]]},
+                 "BUTTON_DATA_INVALID"),
+                ({"inline_keyboard": [[{"text": "x", "callback_data": "é" * 33}]]},
+                 "BUTTON_DATA_INVALID"),
+                ({"inline_keyboard": [[{"text": "x", "callback_data": ""}]]},
+                 "BUTTON_DATA_INVALID"),
+                ({"inline_keyboard": [[{"text": "", "callback_data": "x"}]]},
+                 "BUTTON_TEXT_INVALID"),
+                ({"inline_keyboard": [[{"text": "x"}]]}, "exactly one action"),
+                ({"inline_keyboard": [{"text": "x", "callback_data": "x"}]}, "rows must be"),
+                ({"keyboard": [["x"]]}, "only inline_keyboard")):
+            status, body = send("x", reply_markup=markup)
+            check(status == 400 and reason in body.get("description", ""),
+                  f"rejects reply markup with {reason}", body)
+
+        # editMessageText.
+        def edit(message_id: Any, text: str, markup: Any = None) -> tuple[int, dict[str, Any]]:
+            params: dict[str, Any] = {"chat_id": chat["id"], "message_id": message_id,
+                                      "text": text, "parse_mode": "HTML"}
+            if markup is not None:
+                params["reply_markup"] = markup
+            return call(connection, "editMessageText", params)
+
+        status, body = edit(page_message_id, "<b>page 1</b>", keyboard)
+        check(status == 400 and body.get("description") == NOT_MODIFIED_DESCRIPTION,
+              "an unchanged edit is not modified", body)
+        status, body = edit(page_message_id, "<b>page 1</b>")
+        check(status == 200 and "reply_markup" not in body.get("result", {}),
+              "removing the keyboard is a change", body)
+        status, body = edit(page_message_id, "<i>page 1</i>")
+        check(status == 200, "a change of entities alone is a change", body)
+        status, body = edit(page_message_id, "<b>page 2</b>", keyboard)
+        check(status == 200 and body["result"]["text"] == "page 2", "edits the text", body)
+        check(fake.message_text(chat["id"], page_message_id) == "page 2"
+              and len(fake.edits()) == 3, "records edits", fake.edits()[-1:])
+        status, body = edit(999999, "x")
+        check(status == 400 and "message to edit not found" in body.get("description", ""),
+              "rejects an edit of an unknown message", body)
+        status, body = edit(page_message_id, "a < b")
+        check(status == 400 and "can't parse entities" in body.get("description", ""),
+              "parses the edited HTML", body)
+
+        # answerCallbackQuery: once per pushed query.
+        query_id = fake.push_callback_query(chat, page_message_id, "p:1")
+        status, body = call(connection, "getUpdates",
+                            {"timeout": 0, "allowed_updates": ["message", "callback_query"]})
+        pressed = body["result"][-1]["callback_query"]
+        check(pressed["id"] == query_id and pressed["data"] == "p:1"
+              and pressed["message"]["text"] == "page 2"
+              and pressed["message"]["reply_markup"] == keyboard,
+              "a button press carries the message and its data", pressed)
+        status, body = call(connection, "answerCallbackQuery",
+                            {"callback_query_id": query_id, "text": "This search has expired"})
+        check(status == 200 and body["result"] is True, "answers a button press", body)
+        status, body = call(connection, "answerCallbackQuery", {"callback_query_id": query_id})
+        check(status == 400 and body.get("description") == QUERY_TOO_OLD_DESCRIPTION,
+              "a second answer is rejected", body)
+        status, body = call(connection, "answerCallbackQuery", {"callback_query_id": "nope"})
+        check(status == 400, "an unknown button press is rejected", body)
+        check([answer.query_id for answer in fake.callback_answers()] == [query_id],
+              "records button answers", fake.callback_answers())
+
+        # answerInlineQuery.
+        def article(index: int, **extra: Any) -> dict[str, Any]:
+            return {"type": "article", "id": f"d{index}", "title": f"Title {index}",
+                    "input_message_content": {"message_text": f"<b>doc {index}</b>",
+                                              "parse_mode": "HTML"}, **extra}
+
+        inline_id = fake.push_inline_query("nginx")
+        status, body = call(connection, "answerInlineQuery",
+                            {"inline_query_id": inline_id,
+                             "results": [article(index) for index in range(51)]})
+        check(status == 400 and "RESULTS_TOO_MUCH" in body.get("description", ""),
+              "rejects 51 inline results", body)
+        for results, reason in (
+                ([article(1), article(1)], "RESULT_ID_DUPLICATE"),
+                ([dict(article(1), id="x" * 65)], "RESULT_ID_INVALID"),
+                ([dict(article(1), title="")], "RESULT_TITLE_EMPTY"),
+                ([dict(article(1), input_message_content={"message_text": "a & b",
+                                                          "parse_mode": "HTML"})],
+                 "can't parse entities"),
+                ([dict(article(1), type="photo")], "only type")):
+            status, body = call(connection, "answerInlineQuery",
+                                {"inline_query_id": inline_id, "results": results})
+            check(status == 400 and reason in body.get("description", ""),
+                  f"rejects inline results with {reason}", body)
+        status, body = call(connection, "answerInlineQuery",
+                            {"inline_query_id": inline_id, "results": [], "next_offset": "9" * 65})
+        check(status == 400 and "NEXT_OFFSET_INVALID" in body.get("description", ""),
+              "rejects a next_offset over 64 bytes", body)
+        status, body = call(connection, "answerInlineQuery",
+                            {"inline_query_id": inline_id,
+                             "results": [article(index, url="https://example.org/")
+                                         for index in range(50)],
+                             "next_offset": "50", "cache_time": 300, "is_personal": False})
+        check(status == 200, "accepts 50 inline results", body)
+        answers = fake.inline_answers()
+        check(len(answers) == 1 and len(answers[0].params["results"]) == 50
+              and answers[0].params["next_offset"] == "50", "records inline answers", answers)
+        status, body = call(connection, "answerInlineQuery",
+                            {"inline_query_id": inline_id, "results": []})
+        check(status == 400 and body.get("description") == QUERY_TOO_OLD_DESCRIPTION,
+              "an inline query is answered once", body)
+        late_id = fake.push_inline_query("late")
+        with fake._lock:
+            fake._inline_queries[late_id][0] -= INLINE_QUERY_TIMEOUT_SECONDS + 1
+        status, body = call(connection, "answerInlineQuery",
+                            {"inline_query_id": late_id, "results": []})
+        check(status == 400 and body.get("description") == QUERY_TOO_OLD_DESCRIPTION,
+              "an inline query older than 10 s is too old", body)
+
+        # setMyCommands.
+        commands = [{"command": "search", "description": "Search"},
+                    {"command": "help", "description": "Help"}]
+        status, body = call(connection, "setMyCommands", {"commands": commands})
+        check(status == 200 and fake.commands() == [commands], "records commands",
+              fake.commands())
+        for bad, reason in (([{"command": "Search", "description": "x"}], "BOT_COMMAND_INVALID"),
+                            ([{"command": "x" * 33, "description": "x"}], "BOT_COMMAND_INVALID"),
+                            ([{"command": "s", "description": ""}],
+                             "BOT_COMMAND_DESCRIPTION_INVALID")):
+            status, body = call(connection, "setMyCommands", {"commands": bad})
+            check(status == 400 and reason in body.get("description", ""),
+                  f"rejects commands with {reason}", body)
         connection.close()
 
     print(f"{passed} passed, {len(failures)} failed")

@@ -32,11 +32,8 @@ import gzip
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -47,11 +44,14 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_bot_api import (FakeBotApi, SentMessage, group_chat, private_chat,  # noqa: E402
                           supergroup_chat)
+# The shared names are imported here too, because test_bot_resilience.py imports them from
+# this module.
+from harness import (BOT_USERNAME, TOKEN, WRONG_TOKEN, BinaryProcess, Checks,  # noqa: E402,F401
+                     Deadline, child_env, describe_exit, redact, start_watchdog)
 
-TOKEN = "987654:TEST-SECRET-token_xyz"
-WRONG_TOKEN = "111111:WRONG-secret-token_abc"
-BOT_USERNAME = "tgsearch_test_bot"
 OVERALL_DEADLINE_SECONDS = 180
+# The update types the bot asks getUpdates for.
+ALLOWED_UPDATES = ["message", "callback_query", "inline_query"]
 POLL_TIMEOUT_SECONDS = 2
 SHUTDOWN_TIMEOUT_SECONDS = 10
 # Update ids start just below 2^31 so that they cross it during the run.
@@ -107,149 +107,6 @@ MESSAGES_PER_PRIVATE_CHAT = 12
 MESSAGES_PER_GROUP = 7
 
 ENTITY_STRINGS = ("&lt;", "&gt;", "&amp;", "&quot;")
-
-
-# ------------------------------------------------------------------------------------------
-# Checks, deadlines and processes
-
-class Checks:
-    """Counts checks; prints each failure with its evidence as it happens."""
-
-    def __init__(self) -> None:
-        self.passed = 0
-        self.failed = 0
-        self.lock = threading.Lock()
-
-    def check(self, condition: bool, name: str, detail: Any = "") -> bool:
-        with self.lock:
-            if condition:
-                self.passed += 1
-            else:
-                self.failed += 1
-                text = detail if isinstance(detail, str) else repr(detail)
-                print(f"FAIL {name}: {_redact(text)}", flush=True)
-        return condition
-
-    def summary(self) -> int:
-        with self.lock:
-            print(f"{self.passed} passed, {self.failed} failed", flush=True)
-            return 1 if self.failed else 0
-
-
-class Deadline:
-    def __init__(self, seconds: float) -> None:
-        self.end = time.monotonic() + seconds
-
-    def bound(self, seconds: float) -> float:
-        """Return `seconds` cut down to what is left of the overall deadline."""
-        return max(0.0, min(seconds, self.end - time.monotonic()))
-
-
-def _redact(text: str) -> str:
-    for secret in (TOKEN, TOKEN.split(":")[1], WRONG_TOKEN, WRONG_TOKEN.split(":")[1]):
-        text = text.replace(secret, "<token>")
-    return text
-
-
-class BinaryProcess:
-    """tgsearch started with stdout and stderr in files, so a full pipe never blocks it."""
-
-    running: list["BinaryProcess"] = []
-
-    def __init__(self, args: list[str], env: dict[str, str], workdir: Path, name: str,
-                 stdin_text: str | None = None) -> None:
-        self.stdout_path = workdir / f"{name}.stdout"
-        self.stderr_path = workdir / f"{name}.stderr"
-        self.args = args
-        stdin = subprocess.DEVNULL
-        if stdin_text is not None:
-            stdin_path = workdir / f"{name}.stdin"
-            stdin_path.write_text(stdin_text, encoding="utf-8")
-            stdin = open(stdin_path, "rb")
-        with open(self.stdout_path, "wb") as stdout, open(self.stderr_path, "wb") as stderr:
-            self.process = subprocess.Popen(args, stdin=stdin, stdout=stdout, stderr=stderr,
-                                            env=env, cwd=workdir)
-        if stdin is not subprocess.DEVNULL:
-            stdin.close()
-        BinaryProcess.running.append(self)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def exited(self) -> bool:
-        return self.process.poll() is not None
-
-    def exit_status(self) -> str:
-        """Describe how the process ended, for failure messages."""
-        code = self.process.poll()
-        return "still running" if code is None else f"exit code {code}"
-
-    def wait(self, timeout: float) -> int | None:
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def terminate(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-
-    def stdout(self) -> str:
-        return self.stdout_path.read_text(encoding="utf-8", errors="replace")
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
-
-    def stderr_tail(self, lines: int = 15) -> str:
-        tail = self.stderr().splitlines()[-lines:]
-        return _redact("\n    ".join([""] + tail)) if tail else " (stderr is empty)"
-
-
-def describe_exit(exit_code: int | None) -> str:
-    return "did not exit in time (killed)" if exit_code is None else f"exit code {exit_code}"
-
-
-def start_watchdog(checks: Checks, seconds: float) -> threading.Timer:
-    """Kill every binary and exit when the overall deadline passes, so the test never hangs."""
-
-    def expire() -> None:
-        print(f"FAIL overall deadline: the test did not finish within {seconds:.0f} s",
-              flush=True)
-        for binary in BinaryProcess.running:
-            try:
-                binary.kill()
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        checks.failed += 1
-        checks.summary()
-        os._exit(1)
-
-    timer = threading.Timer(seconds, expire)
-    timer.daemon = True
-    timer.start()
-    return timer
-
-
-# Proxy variables from the caller's environment would send the bot's traffic elsewhere.
-PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy",
-                   "ALL_PROXY", "no_proxy", "NO_PROXY")
-
-
-def child_env(token: str | None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("TELEGRAM_BOT_TOKEN", None)
-    for name in PROXY_VARIABLES:
-        env.pop(name, None)
-    if token is not None:
-        env["TELEGRAM_BOT_TOKEN"] = token
-    env.setdefault("LANG", "C.UTF-8")
-    return env
 
 
 # ------------------------------------------------------------------------------------------
@@ -447,8 +304,9 @@ def check_request_shapes(fake: FakeBotApi, checks: Checks, poll_timeout: int) ->
                 if record.content_type.split(";")[0].strip().lower() != "application/json"]
     checks.check(not not_json, "every call sends application/json", not_json[:5])
     unknown = sorted({record.method for record in requests}
-                     - {"getMe", "getUpdates", "sendMessage"})
-    checks.check(not unknown, "only getMe, getUpdates and sendMessage are called", unknown)
+                     - {"getMe", "setMyCommands", "getUpdates", "sendMessage"})
+    checks.check(not unknown, "only getMe, setMyCommands, getUpdates and sendMessage are called",
+                 unknown)
 
     polls = fake.requests("getUpdates")
     bad_polls = []
@@ -457,11 +315,11 @@ def check_request_shapes(fake: FakeBotApi, checks: Checks, poll_timeout: int) ->
         limit = params.get("limit")
         if (params.get("timeout") not in (poll_timeout, 0)
                 or not isinstance(limit, int) or not 1 <= limit <= 100
-                or params.get("allowed_updates") != ["message"]
+                or params.get("allowed_updates") != ALLOWED_UPDATES
                 or not isinstance(params.get("offset", 0), int)):
             bad_polls.append(params)
     checks.check(not bad_polls, f"getUpdates sends timeout {poll_timeout} or 0, a limit in "
-                 "1..100 and allowed_updates [\"message\"]", bad_polls[:3])
+                 f"1..100 and allowed_updates {ALLOWED_UPDATES}", bad_polls[:3])
     long_polls = [record.params for record in polls
                   if record.params.get("timeout") == poll_timeout]
     checks.check(bool(long_polls), f"getUpdates long-polls with --poll-timeout {poll_timeout}",

@@ -3,10 +3,15 @@
 
 #include <catch2/catch.hpp>
 
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace tgsearch;
+
+// The version /about reports, the project() version of the top-level CMakeLists.txt.
+#define TGSEARCH_TEST_VERSION "0.1.0"
 
 namespace {
 
@@ -204,4 +209,251 @@ TEST_CASE("reply names the corrected query at the top", "[replies]") {
 
     // Without a correction the heading is the query itself.
     CHECK(builder.render_search("gardening").starts_with("🔎 <b>gardening</b>"));
+}
+
+namespace {
+
+constexpr std::int64_t bot_id = 7000000001;
+
+/// Builds an index of `count` documents that all contain "proxy", with long titles and texts,
+/// and a link on every even one.
+std::shared_ptr<const search_index> make_proxy_index(int count) {
+    std::vector<document> docs;
+    for (int i = 0; i < count; ++i) {
+        std::string text;
+        for (int j = 0; j < 60; ++j) {
+            text += "a reverse proxy forwards requests to servers number " + std::to_string(j) +
+                    " ";
+        }
+        const std::string url = i % 2 == 0 ? "https://example.org/doc/" + std::to_string(i) : "";
+        docs.push_back({"doc" + std::to_string(i),
+                        "Proxy document " + std::to_string(i) + " " + std::string(150, 'x'),
+                        text, url});
+    }
+    return search_index::build(std::move(docs));
+}
+
+incoming_message button_press(std::int64_t chat_id, const std::string& data) {
+    incoming_message press;
+    press.type = incoming_message::kind::callback_query;
+    press.update_id = 2;
+    press.chat_id = chat_id;
+    press.message_id = 55;
+    press.query_id = "callback-1";
+    press.text = data;
+    return press;
+}
+
+incoming_message inline_query(std::string text, std::string offset) {
+    incoming_message query;
+    query.type = incoming_message::kind::inline_query;
+    query.update_id = 3;
+    query.query_id = "inline-1";
+    query.text = std::move(text);
+    query.offset = std::move(offset);
+    return query;
+}
+
+}  // namespace
+
+TEST_CASE("reply searches a group reply to the bot", "[replies]") {
+    const auto index = make_index();
+    page_store pages;
+    const reply_builder builder(*index, reply_settings{"tgsearch_bot", bot_id, 5, &pages});
+    incoming_message reply_to_bot = message("group", "web server");
+    reply_to_bot.reply_to_user_id = bot_id;
+    const outgoing_reply reply = builder.reply_to(reply_to_bot);
+    CHECK(reply.html.find("nginx") != std::string::npos);
+    CHECK(reply.reply_to_message_id == 7);
+
+    incoming_message reply_to_member = message("supergroup", "web server");
+    reply_to_member.reply_to_user_id = 424242;
+    CHECK(builder.reply_to(reply_to_member).html.empty());
+
+    // Without a known bot id (the console), no reply counts as addressed to the bot.
+    const reply_builder console(*index, "");
+    reply_to_member.reply_to_user_id = 0;
+    CHECK(console.reply_to(reply_to_member).html.empty());
+}
+
+TEST_CASE("reply gives usage with inline form and about", "[replies]") {
+    const auto index = make_index();
+    const reply_builder builder(*index, reply_settings{"tgsearch_bot", bot_id, 5, nullptr});
+    const std::string help = builder.render_help();
+    CHECK(help.find("<code>@tgsearch_bot words</code>") != std::string::npos);
+    CHECK(help.find("reply to one of my messages") != std::string::npos);
+
+    const outgoing_reply about = builder.reply_to(message("private", "/about"));
+    CHECK(about.html.find("<b>tgsearch</b> " TGSEARCH_TEST_VERSION) != std::string::npos);
+    CHECK(about.html.find("4 documents") != std::string::npos);
+    CHECK(builder.reply_to(message("group", "/about@tgsearch_bot")).html == about.html);
+    CHECK(builder.reply_to(message("group", "/about@OtherBot")).html.empty());
+}
+
+TEST_CASE("reply fills parts and no buttons for one page", "[replies]") {
+    const auto index = make_index();
+    page_store pages;
+    const reply_builder builder(*index, reply_settings{"tgsearch_bot", bot_id, 5, &pages});
+    const outgoing_reply reply = builder.reply_to(message("private", "web server"));
+    REQUIRE(reply.parts.size() == 1);
+    CHECK(reply.parts[0] == reply.html);
+    CHECK(reply.buttons.empty());
+    CHECK(pages.size() == 0);
+}
+
+TEST_CASE("reply pages results with buttons", "[replies]") {
+    const auto index = make_proxy_index(12);
+    page_store pages;
+    const reply_builder builder(*index, reply_settings{"tgsearch_bot", bot_id, 5, &pages});
+    const outgoing_reply first = builder.reply_to(message("private", "proxy"));
+    CHECK(first.type == outgoing_reply::kind::message);
+    CHECK(first.parts.size() == 1);
+    CHECK(first.html.find("\n5. ") != std::string::npos);
+    CHECK(first.html.find("\n6. ") == std::string::npos);
+    REQUIRE(first.buttons.size() == 2);
+    CHECK(first.buttons[0].text == "page 1/3");
+    CHECK(first.buttons[1].text == "▶");
+    CHECK(pages.size() == 1);
+
+    const outgoing_reply second = builder.reply_to(button_press(42, first.buttons[1].callback_data));
+    CHECK(second.type == outgoing_reply::kind::edit);
+    CHECK(second.chat_id == 42);
+    CHECK(second.message_id == 55);
+    CHECK(second.callback_query_id == "callback-1");
+    CHECK(second.html.find("\n6. ") != std::string::npos);
+    CHECK(second.html.find("\n10. ") != std::string::npos);
+    CHECK(second.html.find("\n11. ") == std::string::npos);
+    REQUIRE(second.buttons.size() == 3);
+    CHECK(second.buttons[0].text == "◀");
+    CHECK(second.buttons[1].text == "page 2/3");
+    CHECK(second.buttons[2].text == "▶");
+
+    const outgoing_reply last = builder.reply_to(button_press(42, second.buttons[2].callback_data));
+    CHECK(last.html.find("\n12. ") != std::string::npos);
+    REQUIRE(last.buttons.size() == 2);
+    CHECK(last.buttons[0].text == "◀");
+    CHECK(last.buttons[1].text == "page 3/3");
+
+    // Back to the first page gives the same text the first reply had.
+    const outgoing_reply back = builder.reply_to(button_press(42, second.buttons[0].callback_data));
+    CHECK(back.html == first.html);
+}
+
+TEST_CASE("reply answers expired and foreign buttons", "[replies]") {
+    const auto index = make_proxy_index(12);
+    page_store pages;
+    const reply_builder builder(*index, reply_settings{"tgsearch_bot", bot_id, 5, &pages});
+    const outgoing_reply first = builder.reply_to(message("private", "proxy"));
+    REQUIRE(first.buttons.size() == 2);
+    for (const incoming_message& press :
+         {button_press(43, first.buttons[1].callback_data),
+          button_press(42, "p:0000000000000000:1"), button_press(42, "something else"),
+          button_press(42, "")}) {
+        CAPTURE(press.text);
+        const outgoing_reply reply = builder.reply_to(press);
+        CHECK(reply.type == outgoing_reply::kind::callback_answer);
+        CHECK(reply.callback_query_id == "callback-1");
+        CHECK(reply.callback_text == "This search has expired, send it again.");
+    }
+}
+
+TEST_CASE("reply keeps callback data short for any query", "[replies]") {
+    std::vector<document> docs;
+    for (int i = 0; i < 30; ++i) {
+        docs.push_back({"q" + std::to_string(i), "آية " + std::to_string(i),
+                        "الحمد لله رب العالمين الرحمن الرحيم", ""});
+    }
+    const auto index = search_index::build(std::move(docs));
+    page_store pages;
+    const reply_builder builder(*index, reply_settings{"tgsearch_bot", bot_id, 5, &pages});
+    std::string long_query;
+    for (int i = 0; i < 40; ++i) {
+        long_query += "الحمد لله رب العالمين ";
+    }
+    const outgoing_reply reply = builder.reply_to(message("private", long_query));
+    REQUIRE_FALSE(reply.buttons.empty());
+    for (const inline_button& button : reply.buttons) {
+        CHECK(!button.callback_data.empty());
+        CHECK(button.callback_data.size() <= max_callback_data_bytes);
+    }
+}
+
+TEST_CASE("reply splits a long page without buttons", "[replies]") {
+    const auto index = make_proxy_index(15);
+    page_store pages;
+    const reply_builder builder(*index, reply_settings{"tgsearch_bot", bot_id, 20, &pages});
+    const outgoing_reply reply = builder.reply_to(message("private", "proxy"));
+    CHECK(reply.buttons.empty());
+    REQUIRE(reply.parts.size() >= 2);
+    std::string joined;
+    for (const std::string& part : reply.parts) {
+        CHECK(telegram_html_length(part) <= telegram_max_message_chars);
+        joined += html_to_plain_text(part);
+    }
+    CHECK(joined == html_to_plain_text(reply.html));
+    CHECK(joined.find("\n15. ") != std::string::npos);
+}
+
+TEST_CASE("reply with buttons fits one message at 20 per page", "[replies]") {
+    const auto index = make_proxy_index(45);
+    page_store pages;
+    const reply_builder builder(*index, reply_settings{"tgsearch_bot", bot_id, 20, &pages});
+    const outgoing_reply reply = builder.reply_to(message("private", "proxy"));
+    REQUIRE(reply.buttons.size() == 2);
+    REQUIRE(reply.parts.size() == 1);
+    CHECK(telegram_html_length(reply.html) <= telegram_max_message_chars);
+    CHECK(reply.html.find("\n20. ") != std::string::npos);
+
+    const outgoing_reply last =
+        builder.reply_to(button_press(42, page_callback_data(
+                                              parse_page_callback_data(
+                                                  reply.buttons[1].callback_data)
+                                                  ->key,
+                                              2)));
+    CHECK(last.html.find("\n45. ") != std::string::npos);
+    CHECK(telegram_html_length(last.html) <= telegram_max_message_chars);
+}
+
+TEST_CASE("reply answers inline queries page by page", "[replies]") {
+    const auto index = make_proxy_index(120);
+    const reply_builder builder(*index, reply_settings{"tgsearch_bot", bot_id, 5, nullptr});
+
+    // "prox" is an unfinished word: the last word of an inline query matches as a prefix.
+    const outgoing_reply first = builder.reply_to(inline_query("prox", ""));
+    CHECK(first.type == outgoing_reply::kind::inline_answer);
+    CHECK(first.inline_query_id == "inline-1");
+    CHECK(first.update_id == 3);
+    REQUIRE(first.articles.size() == max_inline_results);
+    CHECK(first.next_offset == "50");
+    std::set<std::string> ids;
+    for (const inline_article& article : first.articles) {
+        ids.insert(article.id);
+        CHECK(!article.id.empty());
+        CHECK(article.id.size() <= 64);
+        CHECK(article.title.starts_with("Proxy document"));
+        CHECK(!article.description.empty());
+        CHECK(telegram_html_length(article.message_html) <= telegram_max_message_chars);
+        if (!article.url.empty()) {
+            CHECK(article.message_html.starts_with("<a href=\"" + article.url + "\">"));
+        }
+    }
+    CHECK(ids.size() == max_inline_results);
+
+    const outgoing_reply second = builder.reply_to(inline_query("prox", "50"));
+    CHECK(second.articles.size() == max_inline_results);
+    CHECK(second.next_offset == "100");
+    CHECK(second.articles[0].id != first.articles[0].id);
+    const outgoing_reply last = builder.reply_to(inline_query("prox", "100"));
+    CHECK(last.articles.size() == 20);
+    CHECK(last.next_offset.empty());
+
+    for (const auto& [text, offset] : {std::pair{"", ""}, std::pair{"   ", ""},
+                                       std::pair{"prox", "abc"}, std::pair{"prox", "-5"},
+                                       std::pair{"prox", "99999999"}}) {
+        CAPTURE(text, offset);
+        const outgoing_reply empty = builder.reply_to(inline_query(text, offset));
+        CHECK(empty.type == outgoing_reply::kind::inline_answer);
+        CHECK(empty.articles.empty());
+        CHECK(empty.next_offset.empty());
+    }
 }

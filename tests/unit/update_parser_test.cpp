@@ -13,6 +13,7 @@ namespace {
 
 using tgsearch::parsed_batch;
 using tgsearch::parsed_update;
+using tgsearch::incoming_message;
 using tgsearch::update_parser;
 
 #ifndef TGSEARCH_FUZZ_CORPUS_DIR
@@ -26,6 +27,15 @@ std::string read_file(const std::filesystem::path& path) {
 
 std::string seed(const std::string& name) {
     return read_file(std::filesystem::path(TGSEARCH_FUZZ_CORPUS_DIR) / "update_parser" / name);
+}
+
+/// Wraps update objects, written as JSON, in a getUpdates response body.
+std::string response_body(const std::vector<std::string>& updates) {
+    std::string body = R"({"ok":true,"result":[)";
+    for (std::size_t i = 0; i < updates.size(); ++i) {
+        body += (i == 0 ? "" : ",") + updates[i];
+    }
+    return body + "]}";
 }
 
 }  // namespace
@@ -51,7 +61,9 @@ TEST_CASE("parser ignores other update types by name", "[update_parser]") {
     REQUIRE(batch.usable);
     REQUIRE(batch.updates.size() == 5);
     CHECK(batch.updates[0].type == parsed_update::kind::message);
-    for (std::size_t i = 1; i < 5; ++i) {
+    // Update 3 is a callback_query, which the bot answers.
+    CHECK(batch.updates[2].type == parsed_update::kind::message);
+    for (const std::size_t i : {1, 3, 4}) {
         CHECK(batch.updates[i].type == parsed_update::kind::ignored);
     }
     CHECK(batch.updates[1].reason == "unexpected update type \"edited_message\"");
@@ -192,4 +204,157 @@ TEST_CASE("fuzz UTF-8 check rejects what RFC 3629 forbids", "[update_parser]") {
     CHECK_FALSE(valid_utf8("\xF4\x90\x80\x80"));  // past U+10FFFF
     CHECK_FALSE(valid_utf8("\xE2\x82"));          // cut short
     CHECK_FALSE(valid_utf8("\xFF"));
+}
+
+TEST_CASE("parser reads the author of a replied message", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(response_body({
+        R"({"update_id":1,"message":{"message_id":5,"date":0,"from":{"id":77},)"
+        R"("chat":{"id":-100555,"type":"supergroup"},"text":"more words",)"
+        R"("reply_to_message":{"message_id":4,"date":0,"from":{"id":7000000001,"is_bot":true},)"
+        R"("chat":{"id":-100555,"type":"supergroup"},"text":"results"}}})",
+        // A reply to a channel post has no author.
+        R"({"update_id":2,"message":{"message_id":6,"date":0,"from":{"id":77},)"
+        R"("chat":{"id":-100555,"type":"supergroup"},"text":"x",)"
+        R"("reply_to_message":{"message_id":3,"date":0,"chat":{"id":-100555,"type":"supergroup"}}}})",
+        R"({"update_id":3,"message":{"message_id":7,"date":0,"from":{"id":77},)"
+        R"("chat":{"id":-100555,"type":"supergroup"},"text":"y"}})",
+    }));
+    REQUIRE(batch.updates.size() == 3);
+    CHECK(batch.updates[0].type == parsed_update::kind::message);
+    CHECK(batch.updates[0].message.reply_to_user_id == 7000000001);
+    CHECK(batch.updates[0].message.user_id == 77);
+    CHECK(batch.updates[1].type == parsed_update::kind::message);
+    CHECK(batch.updates[1].message.reply_to_user_id == 0);
+    CHECK(batch.updates[2].message.reply_to_user_id == 0);
+}
+
+TEST_CASE("parser reads a button press", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(response_body({
+        R"({"update_id":10,"callback_query":{"id":"4382bfdwdsb323b2d9","from":{"id":5000000001},)"
+        R"("message":{"message_id":42,"date":0,"chat":{"id":-1001234567890,"type":"supergroup"}},)"
+        R"("chat_instance":"-123","data":"p:0123456789abcdef:2"}})",
+        // A button under a message sent in inline mode: no message, only inline_message_id.
+        R"({"update_id":11,"callback_query":{"id":"q2","from":{"id":9},)"
+        R"("inline_message_id":"AAA","chat_instance":"1","data":"x"}})",
+        // A game button has no data.
+        R"({"update_id":12,"callback_query":{"id":"q3","from":{"id":9},)"
+        R"("chat_instance":"1","game_short_name":"g"}})",
+    }));
+    REQUIRE(batch.updates.size() == 3);
+    const parsed_update& press = batch.updates[0];
+    REQUIRE(press.type == parsed_update::kind::message);
+    CHECK(press.message.type == incoming_message::kind::callback_query);
+    CHECK(press.message.update_id == 10);
+    CHECK(press.message.query_id == "4382bfdwdsb323b2d9");
+    CHECK(press.message.chat_id == -1001234567890);
+    CHECK(press.message.chat_type == "supergroup");
+    CHECK(press.message.message_id == 42);
+    CHECK(press.message.text == "p:0123456789abcdef:2");
+    CHECK(press.user_id == 5000000001);
+    CHECK(press.message.user_id == 5000000001);
+
+    const parsed_update& inline_press = batch.updates[1];
+    REQUIRE(inline_press.type == parsed_update::kind::message);
+    CHECK(inline_press.message.chat_id == 0);
+    CHECK(inline_press.message.message_id == 0);
+    CHECK(inline_press.message.text == "x");
+
+    const parsed_update& game = batch.updates[2];
+    REQUIRE(game.type == parsed_update::kind::message);
+    CHECK(game.message.query_id == "q3");
+    CHECK(game.message.text.empty());
+}
+
+TEST_CASE("parser rejects malformed button presses", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(response_body({
+        R"({"update_id":1,"callback_query":"press"})",
+        R"({"update_id":2,"callback_query":{"from":{"id":9},"data":"x"}})",
+        R"({"update_id":3,"callback_query":{"id":"q","data":"x"}})",
+        R"({"update_id":4,"callback_query":{"id":"q","from":{"id":9},"data":7}})",
+        R"({"update_id":5,"callback_query":{"id":"q","from":{"id":9},"data":")" +
+            std::string(65, 'd') + R"("}})",
+        R"({"update_id":6,"callback_query":{"id":"q","from":{"id":9},"data":"x",)"
+        R"("message":{"chat":{"id":1,"type":"private"}}}})",
+        R"({"update_id":7,"callback_query":{"id":"","from":{"id":9},"data":"x"}})",
+    }));
+    REQUIRE(batch.updates.size() == 7);
+    for (const parsed_update& update : batch.updates) {
+        CAPTURE(update.update_id);
+        CHECK(update.type == parsed_update::kind::malformed);
+    }
+    CHECK(batch.updates[0].reason == "\"callback_query\" is not an object");
+    CHECK(batch.updates[1].reason == "callback_query lacks a string id or from.id");
+    CHECK(batch.updates[2].reason == "callback_query lacks a string id or from.id");
+    CHECK(batch.updates[3].reason == "callback_query data is not a string");
+    CHECK(batch.updates[4].reason ==
+          "callback_query data of 65 bytes exceeds Telegram's limit of 64 bytes");
+    CHECK(batch.updates[5].reason == "callback_query message lacks chat.id or message_id");
+    CHECK(batch.updates[6].reason == "callback_query lacks a string id or from.id");
+}
+
+TEST_CASE("parser reads an inline query", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(response_body({
+        R"({"update_id":20,"inline_query":{"id":"iq1","from":{"id":5000000001},)"
+        R"("query":"nginx rev","offset":"50","chat_type":"sender"}})",
+        R"({"update_id":21,"inline_query":{"id":"iq2","from":{"id":5},"query":"","offset":""}})",
+    }));
+    REQUIRE(batch.updates.size() == 2);
+    const parsed_update& query = batch.updates[0];
+    REQUIRE(query.type == parsed_update::kind::message);
+    CHECK(query.message.type == incoming_message::kind::inline_query);
+    CHECK(query.message.query_id == "iq1");
+    CHECK(query.message.text == "nginx rev");
+    CHECK(query.message.offset == "50");
+    CHECK(query.message.chat_type == "sender");
+    CHECK(query.message.chat_id == 0);
+    CHECK(query.user_id == 5000000001);
+
+    REQUIRE(batch.updates[1].type == parsed_update::kind::message);
+    CHECK(batch.updates[1].message.text.empty());
+    CHECK(batch.updates[1].message.offset.empty());
+    CHECK(batch.updates[1].message.chat_type.empty());
+}
+
+TEST_CASE("parser rejects malformed inline queries", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(response_body({
+        R"({"update_id":1,"inline_query":[]})",
+        R"({"update_id":2,"inline_query":{"id":"q","from":{"id":5},"offset":""}})",
+        R"({"update_id":3,"inline_query":{"id":"q","from":{"id":5},"query":"x"}})",
+        R"({"update_id":4,"inline_query":{"id":"q","query":"x","offset":""}})",
+        R"({"update_id":5,"inline_query":{"id":"q","from":{"id":5},"query":")" +
+            std::string(1025, 'q') + R"(","offset":""}})",
+        R"({"update_id":6,"inline_query":{"id":"q","from":{"id":5},"query":"x","offset":")" +
+            std::string(65, '1') + R"("}})",
+    }));
+    REQUIRE(batch.updates.size() == 6);
+    for (const parsed_update& update : batch.updates) {
+        CAPTURE(update.update_id);
+        CHECK(update.type == parsed_update::kind::malformed);
+    }
+    CHECK(batch.updates[0].reason == "\"inline_query\" is not an object");
+    const std::string missing = "inline_query lacks a string id, query or offset, or from.id";
+    CHECK(batch.updates[1].reason == missing);
+    CHECK(batch.updates[2].reason == missing);
+    CHECK(batch.updates[3].reason == missing);
+    CHECK(batch.updates[4].reason ==
+          "inline query of 1025 characters exceeds Telegram's limit of 256 characters");
+    CHECK(batch.updates[5].reason ==
+          "inline query offset of 65 bytes exceeds Telegram's limit of 64 bytes");
+}
+
+TEST_CASE("parser still skips other update types", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(response_body({
+        R"({"update_id":1,"chosen_inline_result":{"result_id":"d1","from":{"id":5},"query":"x"}})",
+        R"({"update_id":2,"my_chat_member":{"chat":{"id":-5,"type":"group"}}})",
+    }));
+    REQUIRE(batch.updates.size() == 2);
+    CHECK(batch.updates[0].type == parsed_update::kind::ignored);
+    CHECK(batch.updates[0].reason == "unexpected update type \"chosen_inline_result\"");
+    CHECK(batch.updates[1].type == parsed_update::kind::ignored);
 }

@@ -1,0 +1,130 @@
+#pragma once
+
+// The HTTP server that receives Telegram's webhook requests, one Update per POST. It speaks
+// plain HTTP/1.1 and is meant to sit behind a TLS reverse proxy such as nginx or Caddy, which
+// terminates the HTTPS connection that Telegram makes. Beast stays out of this header; only
+// webhook_server.cpp compiles it.
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace tgsearch {
+
+/// Maximum webhook request body in bytes. One Update is a message of at most 4096 characters
+/// with its entities and a replied-to message, a few tens of kB at most (an estimate).
+constexpr std::size_t default_webhook_max_body_bytes = 1024 * 1024;
+
+/// Concurrent connections the server serves by default. Telegram opens at most
+/// setWebhook's max_connections (1 to 100) at once, and a reverse proxy adds a few of its own,
+/// so the rest of the margin absorbs clients that are not Telegram.
+constexpr std::size_t default_webhook_max_connections = 256;
+
+/// Settings of a webhook_server, and the URL the bot registers with setWebhook.
+struct webhook_options {
+    /// Public HTTPS URL that Telegram posts to, registered with setWebhook. The server itself
+    /// reads only `path`, because the reverse proxy in front of it terminates TLS.
+    std::string url;
+    /// IPv4 or IPv6 address to listen on, without brackets: "127.0.0.1", "::1", "0.0.0.0".
+    std::string listen_address = "127.0.0.1";
+    /// TCP port to listen on; 0 picks a free port, which local_port() then returns.
+    std::uint16_t port = 0;
+    /// Request path that receives updates: the path of the webhook URL, such as "/telegram".
+    /// The query part of a request target is ignored when the path is compared.
+    std::string path = "/telegram";
+    /// Value that every request must carry in X-Telegram-Bot-Api-Secret-Token. Never logged.
+    std::string secret_token;
+    /// Larger request bodies are answered with 413 and the connection is closed.
+    std::size_t max_body_bytes = default_webhook_max_body_bytes;
+    /// Time a client has to send one whole request, and the server to write its response.
+    /// An idle keep-alive connection is closed after this long too.
+    std::chrono::milliseconds read_timeout{30'000};
+    /// Connections served at once. Further ones wait in the listen backlog until one closes.
+    std::size_t max_connections = default_webhook_max_connections;
+};
+
+/// Outcome of the update handler, which sets the status of the response to Telegram. Telegram
+/// sends the same update again after any status other than 2xx.
+enum class webhook_verdict {
+    /// taken over by the bot: 200 with an empty body. Telegram then forgets the update, so a
+    /// crash before the bot replies loses it.
+    accepted,
+    busy,         ///< no room for it now: 429 with Retry-After, so Telegram sends it later
+    unavailable,  ///< the bot is shutting down: 503 with Retry-After
+};
+
+/// Receives the body of one webhook request, an Update object that parsed as a JSON object.
+using webhook_handler = std::function<webhook_verdict(std::string_view update_json)>;
+
+/// HTTP/1.1 server for Telegram's webhook requests, built on Asio coroutines and Beast.
+///
+/// Responds to a POST on `options.path` that carries the right secret token with the
+/// handler's verdict. Every other request gets an error status and never reaches the handler:
+/// - 401 for a missing or wrong secret, logged at most once per minute with the peer address;
+/// - 404 for another path, and 405 for another method;
+/// - 413 for a body over the limit, and 431 for a header over 16 KiB;
+/// - 400 for a body that is not a JSON object, or a request that is not valid HTTP.
+///
+/// Keeps connections alive between requests when the client asks for it. Sends "100 Continue"
+/// to "Expect: 100-continue" only after the header passed the checks. Closes a connection
+/// whose request takes longer than `options.read_timeout`.
+///
+/// The handler runs on the server's executor, inside the coroutine that serves its
+/// connection, so it must not block; with an io_context run by one thread the handler calls
+/// never overlap. A handler that throws gets the request answered with 500.
+class webhook_server {
+public:
+    /// Stores the settings; nothing listens before start(). `executor` must be a strand when
+    /// its io_context runs on more than one thread.
+    webhook_server(boost::asio::any_io_executor executor, webhook_options options,
+                   webhook_handler on_update);
+
+    /// Stops the server as stop() does. Destroy it on its executor's thread, or once the
+    /// executor no longer runs, so that no handler call is in progress.
+    ~webhook_server();
+
+    webhook_server(const webhook_server&) = delete;
+    webhook_server& operator=(const webhook_server&) = delete;
+
+    /// Binds the listen address and starts accepting connections. Throws
+    /// boost::system::system_error naming the address and port when the address is invalid or
+    /// cannot be bound (for example, the port is in use), and std::logic_error when called
+    /// twice. Call it on the executor's thread or before the executor runs.
+    void start();
+
+    /// Stops accepting, closes every connection and makes later requests never reach the
+    /// handler. A request that is being read gets no response, so Telegram sends it again.
+    /// Safe to call from any thread and more than once; the sockets close on the executor.
+    void stop();
+
+    /// Port the server listens on, useful after binding port 0. Valid after start().
+    std::uint16_t local_port() const;
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+/// Address and port of --listen.
+struct listen_endpoint {
+    std::string address;  ///< IPv4 or IPv6 literal, without brackets
+    std::uint16_t port = 0;
+};
+
+/// Parses `text` of the form "ADDR:PORT", where ADDR is an IPv4 address or an IPv6 address in
+/// brackets ("127.0.0.1:8080", "[::1]:8080") and PORT is 1 to 65535. Throws
+/// std::invalid_argument naming `text` and the expected form.
+listen_endpoint parse_listen_endpoint(std::string_view text);
+
+/// Generates a secret token for setWebhook: 32 bytes from OpenSSL's CSPRNG in base64url
+/// without padding, 43 characters of A-Z, a-z, 0-9, '_' and '-'. Throws std::runtime_error
+/// when the CSPRNG fails.
+std::string make_webhook_secret();
+
+}  // namespace tgsearch
