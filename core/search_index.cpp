@@ -56,8 +56,24 @@ struct resolved_query {
     bool unmatched_clause = false;  ///< some word or phrase matches no document
 };
 
-/// Looks up the spellings of one word. Returns none when no spelling, prefix expansion or
-/// correction exists in the index.
+/// Shortest word, in code points, that is completed to the terms it starts when it matches
+/// nothing: shorter ones start too many unrelated terms.
+constexpr std::size_t min_completed_code_points = 4;
+
+std::size_t code_points(std::string_view text) {
+    return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }));
+}
+
+/// True when `text` has an ASCII digit: numbers, versions and addresses are looked up as
+/// written, because a close number (192.168.1.10 for 192.168.1.1) is a different one.
+bool has_digit(std::string_view text) {
+    return std::any_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// Looks up the spellings of one word. Returns none when no spelling, prefix expansion,
+/// completion or correction exists in the index.
 std::vector<detail::term_sequence> resolve_slot(const detail::index_data& data,
                                                 std::string_view query,
                                                 const detail::query_slot& slot, bool correct_typos,
@@ -84,7 +100,16 @@ std::vector<detail::term_sequence> resolve_slot(const detail::index_data& data,
         }
         for (const std::uint32_t term : expanded) add({term});
     }
-    const bool correctable = !slot.spellings.empty() && slot.spellings.front().size() == 1;
+    const bool correctable = !slot.spellings.empty() && slot.spellings.front().size() == 1 &&
+                             !has_digit(slot.spellings.front().front());
+    if (spellings.empty() && correct_typos && correctable && !slot.prefix &&
+        code_points(slot.spellings.front().front()) >= min_completed_code_points) {
+        // A word that matches nothing may be the start of a longer one (`postgr`), which is
+        // a better guess than a correction of it (`poster`).
+        std::vector<std::uint32_t> expanded;
+        expand_prefix(data, slot.spellings.front().front(), expanded);
+        for (const std::uint32_t term : expanded) add({term});
+    }
     if (spellings.empty() && correct_typos && correctable) {
         const std::uint32_t term = detail::find_correction(
             slot.spellings.front().front(), data.term_text, data.term_offsets, data.doc_frequency);

@@ -34,7 +34,9 @@ struct search_options {
     /// nothing follows it in the query. It expands to the 64 terms with that prefix that are
     /// in the most documents, plus the word itself.
     bool prefix_last = false;
-    /// Replace a query word that matches no document by the closest term of the index.
+    /// Complete a query word of 4 or more letters that matches no document to the terms it
+    /// starts, or failing that replace it by the closest term of the index. Words with a digit
+    /// are left as written.
     bool correct_typos = true;
     /// Score every matching document instead of skipping those that cannot reach the top
     /// hits. The hits are the same either way; only the cost and `total_is_estimate` change.

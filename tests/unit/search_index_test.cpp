@@ -470,3 +470,31 @@ TEST_CASE("index hides span terms from prefixes and typos", "[index]") {
     CHECK(ids_of(*index, prefixed.hits) == std::vector<std::string>{"joined"});
     CHECK(index->search(std::string(1, '\x01'), options).hits.empty());
 }
+
+TEST_CASE("index completes an unmatched word before correcting it", "[index]") {
+    const auto index = search_index::build({
+        doc("pg", "postgresql", "object-relational database server"),
+        doc("poster", "poster", "a poster of a dog"),
+        doc("lan", "", "router at 192.168.1.10 on the lan"),
+        doc("pos", "", "point of sale"),
+    });
+    tgsearch::search_options options;
+    // `postgr` is one edit from nothing and the start of postgresql.
+    const auto completed = index->search("postgr", options);
+    CHECK(completed.corrections.empty());
+    CHECK(ids_of(*index, completed.hits) == std::vector<std::string>{"pg"});
+    // A word that starts no term is still corrected.
+    const auto corrected = index->search("postre", options);
+    REQUIRE(corrected.corrections.size() == 1);
+    CHECK(corrected.corrections.front().corrected == "poster");
+    // Three letters are too few to complete, so `sal` is corrected.
+    const auto short_word = index->search("sal", options);
+    REQUIRE(short_word.corrections.size() == 1);
+    CHECK(short_word.corrections.front().corrected == "sale");
+    // Numbers are neither completed nor corrected.
+    CHECK(index->search("192.168.1.1", options).hits.empty());
+    CHECK(index->search("192.168", options).hits.empty());
+    // Without typo correction nothing is completed either.
+    options.correct_typos = false;
+    CHECK(index->search("postgr", options).hits.empty());
+}
