@@ -19,9 +19,10 @@
 namespace tgsearch {
 namespace {
 
-/// Only this many bytes of a message are searched. A query of a few dozen words is already
-/// more than BM25 can use, and a 4096-character message must not cost a long scan.
-constexpr std::size_t max_query_bytes = 512;
+/// Only this many bytes of a message are searched: about 1,000 Arabic or Cyrillic letters,
+/// which holds a pasted verse or paragraph. The search itself reads at most max_query_words
+/// words, and a 4096-character message must not cost a long scan.
+constexpr std::size_t max_query_bytes = 2048;
 
 /// How many code points of the query are echoed back in the reply's heading.
 constexpr std::size_t max_echo_chars = 64;
@@ -178,16 +179,26 @@ std::string_view cut_query(std::string_view query) {
     tokenize(whole.substr(0, std::min(whole.size(), query.size() + 64)), tokens);
     for (const token& word : tokens) {
         if (word.begin < query.size() && word.end > query.size()) {
-            return trim(query.substr(0, word.begin));
+            // A first word longer than the limit is kept cut, so that the reply still says
+            // what was searched.
+            const std::string_view before = trim(query.substr(0, word.begin));
+            return before.empty() ? query : before;
         }
     }
     return query;
 }
 
+/// Returns the title to show for a document: its title, or its id when the title is empty or
+/// only spaces.
+std::string_view display_title(const document_view& doc) {
+    const std::string_view title = trim(doc.title);
+    return title.empty() ? trim(doc.id) : title;
+}
+
 /// Renders a document's title as a link to its URL when it has a usable one, else in bold.
 std::string title_html(const document_view& doc, std::size_t max_chars) {
     std::string html;
-    const std::string title = clip(trim(doc.title.empty() ? doc.id : doc.title), max_chars);
+    const std::string title = clip(display_title(doc), max_chars);
     if (is_linkable(doc.url)) {
         html += "<a href=\"";
         append_html_escaped(html, doc.url);
@@ -229,8 +240,8 @@ reply_builder::reply_builder(const search_index& index, reply_settings settings)
 }
 
 reply_builder::reply_builder(const search_index& index, std::string bot_username)
-    : reply_builder(index, reply_settings{std::move(bot_username), 0, results_per_reply,
-                                          nullptr}) {}
+    : reply_builder(index, reply_settings{std::move(bot_username), 0, results_per_reply, nullptr}) {
+}
 
 outgoing_reply reply_builder::reply_to(const incoming_message& message) const {
     switch (message.type) {
@@ -383,7 +394,7 @@ outgoing_reply reply_builder::reply_to_inline_query(const incoming_message& mess
         const document_view doc = index->document_at(result.hits[i].doc);
         inline_article article;
         article.id = "d" + std::to_string(result.hits[i].doc);
-        article.title = clip(trim(doc.title.empty() ? doc.id : doc.title), max_inline_title_chars);
+        article.title = clip(display_title(doc), max_inline_title_chars);
         article.description = clip(
             html_to_plain_text(make_snippet_html(doc.text, terms, max_inline_description_chars)),
             max_inline_description_chars);
@@ -427,8 +438,8 @@ reply_builder::rendered_page reply_builder::render_page(std::string_view query, 
         hits.resize(page_size);
     }
     const std::size_t ranked = std::min(result.total_matches, max_ranked_hits);
-    rendered.page_count = std::max((ranked + page_size - 1) / page_size,
-                                   page + (rendered.has_next ? 2 : 1));
+    rendered.page_count =
+        std::max((ranked + page_size - 1) / page_size, page + (rendered.has_next ? 2 : 1));
     rendered.page_count_is_estimate = result.total_is_estimate;
 
     std::string& html = rendered.html;
@@ -450,8 +461,8 @@ reply_builder::rendered_page reply_builder::render_page(std::string_view query, 
 
     std::size_t snippet_chars = max_snippet_chars;
     if (one_message) {
-        const std::size_t per_entry = (telegram_max_message_chars - heading_reserve_chars) /
-                                      page_size;
+        const std::size_t per_entry =
+            (telegram_max_message_chars - heading_reserve_chars) / page_size;
         const std::size_t fixed = max_title_chars + entry_overhead_chars;
         snippet_chars = std::min(max_snippet_chars, per_entry > fixed ? per_entry - fixed : 0);
         if (snippet_chars < min_snippet_chars) {
@@ -472,8 +483,8 @@ reply_builder::rendered_page reply_builder::render_page(std::string_view query, 
         entry += "\n";
         // The budgets above keep a one-message page inside the limit. This check keeps the
         // promise should a budget change.
-        if (one_message && telegram_html_length(html) + telegram_html_length(entry) >
-                               telegram_max_message_chars) {
+        if (one_message &&
+            telegram_html_length(html) + telegram_html_length(entry) > telegram_max_message_chars) {
             break;
         }
         html += entry;

@@ -157,10 +157,10 @@ TEST_CASE("reply cuts long queries between words", "[replies]") {
     docs.push_back({"tools:ng", "ng tools", "ng", ""});
     const auto index = search_index::build(std::move(docs));
     const reply_builder builder(*index, "");
-    // 86 repetitions of "nginx " are 516 bytes, so a cut at 512 bytes would leave the fragment
-    // "ng" as a search term of its own.
+    // 342 repetitions of "nginx " are 2,052 bytes, so a cut at 2,048 bytes would leave the
+    // fragment "ng" as a search term of its own.
     std::string query;
-    for (int i = 0; i < 86; ++i) {
+    for (int i = 0; i < 342; ++i) {
         query += "nginx ";
     }
     const std::string html = builder.render_search(query);
@@ -171,11 +171,38 @@ TEST_CASE("reply cuts long queries between words", "[replies]") {
     for (const std::string separator : {"-", ",", "\u00a0"}) {
         CAPTURE(separator);
         std::string separated;
-        while (separated.size() < 600) {
+        while (separated.size() < 2100) {
             separated += "nginx" + separator;
         }
         CHECK(builder.render_search(separated).find("ng tools") == std::string::npos);
     }
+}
+
+TEST_CASE("reply searches a long Arabic query and echoes a long word", "[replies]") {
+    std::vector<document> docs;
+    docs.push_back({"quran:1:2", "", "الحمد لله رب العالمين", ""});
+    const auto index = search_index::build(std::move(docs));
+    const reply_builder builder(*index, "");
+    // The only matching word comes after 100 others of 11 bytes each, past the first 1,100
+    // bytes of the message and well within the 2,048 that are searched.
+    std::string query;
+    for (int i = 0; i < 100; ++i) query += "كلمات ";
+    query += "العالمين";
+    for (int i = 0; i < 200; ++i) query += " كلمات";
+    CHECK(builder.render_search(query).find("quran:1:2") != std::string::npos);
+    // A single word longer than the limit is still named in the reply.
+    const std::string html = builder.render_search(std::string(3000, 'y'));
+    CHECK(html.starts_with("Nothing found for <b>yyy"));
+}
+
+TEST_CASE("reply uses id when title is only spaces", "[replies]") {
+    std::vector<document> docs;
+    docs.push_back({"u5", "   ", "kiwi five", "https://x.org/"});
+    const auto index = search_index::build(std::move(docs));
+    const reply_builder builder(*index, "");
+    const std::string html = builder.render_search("kiwi");
+    CAPTURE(html);
+    CHECK(html.find("<a href=\"https://x.org/\">u5</a>") != std::string::npos);
 }
 
 TEST_CASE("reply replaces control characters in the echo", "[replies]") {
@@ -222,13 +249,13 @@ std::shared_ptr<const search_index> make_proxy_index(int count) {
     for (int i = 0; i < count; ++i) {
         std::string text;
         for (int j = 0; j < 60; ++j) {
-            text += "a reverse proxy forwards requests to servers number " + std::to_string(j) +
-                    " ";
+            text +=
+                "a reverse proxy forwards requests to servers number " + std::to_string(j) + " ";
         }
         const std::string url = i % 2 == 0 ? "https://example.org/doc/" + std::to_string(i) : "";
         docs.push_back({"doc" + std::to_string(i),
-                        "Proxy document " + std::to_string(i) + " " + std::string(150, 'x'),
-                        text, url});
+                        "Proxy document " + std::to_string(i) + " " + std::string(150, 'x'), text,
+                        url});
     }
     return search_index::build(std::move(docs));
 }
@@ -315,7 +342,8 @@ TEST_CASE("reply pages results with buttons", "[replies]") {
     CHECK(first.buttons[1].text == "▶");
     CHECK(pages.size() == 1);
 
-    const outgoing_reply second = builder.reply_to(button_press(42, first.buttons[1].callback_data));
+    const outgoing_reply second =
+        builder.reply_to(button_press(42, first.buttons[1].callback_data));
     CHECK(second.type == outgoing_reply::kind::edit);
     CHECK(second.chat_id == 42);
     CHECK(second.message_id == 55);
@@ -404,12 +432,8 @@ TEST_CASE("reply with buttons fits one message at 20 per page", "[replies]") {
     CHECK(telegram_html_length(reply.html) <= telegram_max_message_chars);
     CHECK(reply.html.find("\n20. ") != std::string::npos);
 
-    const outgoing_reply last =
-        builder.reply_to(button_press(42, page_callback_data(
-                                              parse_page_callback_data(
-                                                  reply.buttons[1].callback_data)
-                                                  ->key,
-                                              2)));
+    const outgoing_reply last = builder.reply_to(button_press(
+        42, page_callback_data(parse_page_callback_data(reply.buttons[1].callback_data)->key, 2)));
     CHECK(last.html.find("\n45. ") != std::string::npos);
     CHECK(telegram_html_length(last.html) <= telegram_max_message_chars);
 }
@@ -447,9 +471,9 @@ TEST_CASE("reply answers inline queries page by page", "[replies]") {
     CHECK(last.articles.size() == 20);
     CHECK(last.next_offset.empty());
 
-    for (const auto& [text, offset] : {std::pair{"", ""}, std::pair{"   ", ""},
-                                       std::pair{"prox", "abc"}, std::pair{"prox", "-5"},
-                                       std::pair{"prox", "99999999"}}) {
+    for (const auto& [text, offset] :
+         {std::pair{"", ""}, std::pair{"   ", ""}, std::pair{"prox", "abc"},
+          std::pair{"prox", "-5"}, std::pair{"prox", "99999999"}}) {
         CAPTURE(text, offset);
         const outgoing_reply empty = builder.reply_to(inline_query(text, offset));
         CHECK(empty.type == outgoing_reply::kind::inline_answer);
