@@ -86,9 +86,13 @@ private:
         tokenize(text_, tokens);
         // Longer tokens first where two start together, so that a joined word (`x86-64`)
         // comes before the parts it covers.
-        std::stable_sort(tokens.begin(), tokens.end(), [](const token& a, const token& b) {
+        const auto before = [](const token& a, const token& b) {
             return a.begin != b.begin ? a.begin < b.begin : a.end > b.end;
-        });
+        };
+        // The tokenizer nearly always emits them in this order already.
+        if (!std::is_sorted(tokens.begin(), tokens.end(), before)) {
+            std::stable_sort(tokens.begin(), tokens.end(), before);
+        }
         tokens_.reserve(tokens.size());
         // The joined word whose parts are being placed: its parts stand for it, and take its
         // match when they have none of their own.
