@@ -52,7 +52,7 @@ constexpr std::chrono::milliseconds progress_redraw_interval{250};
 
 struct command_line {
     std::vector<std::string> corpus_paths;
-    std::string index_path;   ///< --index: an index file to map instead of a corpus
+    std::string index_path;   ///< --index: an index file to read instead of a corpus
     std::string output_path;  ///< --output of the index command
     std::string format = "detect";
     std::string id_column;
@@ -288,31 +288,45 @@ private:
 struct source_outcome {
     std::string path;
     load_report report;
+    std::size_t first_document = 0;        ///< index of its first document among all sources
     std::vector<load_error> first_errors;  ///< at most max_logged_load_errors
+    std::size_t error_count = 0;           ///< all errors reported, listed or not
 };
 
+/// Returns "1 document", "2 documents" and so on.
+std::string count_of(std::size_t count, std::string_view noun) {
+    return fmt::format("{} {}{}", count, noun, count == 1 ? "" : "s");
+}
+
 void log_load_error(const load_error& error) {
-    if (error.line == 0) {
-        spdlog::warn("skipped {}: {}", error.file, error.reason);
+    const std::string record =
+        error.line == 0 ? error.file : fmt::format("record {}:{}", error.file, error.line);
+    if (error.record_kept) {
+        spdlog::warn("{}: {}", record, error.reason);
     } else {
-        spdlog::warn("skipped record {}:{}: {}", error.file, error.line, error.reason);
+        spdlog::warn("skipped {}: {}", record, error.reason);
     }
 }
 
+/// Logs each source's problems, then its summary, then the total over all sources.
 void log_load_summary(const std::vector<source_outcome>& outcomes) {
     load_report total;
     for (const source_outcome& outcome : outcomes) {
         const load_report& report = outcome.report;
-        spdlog::info("loaded {} documents from {} ({} malformed records skipped, {} ignored)",
-                     report.loaded, outcome.path, report.skipped, report.ignored);
         for (const load_error& error : outcome.first_errors) {
             log_load_error(error);
         }
-        if (report.skipped > outcome.first_errors.size()) {
-            spdlog::warn("and {} more malformed records in {}, not listed",
-                         report.skipped - outcome.first_errors.size(), outcome.path);
+        if (outcome.error_count > outcome.first_errors.size()) {
+            spdlog::warn("and {} more problems in {}, not listed",
+                         outcome.error_count - outcome.first_errors.size(), outcome.path);
         }
-        if (report.loaded == 0) {
+        if (!report.damage.empty()) {
+            spdlog::error("{}", report.damage);
+        }
+        spdlog::info("loaded {} from {} ({} skipped, {} ignored)",
+                     count_of(report.loaded, "document"), outcome.path,
+                     count_of(report.skipped, "malformed record"), report.ignored);
+        if (report.loaded == 0 && report.damage.empty()) {
             spdlog::warn("no documents in {}: it is empty, or every record was skipped or ignored",
                          outcome.path);
         }
@@ -321,9 +335,61 @@ void log_load_summary(const std::vector<source_outcome>& outcomes) {
         total.ignored += report.ignored;
     }
     if (outcomes.size() > 1) {
-        spdlog::info(
-            "loaded {} documents from {} sources ({} malformed records skipped, {} ignored)",
-            total.loaded, outcomes.size(), total.skipped, total.ignored);
+        spdlog::info("loaded {} from {} sources ({} skipped, {} ignored)",
+                     count_of(total.loaded, "document"), outcomes.size(),
+                     count_of(total.skipped, "malformed record"), total.ignored);
+    }
+}
+
+/// Returns where document `index` (among all sources, before duplicates were removed) comes
+/// from: "file:line", or the file of a text folder document, and the source's outcome.
+std::pair<std::string, const source_outcome*> locate_document(
+    const std::vector<source_outcome>& outcomes, std::size_t index) {
+    for (const source_outcome& outcome : outcomes) {
+        const std::size_t offset = index - outcome.first_document;
+        if (index < outcome.first_document || offset >= outcome.report.loaded) {
+            continue;
+        }
+        if (offset < outcome.report.lines.size()) {
+            return {fmt::format("{}:{}", outcome.path, outcome.report.lines[offset]), &outcome};
+        }
+        return {outcome.path, &outcome};
+    }
+    return {"an unknown source", nullptr};
+}
+
+/// Removes documents whose id repeats an earlier one and logs where each came from.
+void remove_and_log_duplicates(const std::vector<source_outcome>& outcomes,
+                               std::vector<document>& docs) {
+    std::vector<duplicate_document> removed;
+    remove_duplicate_ids(docs, removed);
+    // A file given twice repeats every id, so it gets one line instead of one per document.
+    std::map<const source_outcome*, std::size_t> repeated_files;
+    std::size_t listed = 0;
+    for (const duplicate_document& duplicate : removed) {
+        const auto [place, source] = locate_document(outcomes, duplicate.index);
+        const auto [first_place, first_source] = locate_document(outcomes, duplicate.first_index);
+        std::error_code ignored;
+        if (source != nullptr && first_source != nullptr && source != first_source &&
+            std::filesystem::equivalent(source->path, first_source->path, ignored)) {
+            ++repeated_files[source];
+            continue;
+        }
+        if (listed++ < max_logged_load_errors) {
+            spdlog::warn(
+                "skipped the document at {}: its id \"{}\" repeats the one at {}; give each "
+                "record its own id",
+                place, duplicate.id, first_place);
+        }
+    }
+    if (listed > max_logged_load_errors) {
+        spdlog::warn("and {} more documents whose ids repeat earlier ones, not listed",
+                     listed - max_logged_load_errors);
+    }
+    for (const auto& [source, count] : repeated_files) {
+        spdlog::warn("skipped {} of {}, which repeat the ids of an earlier --corpus of the same "
+                     "file; is it given twice?",
+                     count_of(count, "document"), source->path);
     }
 }
 
@@ -370,16 +436,20 @@ std::vector<document> load_documents(const command_line& options, bool show_prog
         corpus.on_progress = [&progress](const load_progress& done) { progress.update(done); };
     }
     std::vector<source_outcome> outcomes;
-    for (const std::string& path : options.corpus_paths) {
+    for (const std::string& argument : options.corpus_paths) {
+        const corpus_source source = parse_corpus_source(argument, corpus);
         source_outcome& outcome = outcomes.emplace_back();
-        outcome.path = path;
-        progress.start(path);
+        outcome.path = source.path.string();
+        outcome.first_document = docs.size();
+        progress.start(outcome.path);
         try {
-            outcome.report = load_corpus(path, corpus, docs, [&outcome](const load_error& error) {
+            const auto on_error = [&outcome](const load_error& error) {
+                ++outcome.error_count;
                 if (outcome.first_errors.size() < max_logged_load_errors) {
                     outcome.first_errors.push_back(error);
                 }
-            });
+            };
+            outcome.report = load_corpus(source.path, source.options, docs, on_error);
         } catch (...) {
             progress.clear();
             throw;
@@ -404,13 +474,7 @@ std::vector<document> load_documents(const command_line& options, bool show_prog
         }
         linked = &outcome;
     }
-    std::string first_duplicate;
-    if (const std::size_t duplicates = remove_duplicate_ids(docs, first_duplicate)) {
-        spdlog::warn(
-            "skipped {} {} whose id repeats an earlier one (the first is \"{}\"); "
-            "is a corpus file given twice?",
-            duplicates, duplicates == 1 ? "document" : "documents", first_duplicate);
-    }
+    remove_and_log_duplicates(outcomes, docs);
     return docs;
 }
 
@@ -433,7 +497,7 @@ std::shared_ptr<const search_index> build_index(const command_line& options, boo
     std::vector<document> docs = load_documents(options, show_progress);
     if (docs.empty()) {
         throw std::runtime_error(
-            "no documents to search: every corpus file was empty or malformed");
+            "no documents to search: every corpus source was empty, damaged or malformed");
     }
 
     const auto index_started = std::chrono::steady_clock::now();
@@ -465,7 +529,7 @@ std::shared_ptr<const search_index> build_index(const command_line& options, boo
     return index;
 }
 
-/// Maps the --index file, or else builds the index of the corpus.
+/// Reads the --index file, or else builds the index of the corpus.
 std::shared_ptr<const search_index> make_index(const command_line& options, bool show_progress) {
     if (options.index_path.empty()) {
         return build_index(options, show_progress);
@@ -474,8 +538,8 @@ std::shared_ptr<const search_index> make_index(const command_line& options, bool
     std::shared_ptr<const search_index> index = load_index_file(options.index_path);
     const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
     spdlog::info(
-        "loaded index file {} in {:.3f} s: {} documents, {} distinct terms, {:.1f} MiB mapped "
-        "and {:.1f} MiB on the heap",
+        "loaded index file {} in {:.3f} s: {} documents, {} distinct terms, {:.1f} MiB read "
+        "from the file and {:.1f} MiB on the heap",
         options.index_path, seconds.count(), index->document_count(), index->term_count(),
         to_mib(index->mapped_bytes()), to_mib(index->memory_bytes()));
     return index;
@@ -496,7 +560,7 @@ void block_reload_signal() {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 }
 
-/// Rebuilds the index from the --corpus sources, or maps the --index file again, on each
+/// Rebuilds the index from the --corpus sources, or reads the --index file again, on each
 /// SIGHUP, on a thread of its own, and swaps the result into a replaceable index. Queries keep
 /// running on the old index meanwhile, and a failed reload keeps it. A reload runs to its
 /// end: SIGHUPs received during one stay pending as a single signal (the kernel does not queue
@@ -679,26 +743,33 @@ int run_index_command(const command_line& options) {
 }
 
 /// Adds --corpus and the options that describe how to read it to `app`, the server or the
-/// index command.
-void add_corpus_options(CLI::App& app, command_line& options) {
+/// index command. `sample_default` says that without --corpus the built-in sample is used.
+void add_corpus_options(CLI::App& app, command_line& options, bool sample_default) {
     app.add_option("--corpus", options.corpus_paths,
-                   "Corpus to index: a JSONL, CSV or TSV file, a Telegram Desktop export "
-                   "(result.json or its folder), or a folder of .txt and .md files; files may be "
-                   "gzipped. Repeatable, and formats may be mixed. Default: the sample corpus "
-                   "built into the binary");
+                   std::string("Corpus to index: a JSONL, CSV or TSV file, a Telegram Desktop "
+                               "export (result.json or its folder), or a folder of .txt and .md "
+                               "files; files may be gzipped. Repeatable, and formats may be "
+                               "mixed. Options for one source follow its path after '#', "
+                               "separated by ';': text=COLUMNS, title=, id=, url=, format=, as in "
+                               "'faq.csv#text=q,a;title=q'") +
+                       (sample_default ? ". Default: the sample corpus built into the binary"
+                                       : ""));
     app.add_option("--format", options.format,
                    "Corpus format of every --corpus: detect, jsonl, csv, tsv, telegram or folder; "
                    "detect decides per source from its name or first line")
         ->capture_default_str();
     app.add_option("--id-column", options.id_column,
-                   "CSV/TSV column with the document id (default: id, else <file>:<line>)");
+                   "CSV/TSV column with the document id in every CSV/TSV source (default: id, "
+                   "else <file>:<line>)");
     app.add_option("--title-column", options.title_column,
-                   "CSV/TSV column with the title (default: title)");
+                   "CSV/TSV column with the title in every CSV/TSV source (default: title)");
     app.add_option("--text-column", options.text_columns,
-                   "CSV/TSV column with the text, or several separated by commas, joined with "
-                   "line breaks (default: text, body, content or message)");
+                   "CSV/TSV column with the text in every CSV/TSV source, or several separated "
+                   "by commas, joined with line breaks (default: text, body, content or "
+                   "message)");
     app.add_option("--url-column", options.url_column,
-                   "CSV/TSV column with the link (default: url or link)");
+                   "CSV/TSV column with the link in every CSV/TSV source (default: url or "
+                   "link)");
     app.add_option("--channel-username", options.channel_username,
                    "Public username of the channel or supergroup of a single-chat Telegram "
                    "export (name, @name or https://t.me/name), for https://t.me/name/<id> "
@@ -713,7 +784,7 @@ int main(int argc, char** argv) {
         "With a bot token (TELEGRAM_BOT_TOKEN or --token-file) it serves Telegram;\n"
         "without one it answers queries typed on standard input."};
     command_line options;
-    add_corpus_options(app, options);
+    add_corpus_options(app, options, true);
     app.add_option("--index", options.index_path,
                    "Index file to serve, written by `tgsearch index`; replaces --corpus and "
                    "starts in a fraction of the time")
@@ -764,7 +835,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     CLI::App* index_command = app.add_subcommand(
         "index", "Build the index of a corpus and write it to a file that --index serves");
-    add_corpus_options(*index_command, options);
+    add_corpus_options(*index_command, options, false);
     index_command->get_option("--corpus")->required();
     index_command
         ->add_option("--output", options.output_path,

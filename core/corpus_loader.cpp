@@ -15,9 +15,10 @@
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
-#include <unordered_set>
+#include <unordered_map>
 
 namespace tgsearch {
 
@@ -26,6 +27,7 @@ namespace {
 namespace ondemand = simdjson::ondemand;
 using detail::file_name_of;
 using detail::gunzip;
+using detail::gunzip_result;
 using detail::is_gzip;
 using detail::load_context;
 using detail::load_delimited;
@@ -38,6 +40,9 @@ using detail::trim;
 using detail::validate_value;
 
 constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
+
+/// Keys of the per-source options of a --corpus argument (see parse_corpus_source).
+constexpr std::string_view source_keys[] = {"format", "text", "title", "id", "url"};
 
 padded_buffer copy_padded(std::string_view bytes) {
     padded_buffer buffer;
@@ -124,10 +129,11 @@ corpus_format detect_format(std::string_view name, std::string_view content) {
         name));
 }
 
-/// Throws when the content is UTF-16 or UTF-32 text, which every loader reads as UTF-8 and
-/// would otherwise reject record by record with errors that do not say why. Spreadsheet
-/// programs write such files when asked for "Unicode text".
-void reject_wide_encoding(std::string_view name, std::string_view content) {
+/// Returns why the content cannot be loaded when it is UTF-16 or UTF-32 text, which every
+/// loader reads as UTF-8 and would otherwise reject record by record with errors that do not
+/// say why, or an empty string. Spreadsheet programs write such files when asked for "Unicode
+/// text".
+std::string wide_encoding_problem(std::string_view name, std::string_view content) {
     const char* encoding = nullptr;
     if (content.starts_with(std::string_view("\xFF\xFE\0\0", 4)) ||
         content.starts_with(std::string_view("\0\0\xFE\xFF", 4))) {
@@ -146,16 +152,22 @@ void reject_wide_encoding(std::string_view name, std::string_view content) {
         const std::filesystem::path path(name);
         std::filesystem::path converted = path;
         converted.replace_filename(path.stem().string() + "-utf8" + path.extension().string());
-        throw std::runtime_error(fmt::format(
+        return fmt::format(
             "{} is {} text, but corpus files must be UTF-8; convert it, for example with "
             "iconv -f {} -t UTF-8 {} > {}",
-            name, encoding, encoding, name, converted.string()));
+            name, encoding, encoding, name, converted.string());
     }
+    return {};
 }
 
 load_report load_content(const load_context& context, const padded_buffer& content,
                          std::vector<document>& out) {
-    reject_wide_encoding(context.name, content.view());
+    if (std::string problem = wide_encoding_problem(context.name, content.view());
+        !problem.empty()) {
+        load_report report;
+        report.damage = std::move(problem);
+        return report;
+    }
     const std::size_t start = content.view().starts_with(utf8_bom) ? utf8_bom.size() : 0;
     corpus_format format = context.options.format;
     if (format == corpus_format::detect) {
@@ -190,8 +202,14 @@ padded_buffer read_file(const std::filesystem::path& path) {
     const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
                                                                std::fclose);
     if (!file) {
-        throw std::runtime_error(
-            fmt::format("cannot read corpus file {}: {}", path.string(), std::strerror(errno)));
+        const int error = errno;
+        // A mistyped per-source option leaves the whole argument as the path.
+        const std::string hint =
+            error == ENOENT && path.string().find('#') != std::string::npos
+                ? "; options after '#' take the keys format, text, title, id and url"
+                : "";
+        throw std::runtime_error(fmt::format("cannot read corpus file {}: {}{}", path.string(),
+                                             std::strerror(error), hint));
     }
     // A directory opens like a file on Linux and fails only at the first read.
     if (std::error_code type_error; std::filesystem::is_directory(path, type_error)) {
@@ -221,6 +239,52 @@ padded_buffer read_file(const std::filesystem::path& path) {
     }
 }
 
+std::string plural(std::size_t count, std::string_view noun) {
+    return fmt::format("{} {}{}", count, noun, count == 1 ? "" : "s");
+}
+
+/// Decompresses gzip data and loads what it holds. When the data is damaged, the line that the
+/// damage cut short is dropped, the lines before it load, and the report describes the damage.
+load_report load_gzip(const load_context& context, std::string_view compressed,
+                      std::vector<document>& out) {
+    gunzip_result unpacked = gunzip(context.name, compressed);
+    if (unpacked.damage.empty()) {
+        return load_content(context, unpacked.content, out);
+    }
+    // In the line-based formats the damage cut the last line short, so it would only add a
+    // malformed record. A Telegram export is one JSON value, which its loader reads up to the
+    // damage.
+    corpus_format format = context.options.format;
+    const std::string_view content = unpacked.content.view();
+    if (format == corpus_format::detect) {
+        try {
+            const std::size_t start = content.starts_with(utf8_bom) ? utf8_bom.size() : 0;
+            format = detect_format(context.name, content.substr(start));
+        } catch (const std::runtime_error&) {
+            // load_content below reports that the format cannot be detected.
+        }
+    }
+    if (format != corpus_format::telegram_export) {
+        const std::size_t last_line_end = content.rfind('\n');
+        unpacked.content.resize(last_line_end == std::string_view::npos ? 0 : last_line_end + 1);
+    }
+    load_report report;
+    std::string consequence;
+    try {
+        report = load_content(context, unpacked.content, out);
+    } catch (const std::runtime_error& error) {
+        // What precedes the damage may be too short to detect its format or read its header.
+        consequence = fmt::format(" ({})", error.what());
+    }
+    const std::string content_damage = report.damage.empty() ? "" : "; also, " + report.damage;
+    report.damage = fmt::format(
+        "{} is damaged: {}{}; loaded the {} read before the damage{}. Check the file with "
+        "gzip -t, and re-download or re-export it",
+        context.name, unpacked.damage, consequence, plural(report.loaded, "document"),
+        content_damage);
+    return report;
+}
+
 /// Loads a file, decompressing it first when it starts with the gzip magic bytes.
 load_report load_file(const std::filesystem::path& path, const corpus_options& options,
                       std::vector<document>& out, const load_error_handler& on_error) {
@@ -228,13 +292,15 @@ load_report load_file(const std::filesystem::path& path, const corpus_options& o
     const load_context context{name, options, on_error};
     padded_buffer raw = read_file(path);
     if (is_gzip(raw.view())) {
-        return load_content(context, gunzip(name, raw.view()), out);
+        return load_gzip(context, raw.view(), out);
     }
     if (path.extension() == ".gz") {
-        throw std::runtime_error(fmt::format(
-            "{} ends in .gz but is not gzip-compressed; rename it without .gz or compress it "
-            "with gzip",
-            name));
+        load_report report;
+        report.damage = fmt::format(
+            "{} is damaged: its name ends in .gz, but it is not gzip data; re-download it, or "
+            "rename it without .gz if it is not compressed",
+            name);
+        return report;
     }
     return load_content(context, raw, out);
 }
@@ -424,7 +490,7 @@ load_report load_corpus_bytes(std::string_view name, std::string_view bytes,
                               const load_error_handler& on_error) {
     const load_context context{name, options, on_error};
     if (is_gzip(bytes)) {
-        return load_content(context, gunzip(name, bytes), out);
+        return load_gzip(context, bytes, out);
     }
     return load_content(context, copy_padded(bytes), out);
 }
@@ -444,22 +510,29 @@ load_report load_corpus_bytes(std::string_view name, std::string_view bytes, cor
 }
 
 std::size_t remove_duplicate_ids(std::vector<document>& docs, std::string& first_duplicate) {
+    std::vector<duplicate_document> removed;
+    remove_duplicate_ids(docs, removed);
+    if (!removed.empty()) {
+        first_duplicate = removed.front().id;
+    }
+    return removed.size();
+}
+
+void remove_duplicate_ids(std::vector<document>& docs, std::vector<duplicate_document>& removed) {
     std::vector<bool> duplicate(docs.size(), false);
-    std::size_t duplicates = 0;
     {
-        std::unordered_set<std::string_view> seen;
-        seen.reserve(docs.size());
+        std::unordered_map<std::string_view, std::size_t> first_of;
+        first_of.reserve(docs.size());
         for (std::size_t i = 0; i < docs.size(); ++i) {
-            if (!seen.insert(docs[i].id).second) {
+            const auto [first, inserted] = first_of.emplace(docs[i].id, i);
+            if (!inserted) {
                 duplicate[i] = true;
-                if (duplicates++ == 0) {
-                    first_duplicate = docs[i].id;
-                }
+                removed.push_back(duplicate_document{docs[i].id, i, first->second});
             }
         }
     }
-    if (duplicates == 0) {
-        return 0;
+    if (removed.empty()) {
+        return;
     }
     std::size_t kept = 0;
     for (std::size_t i = 0; i < docs.size(); ++i) {
@@ -474,7 +547,67 @@ std::size_t remove_duplicate_ids(std::vector<document>& docs, std::string& first
         ++kept;
     }
     docs.resize(kept);
-    return duplicates;
+}
+
+corpus_source parse_corpus_source(std::string_view argument, const corpus_options& defaults) {
+    corpus_source source{std::filesystem::path(argument), defaults};
+    const std::size_t hash = argument.rfind('#');
+    if (hash == std::string_view::npos) {
+        return source;
+    }
+    const std::string_view settings = argument.substr(hash + 1);
+    const bool has_options = std::any_of(
+        std::begin(source_keys), std::end(source_keys), [settings](std::string_view key) {
+            return settings.starts_with(key) && settings.substr(key.size()).starts_with('=');
+        });
+    if (!has_options) {
+        return source;
+    }
+    source.path = std::filesystem::path(argument.substr(0, hash));
+    csv_columns& columns = source.options.columns;
+    std::size_t position = 0;
+    while (position <= settings.size()) {
+        const std::size_t end = std::min(settings.find(';', position), settings.size());
+        const std::string_view item = settings.substr(position, end - position);
+        position = end + 1;
+        if (item.empty()) {
+            continue;
+        }
+        const std::size_t equals = item.find('=');
+        const std::string_view key = item.substr(0, equals);
+        const std::string_view value =
+            equals == std::string_view::npos ? std::string_view() : trim(item.substr(equals + 1));
+        if (equals == std::string_view::npos ||
+            std::find(std::begin(source_keys), std::end(source_keys), key) ==
+                std::end(source_keys)) {
+            throw std::invalid_argument(fmt::format(
+                "invalid option \"{}\" in --corpus {}: expected KEY=VALUE with the key format, "
+                "text, title, id or url, as in --corpus "
+                "faq.csv#text=question,answer;title=question",
+                item, argument));
+        }
+        if (key == "format") {
+            source.options.format =
+                value.empty() ? corpus_format::detect : parse_corpus_format(value);
+        } else if (key == "text") {
+            columns.text.clear();
+            for (std::size_t start = 0; start <= value.size();) {
+                const std::size_t comma = std::min(value.find(',', start), value.size());
+                const std::string_view column = trim(value.substr(start, comma - start));
+                if (!column.empty()) {
+                    columns.text.emplace_back(column);
+                }
+                start = comma + 1;
+            }
+        } else if (key == "title") {
+            columns.title = value;
+        } else if (key == "id") {
+            columns.id = value;
+        } else {
+            columns.url = value;
+        }
+    }
+    return source;
 }
 
 }  // namespace tgsearch

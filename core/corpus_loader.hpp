@@ -100,10 +100,15 @@ struct load_error {
     std::string file;
     std::size_t line = 0;
     std::string reason;
+    /// Set when the record loaded anyway, without the field that `reason` names.
+    bool record_kept = false;
 };
 
 struct load_report {
-    std::size_t loaded = 0;   ///< documents appended to the output
+    std::size_t loaded = 0;  ///< documents appended to the output
+    /// Per loaded document, in output order, the line where its record starts; empty for a text
+    /// folder, whose documents are whole files.
+    std::vector<std::size_t> lines;
     std::size_t skipped = 0;  ///< malformed records reported through the error callback
     /// records deliberately left out: service messages, messages without text, and in a text
     /// folder hidden entries, files other than .txt and .md, and blank files
@@ -111,15 +116,21 @@ struct load_report {
     /// id of the Telegram chat whose links use corpus_options::channel_username; empty when
     /// none does
     std::string username_chat;
+    /// Description of the damage that ended the source early, naming the file, the problem and
+    /// what to do. Damage is a truncated or corrupt gzip stream, a .gz file that is not gzip,
+    /// UTF-16 or UTF-32 text, or a Telegram export that is damaged JSON or not UTF-8. The
+    /// documents read before the damage are loaded. Empty when the whole source was read.
+    std::string damage;
 };
 
 using load_error_handler = std::function<void(const load_error&)>;
 
 /// Loads every document of the corpus at `path` and appends them to `out`. Gzip-compressed files
 /// (with one or more members) are detected by their magic bytes and decompressed in memory. A
-/// truncated or corrupt one is rejected as a whole. A malformed record is reported to `on_error`,
-/// which may be empty, and skipped, and loading goes on. Blank lines, service messages and
-/// messages without text are left out silently.
+/// malformed record is reported to `on_error`, which may be empty, and skipped, and loading goes
+/// on. Blank lines, service messages and messages without text are left out silently. Damaged
+/// content, such as a truncated gzip file, ends the source early: the documents read before the
+/// damage stay in `out`, and load_report::damage describes the problem.
 ///
 /// With corpus_format::detect, a directory holding result.json is a Telegram export and any other
 /// directory a text folder. For files, a name ending in .jsonl or .ndjson means JSON Lines, .csv
@@ -129,10 +140,10 @@ using load_error_handler = std::function<void(const load_error&)>;
 /// written on one line). Any other first line starting with '{' means a Telegram export. With
 /// corpus_format::telegram_export, `path` may also be the export's folder.
 ///
-/// Throws std::runtime_error naming the path when the file cannot be read or decompressed, or its
-/// format cannot be detected. It also throws when a Telegram export is not valid JSON or has
-/// neither "messages" nor "chats", when a CSV or TSV header lacks a chosen column, and when
-/// `path` is a directory but the format is a file format. `out` is then left as it was.
+/// Throws std::runtime_error naming the path when the file is missing or cannot be read, or its
+/// format cannot be detected. It also throws when a Telegram export has neither "messages" nor
+/// "chats", when a CSV or TSV header lacks a chosen column, and when `path` is a directory but
+/// the format is a file format. `out` is then left as it was.
 load_report load_corpus(const std::filesystem::path& path, const corpus_options& options,
                         std::vector<document>& out, const load_error_handler& on_error);
 
@@ -151,9 +162,34 @@ load_report load_corpus_file(const std::filesystem::path& path, corpus_format fo
 load_report load_corpus_bytes(std::string_view name, std::string_view bytes, corpus_format format,
                               std::vector<document>& out, const load_error_handler& on_error);
 
+/// One --corpus argument: the path and the options for that source alone.
+struct corpus_source {
+    std::filesystem::path path;
+    corpus_options options;
+};
+
+/// Splits a --corpus argument into its path and options. The argument is a path, optionally
+/// followed by '#' and options separated by ';', which override `defaults` for this source:
+/// format=FORMAT (as parse_corpus_format), text=COLUMN[,COLUMN...], title=COLUMN, id=COLUMN and
+/// url=COLUMN. An empty value restores automatic detection. Example: faq.csv#text=q,a;title=q.
+/// A '#' followed by anything but one of these keys and '=' is part of the path. Throws
+/// std::invalid_argument naming the argument for an unknown key, an item without '=' or an
+/// invalid format.
+corpus_source parse_corpus_source(std::string_view argument, const corpus_options& defaults);
+
+/// A document that remove_duplicate_ids removed.
+struct duplicate_document {
+    std::string id;
+    std::size_t index = 0;        ///< its position in the vector before the removal
+    std::size_t first_index = 0;  ///< position of the first document with this id, likewise
+};
+
 /// Removes every document whose id repeats an earlier one, keeping the first and the order,
 /// so that a file given twice does not show up twice in every result list. Returns how many
 /// were removed and stores the first repeated id in `first_duplicate`.
 std::size_t remove_duplicate_ids(std::vector<document>& docs, std::string& first_duplicate);
+
+/// Removes documents like the overload above, and describes each removed one in `removed`.
+void remove_duplicate_ids(std::vector<document>& docs, std::vector<duplicate_document>& removed);
 
 }  // namespace tgsearch

@@ -243,14 +243,18 @@ public:
         return static_cast<std::size_t>(it - lower_names_.begin());
     }
 
-    /// Finds a column chosen by name, throwing when the header lacks it.
-    std::size_t require(std::string_view column, std::string_view flag) const {
+    /// Finds a column chosen by name, throwing when the header lacks it. `role` and `key` name
+    /// the choice: "text" and "text" for --text-column or text= of the --corpus argument.
+    std::size_t require(std::string_view column, std::string_view role,
+                        std::string_view key) const {
         if (const std::optional<std::size_t> index = find(column)) {
             return *index;
         }
-        throw std::runtime_error(
-            fmt::format("column \"{}\" ({}) not found in {}, whose header has {}", column, flag,
-                        name_, header_list()));
+        throw std::runtime_error(fmt::format(
+            "{} column \"{}\" not found in {}, whose header has {}. --{}-column applies to every "
+            "CSV and TSV source; to choose the columns of this file alone, write --corpus "
+            "{}#{}=COLUMN",
+            role, column, name_, header_list(), key, name_, key));
     }
 
     /// Finds the first of `defaults` in the header.
@@ -310,22 +314,22 @@ column_choice choose_columns(std::string_view name, const std::vector<std::strin
                              const csv_columns& chosen) {
     const column_resolver resolver(name, header);
     column_choice choice;
-    choice.id =
-        chosen.id.empty() ? resolver.find("id") : resolver.require(chosen.id, "--id-column");
+    choice.id = chosen.id.empty() ? resolver.find("id") : resolver.require(chosen.id, "id", "id");
     choice.title = chosen.title.empty() ? resolver.find("title")
-                                        : resolver.require(chosen.title, "--title-column");
+                                        : resolver.require(chosen.title, "title", "title");
     choice.url = chosen.url.empty() ? resolver.find_any(default_url_columns)
-                                    : resolver.require(chosen.url, "--url-column");
+                                    : resolver.require(chosen.url, "url", "url");
     for (const std::string& column : chosen.text) {
-        choice.text.push_back(resolver.require(column, "--text-column"));
+        choice.text.push_back(resolver.require(column, "text", "text"));
     }
     if (chosen.text.empty()) {
         const std::optional<std::size_t> text = resolver.find_any(default_text_columns);
         if (!text) {
             throw std::runtime_error(fmt::format(
                 "{} has no text column: its header has {} but none of \"text\", \"body\", "
-                "\"content\" or \"message\"; choose one with --text-column{}",
-                name, resolver.header_list(), header_hint(header)));
+                "\"content\" or \"message\"; choose one with --corpus {}#text=COLUMN, or with "
+                "--text-column for every CSV and TSV source{}",
+                name, resolver.header_list(), name, header_hint(header)));
         }
         choice.text.push_back(*text);
     }
@@ -385,8 +389,11 @@ load_report load_delimited(const load_context& context, std::string_view content
             continue;
         }
         if (current.field_count != header.fields.size()) {
-            skip(fmt::format("row has {} fields, but the header has {}", current.field_count,
-                             header.fields.size()));
+            skip(fmt::format(
+                "row has {} fields, but the header has {}; check the row's quoting (a field with "
+                "a {} or a line break must be in double quotes) and that the file uses {}",
+                current.field_count, header.fields.size(), delimiter == '\t' ? "tab" : "comma",
+                delimiter == '\t' ? "tabs between fields" : "commas between fields"));
             continue;
         }
         std::string problem;
@@ -430,6 +437,7 @@ load_report load_delimited(const load_context& context, std::string_view content
             doc.url = trim(current.fields[*columns.url]);
         }
         out.push_back(std::move(doc));
+        result.lines.push_back(current.line);
         ++result.loaded;
     }
     progress.finish(result.loaded);

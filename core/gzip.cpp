@@ -25,7 +25,7 @@ bool is_gzip(std::string_view bytes) {
 
 /// Decompresses every member of a gzip file. Concatenated .gz files form one file of several
 /// members, which gzip(1) reads as one stream.
-padded_buffer gunzip(std::string_view name, std::string_view compressed) {
+gunzip_result gunzip(std::string_view name, std::string_view compressed) {
     z_stream stream{};
     // 16 + MAX_WBITS: expect a gzip header and trailer rather than a raw zlib stream.
     if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) {
@@ -45,7 +45,8 @@ padded_buffer gunzip(std::string_view name, std::string_view compressed) {
         size_hint =
             std::min(std::max(size_hint, last_member_size), compressed.size() * max_deflate_ratio);
     }
-    padded_buffer out;
+    gunzip_result result;
+    padded_buffer& out = result.content;
     out.reserve(std::max<std::size_t>(size_hint, 4096));
 
     std::size_t consumed = 0;
@@ -75,18 +76,18 @@ padded_buffer gunzip(std::string_view name, std::string_view compressed) {
             }
             // gzip(1) also accepts zero bytes after the last member, which tar and dd append.
             if (rest.find_first_not_of('\0') != std::string_view::npos) {
-                throw std::runtime_error(fmt::format(
-                    "cannot decompress {}: unexpected data after the gzip stream", name));
+                result.damage = "other data follows the gzip data";
             }
-            return out;
+            return result;
         }
         if (status == Z_BUF_ERROR && stream.avail_in == 0 && consumed == compressed.size()) {
-            throw std::runtime_error(
-                fmt::format("cannot decompress {}: the gzip data is truncated", name));
+            result.damage = "the gzip data is truncated";
+            return result;
         }
         if (status != Z_OK && status != Z_BUF_ERROR) {
-            throw std::runtime_error(fmt::format("cannot decompress {}: {}", name,
-                                                 stream.msg ? stream.msg : "invalid gzip data"));
+            result.damage = fmt::format("the gzip data is corrupt ({})",
+                                        stream.msg ? stream.msg : "invalid gzip data");
+            return result;
         }
     }
 }

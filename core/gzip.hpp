@@ -4,6 +4,7 @@
 
 #include "core/corpus_loader_detail.hpp"
 
+#include <string>
 #include <string_view>
 
 namespace tgsearch::detail {
@@ -11,9 +12,18 @@ namespace tgsearch::detail {
 /// Checks whether `bytes` start with the gzip magic bytes 1f 8b.
 bool is_gzip(std::string_view bytes);
 
+/// Decompressed content, and the damage that ended decompression early, if any.
+struct gunzip_result {
+    padded_buffer content;  ///< every byte decompressed, up to the damage if there is one
+    /// Description of the damage, such as "the gzip data is truncated". Empty when every member
+    /// decompressed and nothing but zero bytes follows the last one.
+    std::string damage;
+};
+
 /// Decompresses every member of the gzip data `compressed` and ignores zero bytes after the last
-/// member. Throws std::runtime_error naming `name` when the data is corrupt or truncated, or when
-/// other data follows it.
-padded_buffer gunzip(std::string_view name, std::string_view compressed);
+/// member. Truncated or corrupt data, or other data after it, ends decompression with the bytes
+/// decompressed so far and the damage described. Throws std::runtime_error naming `name` only
+/// when zlib cannot start.
+gunzip_result gunzip(std::string_view name, std::string_view compressed);
 
 }  // namespace tgsearch::detail

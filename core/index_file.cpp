@@ -4,6 +4,7 @@
 #include "core/search_index_impl.hpp"
 
 #include <fcntl.h>
+#include <simdjson.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -25,6 +27,8 @@ namespace {
 
 constexpr std::array<char, 8> file_magic{'T', 'G', 'S', 'I', 'N', 'D', 'E', 'X'};
 constexpr std::uint32_t byte_order_mark = 0x01020304;
+/// byte_order_mark as a machine of the other byte order reads it.
+constexpr std::uint32_t swapped_byte_order_mark = 0x04030201;
 constexpr std::size_t header_bytes = 64;
 constexpr std::size_t crc_offset = 24;
 /// Section starts are aligned to a cache line, which also aligns every array for its type.
@@ -76,8 +80,20 @@ std::size_t align_up(std::size_t value) {
     return (value + section_alignment - 1) / section_alignment * section_alignment;
 }
 
-std::string rebuild_hint() {
-    return "rebuild it with `tgsearch index --corpus FILE --output FILE`";
+/// Returns the command that writes an index file at `path`.
+std::string index_command(const std::string& path) {
+    return "`tgsearch index --corpus <your corpus> --output " + path + "`";
+}
+
+/// Returns a hint for a file that is not an index file but looks like a corpus: gzip data, or
+/// text without NUL bytes, such as JSON Lines, CSV or a Telegram export.
+std::string corpus_hint(std::span<const std::uint8_t> file) {
+    const bool gzip = file.size() >= 2 && file[0] == 0x1f && file[1] == 0x8b;
+    const std::span<const std::uint8_t> head = file.first(std::min<std::size_t>(file.size(), 512));
+    const bool text = !head.empty() && std::find(head.begin(), head.end(), 0) == head.end();
+    if (!gzip && !text) return {};
+    return "; this looks like a corpus file: serve it with --corpus instead of --index, or build "
+           "an index file from it with `tgsearch index --corpus FILE --output INDEX`";
 }
 
 std::string system_error_text() { return std::strerror(errno); }
@@ -181,7 +197,8 @@ public:
         : file_(file), path_(path) {}
 
     [[noreturn]] void reject(const std::string& problem) const {
-        throw index_file_error("index file " + path_ + " " + problem + ": " + rebuild_hint());
+        throw index_file_error("index file " + path_ + " " + problem + ": rebuild it with " +
+                               index_command(path_));
     }
 
     std::span<const std::uint8_t> bytes(std::size_t index) const {
@@ -210,32 +227,41 @@ private:
     const std::string& path_;
 };
 
-/// Checks the header of a mapped file: magic, version, byte order, size and checksum.
-void check_header(std::span<const std::uint8_t> file, const section_reader& reader) {
+/// Checks the header of a loaded file: magic, byte order, size, checksum and version. The
+/// checksum comes before the version, so that a damaged version field reads as corruption
+/// rather than as a file of another release.
+void check_header(std::span<const std::uint8_t> file, const section_reader& reader,
+                  const std::string& path) {
     if (file.size() < header_bytes ||
         std::memcmp(file.data(), file_magic.data(), file_magic.size()) != 0) {
-        reader.reject("is not a tgsearch index file (its first bytes are not \"TGSINDEX\")");
+        throw index_file_error("index file " + path +
+                               " is not a tgsearch index file (its first bytes are not "
+                               "\"TGSINDEX\")" +
+                               corpus_hint(file));
     }
     file_header header;
     std::memcpy(&header, file.data(), sizeof(header));
-    if (header.byte_order != byte_order_mark) {
+    if (header.byte_order == swapped_byte_order_mark) {
         reader.reject("was written on a machine with another byte order");
     }
-    if (header.version != index_file_version) {
-        reader.reject("has format version " + std::to_string(header.version) +
-                      ", but this tgsearch reads version " + std::to_string(index_file_version));
+    if (header.byte_order != byte_order_mark) {
+        reader.reject("is corrupted: its byte-order mark is invalid");
     }
     if (header.file_size != file.size()) {
         reader.reject("is truncated or has extra bytes: it has " + std::to_string(file.size()) +
                       " bytes, its header says " + std::to_string(header.file_size));
     }
-    if (header.sections != section_count || file.size() < header_bytes + table_bytes) {
-        reader.reject("is corrupted: its section table is invalid");
-    }
     std::uint32_t crc = update_crc(0, file.first(crc_offset));
     crc = update_crc(crc, file.subspan(crc_offset + sizeof(header.crc)));
     if (crc != header.crc) {
         reader.reject("is corrupted: its CRC-32 checksum does not match its contents");
+    }
+    if (header.version != index_file_version) {
+        reader.reject("has format version " + std::to_string(header.version) +
+                      ", but this tgsearch reads version " + std::to_string(index_file_version));
+    }
+    if (header.sections != section_count || file.size() < header_bytes + table_bytes) {
+        reader.reject("is corrupted: its section table is invalid");
     }
 }
 
@@ -246,8 +272,84 @@ bool covers(std::span<const T> offsets, std::size_t total) {
     return std::is_sorted(offsets.begin(), offsets.end());
 }
 
-/// Fills `docs` and `data` from the sections of a checked file, verifying that the sections
-/// agree with each other, so that no lookup of a term or document reads outside the file.
+bool is_finite_at_least(double value, double minimum) {
+    return std::isfinite(value) && value >= minimum;
+}
+
+/// Checks the BM25 parameters and document lengths, so that every score is a finite number:
+/// NaN scores would break the ordering that ranking and sorting rely on.
+void check_scoring(const section_reader& reader, const file_parameters& stored,
+                   std::span<const float> length_norm) {
+    if (!is_finite_at_least(stored.k1, 0.0) || stored.k1 == 0.0f ||
+        !is_finite_at_least(stored.b, 0.0) || stored.b > 1.0f ||
+        !is_finite_at_least(stored.title_boost, 0.0) || stored.title_boost == 0.0f ||
+        !is_finite_at_least(stored.average_length, 0.0)) {
+        reader.reject("is corrupted: its BM25 parameters are out of range");
+    }
+    for (std::size_t doc = 0; doc < length_norm.size(); ++doc) {
+        if (!is_finite_at_least(length_norm[doc], 0.0)) {
+            reader.reject("is corrupted: the length of document " + std::to_string(doc) +
+                          " is not a finite non-negative number");
+        }
+    }
+}
+
+/// Checks that the terms are valid UTF-8, sorted and unique: prefix search and typo correction
+/// search the dictionary by bisection.
+void check_terms(const section_reader& reader, std::string_view text,
+                 std::span<const std::uint32_t> offsets) {
+    std::string_view previous;
+    for (std::size_t term = 0; term + 1 < offsets.size(); ++term) {
+        const std::string_view current =
+            text.substr(offsets[term], offsets[term + 1] - offsets[term]);
+        if (!simdjson::validate_utf8(current.data(), current.size())) {
+            reader.reject("is corrupted: term " + std::to_string(term) + " is not valid UTF-8");
+        }
+        if (term > 0 && !(previous < current)) {
+            reader.reject("is corrupted: term " + std::to_string(term) +
+                          " does not sort after the term before it");
+        }
+        previous = current;
+    }
+}
+
+/// Decodes every posting list, which lie back to back in term order and fill the stream up to
+/// its padding, and checks each against the document count (see check_posting_list).
+void check_postings(const section_reader& reader, std::span<const std::uint8_t> stream,
+                    std::span<const std::uint32_t> posting_offset,
+                    std::span<const std::uint32_t> doc_frequency, std::uint64_t document_count) {
+    if (stream.size() < detail::posting_stream_padding) {
+        reader.reject("is corrupted: its posting stream is too short");
+    }
+    const std::size_t stream_end = stream.size() - detail::posting_stream_padding;
+    std::size_t next = 0;
+    for (std::size_t term = 0; term < posting_offset.size(); ++term) {
+        const std::string list = "the posting list of term " + std::to_string(term);
+        if (posting_offset[term] != next) {
+            reader.reject("is corrupted: " + list + " does not start where the one before ends");
+        }
+        if (doc_frequency[term] == 0 || doc_frequency[term] > document_count) {
+            reader.reject("is corrupted: " + list + " has a document frequency of " +
+                          std::to_string(doc_frequency[term]) + ", outside 1 to " +
+                          std::to_string(document_count));
+        }
+        try {
+            next = detail::check_posting_list(stream, stream_end, posting_offset[term],
+                                              doc_frequency[term],
+                                              static_cast<std::uint32_t>(document_count));
+        } catch (const std::invalid_argument& error) {
+            reader.reject("is corrupted: in " + list + ", " + error.what());
+        }
+    }
+    if (next != stream_end) {
+        reader.reject("is corrupted: its posting stream has " + std::to_string(stream_end - next) +
+                      " bytes after the last posting list");
+    }
+}
+
+/// Fills `docs` and `data` from the sections of a checked file. Checks that the sections agree
+/// with each other and decodes every document record and posting list, so that no lookup of a
+/// term or document reads outside the file or meets a value the query code does not expect.
 void read_sections(const section_reader& reader, detail::document_store& docs,
                    detail::index_data& data) {
     const std::span<const file_parameters> parameters =
@@ -279,17 +381,11 @@ void read_sections(const section_reader& reader, detail::document_store& docs,
     if (length_norm.size() != stored.document_count) {
         reader.reject("is corrupted: its document lengths do not match its documents");
     }
-    if (stream.size() < detail::posting_stream_padding) {
-        reader.reject("is corrupted: its posting stream is too short");
-    }
-    const std::size_t stream_end = stream.size() - detail::posting_stream_padding;
-    for (std::size_t term = 0; term < stored.term_count; ++term) {
-        if (posting_offset[term] >= stream_end || doc_frequency[term] == 0 ||
-            doc_frequency[term] > stored.document_count) {
-            reader.reject("is corrupted: the posting list of term " + std::to_string(term) +
-                          " is out of range");
-        }
-    }
+    check_scoring(reader, stored, length_norm);
+    check_terms(reader,
+                std::string_view(reinterpret_cast<const char*>(term_text.data()), term_text.size()),
+                term_offsets);
+    check_postings(reader, stream, posting_offset, doc_frequency, stored.document_count);
 
     data.params = bm25_params{stored.k1, stored.b, stored.title_boost};
     data.average_length = stored.average_length;
@@ -398,11 +494,18 @@ std::shared_ptr<const search_index> load_index_file(const std::string& path) {
     file_descriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (file.get() < 0) {
         throw index_file_error("cannot open index file " + path + ": " + system_error_text() +
-                               "; build one with `tgsearch index --corpus FILE --output " + path +
-                               "`");
+                               "; build one with " + index_command(path));
     }
     struct stat info {};
-    if (::fstat(file.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
+    if (::fstat(file.get(), &info) != 0) {
+        throw index_file_error("cannot read index file " + path + ": " + system_error_text());
+    }
+    if (S_ISDIR(info.st_mode)) {
+        throw index_file_error("index file " + path +
+                               " is a folder; to serve a folder of documents, pass it with "
+                               "--corpus instead of --index");
+    }
+    if (!S_ISREG(info.st_mode)) {
         throw index_file_error("index file " + path + " is not a regular file");
     }
     const auto size = static_cast<std::size_t>(info.st_size);
@@ -438,7 +541,7 @@ std::shared_ptr<const search_index> load_index_file(const std::string& path) {
     ::mprotect(address, size, PROT_READ);
     const std::span<const std::uint8_t> bytes = mapping->bytes();
     const section_reader reader(bytes, path);
-    check_header(bytes, reader);
+    check_header(bytes, reader, path);
 
     std::shared_ptr<search_index> index(new search_index());
     try {

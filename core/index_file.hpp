@@ -21,7 +21,8 @@
 // postings.hpp), u32 posting offsets and the f32 length norms of the documents. Loading reads
 // the file into one private read-only block of memory. The documents, the posting stream, the
 // posting offsets and the length norms are used in place there, and the dictionary is copied,
-// because typo correction takes it as std::string and std::vector.
+// because typo correction takes it as std::string and std::vector. The posting lists lie back
+// to back in term order and fill the posting stream up to its padding.
 //
 // Any change to the layout or to what a section means must raise index_file_version: a file
 // of another version is rejected, and the user rebuilds it.
@@ -53,17 +54,16 @@ public:
 void write_index_file(const search_index& index, const std::string& path);
 
 /// Reads the index file `path` into private memory and returns its index, which uses the
-/// documents and posting lists there in place. Checks the magic bytes, version,
-/// byte order, size, CRC-32 and that every section fits the file and the others. Throws
-/// index_file_error naming the file when it is missing, unreadable, foreign, of another
-/// version, truncated or corrupted.
+/// documents and posting lists there in place. Checks the magic bytes, byte order, size,
+/// CRC-32 and version, and that every section fits the file and the others. Then decodes
+/// everything a query or a document lookup reads: each document record (field lengths within
+/// the record, UTF-8 fields), the dictionary (sorted, unique, UTF-8 terms), each posting list
+/// (see detail::check_posting_list) and the scoring parameters. Throws index_file_error naming
+/// the file and the problem when it is missing, unreadable, foreign, of another version,
+/// truncated or corrupted, including a file whose CRC-32 was recomputed after an edit.
 ///
 /// The file is read into private memory, so replacing or rewriting it while the server runs
 /// does not affect the loaded index; a SIGHUP loads the new file.
-///
-/// NOTE: the CRC catches truncation, disk errors and accidental edits, not a file crafted to
-/// pass it. The posting stream is not validated entry by entry, so only load index files from
-/// a trusted source, as one would run a trusted binary.
 std::shared_ptr<const search_index> load_index_file(const std::string& path);
 
 }  // namespace tgsearch

@@ -51,9 +51,10 @@ void read_id(ondemand::value value, std::string& out) {
     throw record_error(fmt::format("field \"id\" is not a string or an integer (found {})", found));
 }
 
-/// Parses one JSONL record into `doc`. Throws record_error or simdjson::simdjson_error.
+/// Parses one JSONL record into `doc`. A url that is not a string or null is left out, and
+/// `warning` describes it. Throws record_error or simdjson::simdjson_error.
 void parse_jsonl_record(ondemand::parser& parser, const char* line, std::size_t length,
-                        std::size_t readable, document& doc) {
+                        std::size_t readable, document& doc, std::string& warning) {
     ondemand::document json = parser.iterate(line, length, readable).value();
     const ondemand::json_type type = json.type().value();
     if (type != ondemand::json_type::object) {
@@ -85,7 +86,18 @@ void parse_jsonl_record(ondemand::parser& parser, const char* line, std::size_t 
         } else if (key == "id") {
             read_id(field.value(), doc.id);
         } else if (key == "url") {
-            read_optional_string(field.value(), key, doc.url);
+            ondemand::value value = field.value();
+            const ondemand::json_type url_type = value.type().value();
+            if (url_type == ondemand::json_type::string || url_type == ondemand::json_type::null) {
+                read_optional_string(value, key, doc.url);
+            } else {
+                // The text is still worth searching, so only the link is lost.
+                validate_value(value);
+                warning = fmt::format(
+                    "field \"url\" is not a string (found {}), so the record loaded without a "
+                    "link; write the url as a JSON string",
+                    type_name(url_type));
+            }
         } else {
             validate_value(field.value());
         }
@@ -139,24 +151,33 @@ load_report load_jsonl(const load_context& context, const padded_buffer& content
         }
 
         document doc;
+        std::string warning;
         try {
             parse_jsonl_record(parser, first, static_cast<std::size_t>(line_end - first),
-                               static_cast<std::size_t>(readable_end - first), doc);
+                               static_cast<std::size_t>(readable_end - first), doc, warning);
         } catch (const record_error& error) {
             report(on_error, name, line_number, error.what());
             ++result.skipped;
             line = next;
             continue;
         } catch (const simdjson::simdjson_error& error) {
-            report(on_error, name, line_number, fmt::format("invalid JSON: {}", error.what()));
+            report(on_error, name, line_number,
+                   error.error() == simdjson::UTF8_ERROR
+                       ? std::string("the line is not valid UTF-8; convert the file to UTF-8, for "
+                                     "example with iconv -f LATIN1 -t UTF-8")
+                       : fmt::format("invalid JSON: {}", error.what()));
             ++result.skipped;
             line = next;
             continue;
+        }
+        if (!warning.empty() && on_error) {
+            on_error(load_error{std::string(name), line_number, std::move(warning), true});
         }
         if (doc.id.empty()) {
             doc.id = fmt::format("{}:{}", id_prefix, line_number);
         }
         out.push_back(std::move(doc));
+        result.lines.push_back(line_number);
         ++result.loaded;
         line = next;
     }

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace tgsearch::detail {
@@ -321,6 +324,159 @@ void posting_cursor::read_positions(std::vector<std::uint32_t>& out) {
         position += read_varint(data);
         out.push_back(position);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation of posting lists read from an index file
+
+namespace {
+
+[[noreturn]] void reject_list(const std::string& problem) { throw std::invalid_argument(problem); }
+
+/// Checks that `size` bytes from `at` lie within the first `data_size` bytes of the stream.
+void require_bytes(std::size_t data_size, std::size_t at, std::size_t size, const char* what) {
+    if (at > data_size || size > data_size - at) {
+        reject_list(std::string(what) + " extends past the end of the posting stream");
+    }
+}
+
+void check_saturation(const std::uint8_t* data, const char* what) {
+    float saturation;
+    std::memcpy(&saturation, data, sizeof(saturation));
+    // A NaN or infinite bound would break the ordering that ranking relies on.
+    if (!std::isfinite(saturation) || saturation < 0.0f) {
+        reject_list(std::string(what) + " is " + std::to_string(saturation) +
+                    ", not a finite non-negative number");
+    }
+}
+
+/// One decoded block.
+struct checked_block {
+    std::uint32_t docs[posting_block_size];
+    std::uint32_t title_tf[posting_block_size];
+    std::uint32_t body_tf[posting_block_size];
+};
+
+/// Checks and decodes the block of `count` entries at `at`, whose first document is at or
+/// after `floor`. Returns the offset one past the block.
+std::size_t check_block(std::span<const std::uint8_t> stream, std::size_t data_size, std::size_t at,
+                        std::size_t count, std::uint32_t floor, std::uint32_t document_count,
+                        checked_block& out) {
+    require_bytes(data_size, at, 3, "a block header");
+    const std::uint8_t* data = stream.data() + at;
+    std::size_t size = 3;
+    for (std::size_t k = 0; k < 3; ++k) {
+        if (data[k] > 32) {
+            reject_list("a block has a bit width of " + std::to_string(data[k]) +
+                        ", above the maximum of 32");
+        }
+        size += (count * data[k] + 7) / 8;
+    }
+    require_bytes(data_size, at, size, "a block");
+    // The block ends inside the records, so decode_block's reads past it stay in the padding.
+    decode_block(data, count, floor, out.docs, out.title_tf, out.body_tf);
+    std::uint64_t next_floor = floor;
+    for (std::size_t i = 0; i < count; ++i) {
+        // decode_block adds in 32 bits, so a gap that overflows leaves a document below the
+        // floor.
+        if (out.docs[i] < next_floor) {
+            reject_list("its documents are not ascending, or a gap overflows 32 bits");
+        }
+        if (out.docs[i] >= document_count) {
+            reject_list("it contains document " + std::to_string(out.docs[i]) +
+                        ", but the index has " + std::to_string(document_count) + " documents");
+        }
+        next_floor = std::uint64_t{out.docs[i]} + 1;
+        const std::uint64_t occurrences = std::uint64_t{out.title_tf[i]} + out.body_tf[i];
+        if (occurrences == 0 || occurrences > std::numeric_limits<std::uint32_t>::max()) {
+            reject_list("document " + std::to_string(out.docs[i]) + " has " +
+                        std::to_string(occurrences) + " occurrences, outside 1 to 2^32 - 1");
+        }
+    }
+    return at + size;
+}
+
+/// Checks the positions of the `count` entries of `block` at `at`: title_tf + body_tf varints
+/// per entry, each at most 5 bytes, whose running sum fits 32 bits. Returns the offset one past
+/// them.
+std::size_t check_positions(std::span<const std::uint8_t> stream, std::size_t data_size,
+                            std::size_t at, std::size_t count, const checked_block& block) {
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::uint64_t total = std::uint64_t{block.title_tf[i]} + block.body_tf[i];
+        std::uint64_t position = 0;
+        for (std::uint64_t k = 0; k < total; ++k) {
+            std::uint64_t value = 0;
+            for (unsigned shift = 0;; shift += 7) {
+                if (at >= data_size) {
+                    reject_list("the positions extend past the end of the posting stream");
+                }
+                const std::uint8_t byte = stream[at++];
+                if (shift == 28 && byte > 0x0F) {
+                    reject_list("a position varint does not fit 32 bits");
+                }
+                value |= std::uint64_t{byte & 0x7Fu} << shift;
+                if (byte < 0x80) break;
+            }
+            position += value;
+            if (position > std::numeric_limits<std::uint32_t>::max()) {
+                reject_list("a position of document " + std::to_string(block.docs[i]) +
+                            " does not fit 32 bits");
+            }
+        }
+    }
+    return at;
+}
+
+}  // namespace
+
+std::size_t check_posting_list(std::span<const std::uint8_t> stream, std::size_t data_size,
+                               std::size_t offset, std::uint32_t doc_frequency,
+                               std::uint32_t document_count) {
+    if (doc_frequency == 0) reject_list("its document frequency is 0");
+    if (data_size + posting_stream_padding > stream.size()) {
+        reject_list("the posting stream lacks its padding");
+    }
+    require_bytes(data_size, offset, sizeof(float), "the list's header");
+    check_saturation(stream.data() + offset, "the list's maximum saturation");
+    checked_block block;
+    const std::size_t block_count = (doc_frequency + posting_block_size - 1) / posting_block_size;
+    if (block_count == 1) {
+        const std::size_t end = check_block(stream, data_size, offset + sizeof(float),
+                                            doc_frequency, 0, document_count, block);
+        return check_positions(stream, data_size, end, doc_frequency, block);
+    }
+    const std::size_t directory = offset + sizeof(float);
+    require_bytes(data_size, directory, block_count * sizeof(posting_block), "the block directory");
+    // The cursors find blocks through the directory alone, so each entry must point exactly
+    // where the encoder put its block, and its last document must be the decoded one.
+    std::size_t next = directory + block_count * sizeof(posting_block);
+    std::uint32_t floor = 0;
+    for (std::size_t b = 0; b < block_count; ++b) {
+        posting_block info;
+        std::memcpy(&info, stream.data() + directory + b * sizeof(info), sizeof(info));
+        const std::string name = "block " + std::to_string(b);
+        if (offset + info.data_offset != next) {
+            reject_list("the directory entry of " + name + " does not point at its data");
+        }
+        const float saturation = info.max_saturation;
+        check_saturation(reinterpret_cast<const std::uint8_t*>(&saturation),
+                         "a block's maximum saturation");
+        const std::size_t count =
+            std::min(posting_block_size, doc_frequency - b * posting_block_size);
+        const std::size_t end =
+            check_block(stream, data_size, next, count, floor, document_count, block);
+        if (offset + info.position_offset != end) {
+            reject_list("the directory entry of " + name + " does not point at its positions");
+        }
+        if (block.docs[count - 1] != info.last_doc) {
+            reject_list("the directory gives " + name + " the last document " +
+                        std::to_string(info.last_doc) + ", but it ends with " +
+                        std::to_string(block.docs[count - 1]));
+        }
+        next = check_positions(stream, data_size, end, count, block);
+        floor = info.last_doc + 1;
+    }
+    return next;
 }
 
 }  // namespace tgsearch::detail

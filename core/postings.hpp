@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <vector>
 
 namespace tgsearch::detail {
@@ -111,6 +112,17 @@ const std::uint8_t* decode_block(const std::uint8_t* data, std::size_t count,
 /// document, to `out`, and returns the record's offset in `out`.
 std::size_t encode_posting_list(const posting_entry* entries, std::size_t count,
                                 std::vector<std::uint8_t>& out);
+
+/// Decodes the whole record of a posting list of `doc_frequency` entries that starts at
+/// `offset` of `stream`, and checks everything a cursor reads from it. That is the block
+/// directory, bit widths of at most 32 and documents ascending and below `document_count`.
+/// It is also a last document per block that matches the directory, finite non-negative
+/// saturations, at least one occurrence per entry, and positions that fit 32 bits. Records lie in
+/// the first `data_size` bytes of `stream`, and the padding after them must follow. Returns the
+/// offset one past the record. Throws std::invalid_argument describing the first problem found.
+std::size_t check_posting_list(std::span<const std::uint8_t> stream, std::size_t data_size,
+                               std::size_t offset, std::uint32_t doc_frequency,
+                               std::uint32_t document_count);
 
 /// A forward-only reader of one term's posting list. Decodes a block only when a document of
 /// it is requested, and positions only through `read_positions`. Not thread-safe; each query

@@ -1,6 +1,9 @@
 #include "core/search_documents.hpp"
 
+#include <simdjson.h>
+
 #include <stdexcept>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -21,6 +24,47 @@ std::size_t read_length(const char*& data) {
         const auto byte = static_cast<unsigned char>(*data++);
         value |= static_cast<std::size_t>(byte & 0x7F) << shift;
         if (byte < 0x80) return value;
+    }
+}
+
+/// Reads one varint of `record` at `at` and moves `at` past it. Returns false when the varint
+/// runs past the record or does not fit in the record's size.
+bool read_checked_length(std::string_view record, std::size_t& at, std::size_t& value) {
+    value = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (at >= record.size()) return false;
+        const auto byte = static_cast<unsigned char>(record[at++]);
+        value |= static_cast<std::size_t>(byte & 0x7F) << shift;
+        if (byte < 0x80) return value <= record.size();
+    }
+    return false;
+}
+
+/// Checks one document record: three varint lengths within the record, then fields that are
+/// valid UTF-8, as every loader guarantees. Throws std::invalid_argument naming `doc`.
+void check_record(std::string_view record, std::size_t doc) {
+    const auto reject = [doc](const std::string& problem) {
+        throw std::invalid_argument("document " + std::to_string(doc) + " " + problem);
+    };
+    std::size_t at = 0;
+    std::size_t sizes[3];
+    for (std::size_t& size : sizes) {
+        if (!read_checked_length(record, at, size)) reject("has an invalid field length");
+    }
+    if (sizes[0] + sizes[1] + sizes[2] > record.size() - at) {
+        reject("has fields longer than its record");
+    }
+    // Reply text goes to Telegram, which rejects a message that is not valid UTF-8.
+    const std::string_view fields = record.substr(at);
+    std::size_t field_start = 0;
+    for (const std::size_t size : sizes) {
+        if (!simdjson::validate_utf8(fields.data() + field_start, size)) {
+            reject("has a field that is not valid UTF-8");
+        }
+        field_start += size;
+    }
+    if (!simdjson::validate_utf8(fields.data() + field_start, fields.size() - field_start)) {
+        reject("has a text that is not valid UTF-8");
     }
 }
 
@@ -69,6 +113,9 @@ document_store::document_store(std::string_view bytes, std::span<const std::uint
         if (starts[doc] > starts[doc + 1]) {
             throw std::invalid_argument("document offsets are not ascending");
         }
+    }
+    for (std::size_t doc = 0; doc + 1 < starts.size(); ++doc) {
+        check_record(bytes.substr(starts[doc], starts[doc + 1] - starts[doc]), doc);
     }
 }
 

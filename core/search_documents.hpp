@@ -24,9 +24,10 @@ public:
     /// goes so that peak memory stays near one copy of the corpus. Leaves `docs` empty.
     explicit document_store(std::vector<document>&& docs);
 
-    /// Reads documents from memory the store does not own, such as a mapped index file, in
+    /// Reads documents from memory the store does not own, such as a loaded index file, in
     /// the layout that bytes() and starts() return. The memory must outlive the store. Throws
-    /// std::invalid_argument when `starts` is not ascending or ends past `bytes`.
+    /// std::invalid_argument when `starts` is not ascending or ends past `bytes`, or when a
+    /// record's field lengths exceed it or a field is not valid UTF-8.
     document_store(std::string_view bytes, std::span<const std::uint64_t> starts);
 
     document_store(document_store&& other) noexcept;

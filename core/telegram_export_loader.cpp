@@ -86,6 +86,9 @@ public:
 
     load_report load(ondemand::document& doc);
 
+    /// Returns the counts so far, after load threw on damaged JSON.
+    const load_report& partial_result() const { return result_; }
+
     /// Returns the line of the token where parsing stopped, or 0 when it is unknown.
     std::size_t error_line(ondemand::document& doc) {
         const char* location = nullptr;
@@ -111,6 +114,8 @@ private:
     };
 
     bool load_chat(ondemand::object chat, bool top_level);
+    void load_chat_fields(ondemand::object chat_object, bool top_level, chat_state& chat,
+                          bool& found);
     void load_chat_list(ondemand::value list_owner);
     void load_message(ondemand::value message, chat_state& chat);
     void read_message_text(ondemand::value text, std::string& out, std::string& problem);
@@ -172,6 +177,22 @@ bool telegram_export_loader::load_chat(ondemand::object chat_object, bool top_le
     bool found = false;
     // Telegram Desktop writes "type" and "id" before "messages", but documents are finished
     // only once the whole chat is read, so any member order works.
+    try {
+        load_chat_fields(chat_object, top_level, chat, found);
+    } catch (const simdjson::simdjson_error&) {
+        // Damaged JSON ends the export. The messages read before it keep their documents, with
+        // the id and type read so far.
+        finish_chat(chat, top_level && !account_export_);
+        throw;
+    }
+    finish_chat(chat, top_level && !account_export_);
+    return found;
+}
+
+/// Reads the members of a chat object into `chat`, setting `found` when it has messages or
+/// chat lists.
+void telegram_export_loader::load_chat_fields(ondemand::object chat_object, bool top_level,
+                                              chat_state& chat, bool& found) {
     for (ondemand::field field : chat_object) {
         const std::string_view key = field.unescaped_key().value();
         ondemand::value value = field.value();
@@ -203,8 +224,6 @@ bool telegram_export_loader::load_chat(ondemand::object chat_object, bool top_le
             validate_value(value);
         }
     }
-    finish_chat(chat, top_level && !account_export_);
-    return found;
 }
 
 /// Loads the chats of {"about": ..., "list": [chat, ...]}.
@@ -308,6 +327,7 @@ void telegram_export_loader::load_message(ondemand::value message, chat_state& c
     doc.text = std::move(text);
     chat.messages.push_back(pending_message{out_.size(), line, std::move(message_id)});
     out_.push_back(std::move(doc));
+    result_.lines.push_back(line);
     ++result_.loaded;
 }
 
@@ -404,42 +424,55 @@ load_report load_telegram_export(const load_context& context, const padded_buffe
                                  std::size_t start, std::vector<document>& out) {
     const std::string_view name = context.name;
     // Telegram Desktop writes valid UTF-8, so an invalid byte means a damaged file. Naming its
-    // line helps more than the parser's bare "not valid UTF-8".
+    // line helps more than the parser's bare "not valid UTF-8". The JSON before that byte is
+    // still read, as far as it goes.
+    std::string damage;
+    std::size_t end = content.size();
     if (const std::size_t invalid = find_invalid_utf8(content.view().substr(start));
         invalid != std::string_view::npos) {
-        throw std::runtime_error(
-            fmt::format("{} is not valid UTF-8: the byte at line {} is not part of a UTF-8 "
-                        "character; Telegram Desktop writes UTF-8, so the file is damaged",
-                        name, line_at_offset(content.view().substr(start), invalid)));
+        damage = fmt::format("the byte at line {} is not part of a UTF-8 character",
+                             line_at_offset(content.view().substr(start), invalid));
+        end = start + invalid;
     }
     padded_buffer repaired;
     const padded_buffer* json = &content;
-    if (content.view().find("\\x", start) != std::string_view::npos) {
-        repaired = repair_hex_escapes(content.view().substr(start));
+    if (content.view().substr(0, end).find("\\x", start) != std::string_view::npos) {
+        repaired = repair_hex_escapes(content.view().substr(start, end - start));
         json = &repaired;
         start = 0;
+        end = repaired.size();
     }
-    const std::string_view text = json->view().substr(start);
+    const std::string_view text = json->view().substr(start, end - start);
 
     telegram_export_loader loader(context, text, out);
     ondemand::parser parser;
     ondemand::document doc;
+    load_report result;
+    std::string json_problem;
     const simdjson::error_code status =
         parser.iterate(text.data(), text.size(), json->capacity_with_padding() - start).get(doc);
     if (status != simdjson::SUCCESS) {
-        throw std::runtime_error(
-            fmt::format("{} is not valid JSON: {}", name, simdjson::error_message(status)));
-    }
-    try {
-        return loader.load(doc);
-    } catch (const simdjson::simdjson_error& error) {
-        const std::size_t line = loader.error_line(doc);
-        if (line == 0) {
-            throw std::runtime_error(fmt::format("{} is not valid JSON: {}", name, error.what()));
+        json_problem = fmt::format("it is not valid JSON: {}", simdjson::error_message(status));
+    } else {
+        try {
+            result = loader.load(doc);
+        } catch (const simdjson::simdjson_error& error) {
+            result = loader.partial_result();
+            const std::size_t line = loader.error_line(doc);
+            json_problem = line == 0 ? fmt::format("it is not valid JSON: {}", error.what())
+                                     : fmt::format("it is not valid JSON near line {}: {}", line,
+                                                   error.what());
         }
-        throw std::runtime_error(
-            fmt::format("{} is not valid JSON near line {}: {}", name, line, error.what()));
     }
+    // Invalid UTF-8 cuts the JSON short, so the parser's complaint about the cut adds nothing.
+    if (damage.empty()) damage = json_problem;
+    if (!damage.empty()) {
+        result.damage = fmt::format(
+            "{} is damaged: {}; loaded the {} {} read before the damage. Telegram Desktop "
+            "writes valid JSON in UTF-8, so export the chat again",
+            name, damage, result.loaded, result.loaded == 1 ? "document" : "documents");
+    }
+    return result;
 }
 
 }  // namespace tgsearch::detail

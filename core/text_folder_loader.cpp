@@ -497,8 +497,10 @@ load_report load_text_folder(const load_context& context, const fs::path& root,
         };
         const std::uint64_t limit = context.options.max_text_file_bytes;
         if (file.size > limit) {
-            skip(0, fmt::format("file of {} bytes is larger than the limit of {} bytes", file.size,
-                                limit));
+            skip(0, fmt::format("file of {} bytes is larger than the limit of {} bytes; split it "
+                                "into smaller .txt or .md files, for example one per chapter "
+                                "or with split -C {}",
+                                file.size, limit, limit));
             continue;
         }
         std::string error;

@@ -17,6 +17,11 @@
 6. An unknown CSV column, an invalid channel username, a folder given as JSONL and one
    --channel-username for the exports of two channels each end
    the start-up with exit code 1 and a message naming the problem.
+7. A truncated gzip file and a .gz file that is not gzip next to a good corpus: start-up
+   goes on with the good corpus and the records before the cut, and stderr names each
+   damaged file with the fix. With only damaged files and nothing before the damage, start-up
+   ends with exit code 1.
+8. Two CSV files with different headers load together when one sets its columns after '#'.
 
 Usage: test_console_chat.py --binary build/app/tgsearch --fixtures tests/fixtures
 Prints one line per failed check and a final "N passed, N failed"; exits 1 on any failure.
@@ -25,6 +30,7 @@ Prints one line per failed check and a final "N passed, N failed"; exits 1 on an
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import re
@@ -206,6 +212,12 @@ def check_malformed_corpus(binary: Path, workdir: Path, checks: Checks,
                  stdout[:300])
     checks.check(good_second["title"] in stdout, "the record after the bad line is loaded",
                  stdout[:300])
+    summary = f"loaded 2 documents from {corpus_path} (1 malformed record skipped"
+    checks.check(summary in stderr, "the summary counts in the singular where it is one",
+                 process.stderr_tail())
+    if naming_lines and summary in stderr:
+        checks.check(stderr.index(naming_lines[0]) < stderr.index(summary),
+                     "the summary follows the source's warnings", process.stderr_tail())
 
 
 def check_console_ignores_token(binary: Path, fixtures: Path, workdir: Path, checks: Checks,
@@ -276,7 +288,10 @@ def check_corpus_option_errors(binary: Path, fixtures: Path, workdir: Path, chec
     other_channel.write_text(json.dumps(other, ensure_ascii=False), encoding="utf-8")
     cases = [
         ("unknown_column", ["--corpus", csv_path, "--text-column", "summary"],
-         ['column "summary" (--text-column) not found', '"id", "Title", "Body", "URL", "tags"']),
+         ['text column "summary" not found', '"id", "Title", "Body", "URL", "tags"',
+          f"--corpus {csv_path}#text=COLUMN"]),
+        ("unknown_source_option", ["--corpus", csv_path + "#text=Body;colour=red"],
+         ['invalid option "colour=red"']),
         ("bad_username", ["--corpus", csv_path, "--channel-username", "1abc"],
          ['invalid channel username "1abc"']),
         ("file_format_on_folder", ["--corpus", str(fixtures / "loaders" / "notes"),
@@ -298,6 +313,75 @@ def check_corpus_option_errors(binary: Path, fixtures: Path, workdir: Path, chec
         for text in expected:
             checks.check(text in stderr, f"{name}: stderr says {text!r}",
                          process.stderr_tail())
+
+
+def gzip_bytes(text: str) -> bytes:
+    return gzip.compress(text.encode("utf-8"), mtime=0)
+
+
+def check_damaged_sources(binary: Path, fixtures: Path, workdir: Path, checks: Checks,
+                          deadline: Deadline) -> None:
+    print("== console chat with damaged corpus files among good ones", flush=True)
+    records = [{"id": f"cut:{i}", "title": f"wallaby {i}", "text": f"wallaby number {i} "
+                + "filler words to make the file long enough " * 5} for i in range(400)]
+    whole = gzip_bytes("".join(json.dumps(record) + "\n" for record in records))
+    truncated = workdir / "truncated.jsonl.gz"
+    truncated.write_bytes(whole[: len(whole) * 3 // 4])
+    not_gzip = workdir / "plain.jsonl.gz"
+    not_gzip.write_text('{"id": "p1", "text": "not compressed"}\n', encoding="utf-8")
+    good = fixtures / "corpus" / "records.jsonl"
+    process = run_console(binary, ["--console", "--corpus", str(good), "--corpus", str(truncated),
+                                   "--corpus", str(not_gzip)],
+                          "wallaby number 1\n", workdir, "damaged_sources", checks, deadline)
+    if process is not None:
+        stderr = process.stderr()
+        checks.check(f"{truncated} is damaged: the gzip data is truncated" in stderr,
+                     "stderr names the truncated file and its damage", process.stderr_tail())
+        checks.check("gzip -t" in stderr, "stderr says how to check the file",
+                     process.stderr_tail())
+        checks.check(f"{not_gzip} is damaged: its name ends in .gz, but it is not gzip data"
+                     in stderr, "stderr names the .gz file that is not gzip",
+                     process.stderr_tail())
+        loaded = re.search(rf"loaded (\d+) documents? from {re.escape(str(truncated))} ", stderr)
+        checks.check(loaded is not None and 0 < int(loaded.group(1)) < len(records),
+                     "the records before the cut are loaded", process.stderr_tail())
+        checks.check("wallaby 1" in process.stdout(), "a record before the cut is found",
+                     process.stdout()[:300])
+
+    only_damaged = BinaryProcess([str(binary), "--console", "--corpus", str(not_gzip)],
+                                 child_env(None), workdir, "only_damaged", stdin_text="")
+    try:
+        exit_code = only_damaged.wait(deadline.bound(PROCESS_TIMEOUT_SECONDS))
+    finally:
+        only_damaged.kill()
+    checks.check(exit_code == 1, "only damaged files: exits 1 at start-up",
+                 describe_exit(exit_code))
+    checks.check("no documents to search" in only_damaged.stderr(),
+                 "only damaged files: stderr says no documents are left",
+                 only_damaged.stderr_tail())
+
+
+def check_per_source_columns(binary: Path, fixtures: Path, workdir: Path, checks: Checks,
+                             deadline: Deadline) -> None:
+    print("== console chat over two CSV files with different headers", flush=True)
+    faq = workdir / "faq.csv"
+    faq.write_text("qid,q,a,link\n"
+                   "1,How do I feed a numbat?,Termites only,https://example.org/numbat\n",
+                   encoding="utf-8")
+    articles = fixtures / "corpus" / "articles.csv"
+    args = ["--console", "--corpus", f"{faq}#text=q,a;title=q;id=qid;url=link",
+            "--corpus", str(articles)]
+    process = run_console(binary, args, "numbat termites\nComma inside\n", workdir,
+                          "per_source_columns", checks, deadline)
+    if process is None:
+        return
+    stdout = process.stdout()
+    checks.check("How do I feed a numbat? (https://example.org/numbat)" in stdout,
+                 "the CSV with its own columns is found with its title and link", stdout[:400])
+    checks.check("Comma, inside" in stdout, "the CSV with the default columns is found",
+                 stdout[:400])
+    checks.check(f"loaded 1 document from {faq} " in process.stderr(),
+                 "the summary names the path without its options", process.stderr_tail())
 
 
 def main() -> int:
@@ -325,6 +409,8 @@ def main() -> int:
             check_console_ignores_token(binary, fixtures, workdir, checks, deadline)
             check_mixed_formats(binary, fixtures, workdir, checks, deadline)
             check_corpus_option_errors(binary, fixtures, workdir, checks, deadline)
+            check_damaged_sources(binary, fixtures, workdir, checks, deadline)
+            check_per_source_columns(binary, fixtures, workdir, checks, deadline)
     except Exception as error:  # an error in the test itself still ends with the summary
         traceback.print_exc()
         checks.check(False, "the test runs without an internal error", repr(error))

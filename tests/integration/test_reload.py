@@ -9,6 +9,10 @@
    rebuilt from a changed corpus and SIGHUP is sent: the new document is found.
 3. The index file is replaced by garbage and SIGHUP is sent: stderr logs that the reload
    failed and names the file, and queries still find the documents of the old index.
+4. A gzipped corpus is replaced by a truncated one whose first records include a new one, and
+   SIGHUP is sent: the reload loads the records before the cut, logs the damage, and the new
+   document is found. Then it is replaced by a .gz file that is not gzip: the reload fails,
+   as no document is left, and the previous index keeps answering.
 
 Usage: test_reload.py --binary build/app/tgsearch
 Prints one line per failed check and a final "N passed, N failed"; exits 1 on any failure.
@@ -17,6 +21,7 @@ Prints one line per failed check and a final "N passed, N failed"; exits 1 on an
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import queue
@@ -246,6 +251,49 @@ def reload_index_file(binary: Path, workdir: Path, checks: Checks) -> None:
         checks.check(exit_code == 0, "index file: exits 0 at the end of input", str(exit_code))
 
 
+def reload_damaged_gzip(binary: Path, workdir: Path, checks: Checks) -> None:
+    corpus = workdir / "corpus.jsonl.gz"
+
+    def compressed_records(first_word: str) -> bytes:
+        lines = [json.dumps({"id": f"doc-{number}", "title": f"{first_word} {number}",
+                             "text": f"quince grove {number} " + "padding text " * 20})
+                 for number in range(3000)]
+        return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), mtime=0)
+
+    corpus.write_bytes(compressed_records("before"))
+    console = ConsoleProcess([str(binary), "--console", "--corpus", str(corpus)])
+    try:
+        if not checks.check(console.wait_ready(), "damaged gzip: the console answers",
+                            console.stderr_tail()):
+            return
+        whole = compressed_records(NEW_WORD)
+        corpus.write_bytes(whole[: len(whole) // 2])
+        signal_time = time.monotonic()
+        console.process.send_signal(signal.SIGHUP)
+        reloaded = console.wait_for_stderr("reloaded the index", signal_time)
+        checks.check(reloaded is not None, "damaged gzip: the reload loads the records before "
+                     "the cut", console.stderr_tail())
+        checks.check(console.stderr_time_of(f"{corpus} is damaged: the gzip data is truncated",
+                                            signal_time) is not None,
+                     "damaged gzip: stderr names the damage", console.stderr_tail())
+        after = console.ask(NEW_WORD)
+        checks.check(after is not None and f"{NEW_WORD} 0" in after,
+                     "damaged gzip: a record before the cut is found", repr(after))
+
+        corpus.write_bytes(b"plain text in a file named .gz\n")
+        signal_time = time.monotonic()
+        console.process.send_signal(signal.SIGHUP)
+        failed = console.wait_for_stderr("reload failed", signal_time)
+        checks.check(failed is not None, "not gzip: the reload fails with no document left",
+                     console.stderr_tail())
+        still = console.ask(NEW_WORD)
+        checks.check(still is not None and f"{NEW_WORD} 0" in still,
+                     "not gzip: the previous index keeps answering", repr(still))
+    finally:
+        exit_code = console.stop()
+        checks.check(exit_code == 0, "damaged gzip: exits 0 at the end of input", str(exit_code))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", type=Path, required=True)
@@ -254,6 +302,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tgsearch_reload_") as folder:
         reload_corpus(args.binary, Path(folder), checks)
         reload_index_file(args.binary, Path(folder), checks)
+        reload_damaged_gzip(args.binary, Path(folder), checks)
     print(f"{checks.passed} passed, {checks.failed} failed")
     return 1 if checks.failed else 0
 

@@ -5,12 +5,16 @@
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -125,6 +129,89 @@ std::shared_ptr<const search_index> build_fixture_index() {
     return search_index::build(load_tsv_fixture(TGSEARCH_FIXTURES_DIR "/search/mixed_corpus.tsv"));
 }
 
+/// Rewrites the CRC-32 field of index file bytes (at offset 24, over every other byte), as a
+/// file edited on purpose would have it.
+void fix_crc(std::string& bytes) {
+    const auto* data = reinterpret_cast<const Bytef*>(bytes.data());
+    uLong crc = crc32(0L, data, 24);
+    crc = crc32(crc, data + 28, static_cast<uInt>(bytes.size() - 28));
+    const auto value = static_cast<std::uint32_t>(crc);
+    std::memcpy(bytes.data() + 24, &value, sizeof(value));
+}
+
+/// Offset and size in bytes of section `index` of index file bytes.
+std::pair<std::size_t, std::size_t> section_of(const std::string& bytes, std::size_t index) {
+    std::uint64_t entry[2];
+    std::memcpy(entry, bytes.data() + 64 + index * sizeof(entry), sizeof(entry));
+    return {static_cast<std::size_t>(entry[0]), static_cast<std::size_t>(entry[1])};
+}
+
+// Section numbers of the index file layout, in the order index_file.hpp lists them.
+constexpr std::size_t parameters_section = 0;
+constexpr std::size_t document_bytes_section = 1;
+constexpr std::size_t doc_frequency_section = 5;
+constexpr std::size_t posting_stream_section = 6;
+constexpr std::size_t section_count = 9;
+
+/// Documents whose frequent words have posting lists of several blocks, with titles, urls,
+/// multi-byte text and repeated words, so that damage can hit every kind of record.
+std::vector<document> varied_documents() {
+    const std::vector<std::string> words = {"apple",  "pear",   "plum",   "кошка", "собака",
+                                            "قطة",    "e-mail", "nginx",  "proxy", "reverse",
+                                            "debian", "linux",  "server", "🕊",  "über"};
+    std::vector<document> docs;
+    std::mt19937 random(7);
+    for (int i = 0; i < 400; ++i) {
+        document doc;
+        doc.id = "doc-" + std::to_string(i);
+        doc.title = words[random() % words.size()] + " " + words[random() % words.size()];
+        for (int k = 0; k < 12; ++k) {
+            doc.text += words[random() % words.size()];
+            doc.text += k % 5 == 4 ? ". " : " ";
+        }
+        if (i % 3 == 0) doc.url = "https://example.org/" + std::to_string(i);
+        docs.push_back(std::move(doc));
+    }
+    return docs;
+}
+
+/// Queries that reach every code path that reads posting lists: single words, several
+/// words, phrases, prefixes and typos.
+const std::vector<std::string> damage_queries = {"apple",
+                                                 "pear plum",
+                                                 "\"reverse proxy\"",
+                                                 "кошка собака",
+                                                 "email",
+                                                 "\"e mail\"",
+                                                 "nginx -linux",
+                                                 "debi",
+                                                 "servre",
+                                                 "🕊",
+                                                 "uber apple pear plum nginx proxy"};
+
+/// Runs every query on `index` and reads every document and every hit, so that a damaged
+/// index that loaded is exercised as a server would use it.
+void exercise(const search_index& index) {
+    std::size_t total_bytes = 0;
+    for (const std::string& query : damage_queries) {
+        for (const bool prefix : {false, true}) {
+            search_options options;
+            options.limit = 20;
+            options.prefix_last = prefix;
+            const search_result result = index.search(query, options);
+            for (const auto& hit : result.hits) {
+                REQUIRE(hit.doc < index.document_count());
+                total_bytes += index.document_at(hit.doc).text.size();
+            }
+        }
+    }
+    for (std::uint32_t doc = 0; doc < index.document_count(); ++doc) {
+        const auto view = index.document_at(doc);
+        total_bytes += view.id.size() + view.title.size() + view.url.size() + view.text.size();
+    }
+    CHECK(total_bytes > 0);
+}
+
 /// Returns the message of the index_file_error that loading `path` throws.
 std::string load_error_of(const std::string& path) {
     try {
@@ -228,11 +315,32 @@ TEST_CASE("index file rejects damaged and foreign files", "[index_file]") {
         const std::string old_version = folder.file("old.idx");
         std::string bytes = good;
         bytes[8] = static_cast<char>(tgsearch::index_file_version + 1);
+        fix_crc(bytes);
         write_bytes(old_version, bytes);
         const std::string message = load_error_of(old_version);
         CHECK_THAT(message, Catch::Contains("format version " +
                                             std::to_string(tgsearch::index_file_version + 1)));
         CHECK_THAT(message, Catch::Contains("rebuild it"));
+    }
+    SECTION("damaged version field") {
+        const std::string damaged = folder.file("damaged_version.idx");
+        std::string bytes = good;
+        bytes[8] = static_cast<char>(bytes[8] ^ 0x01);
+        write_bytes(damaged, bytes);
+        const std::string message = load_error_of(damaged);
+        CHECK_THAT(message, Catch::Contains("CRC-32"));
+        CHECK_THAT(message, !Catch::Contains("format version"));
+    }
+    SECTION("rebuild hint names the file") {
+        const std::string truncated = folder.file("cut.idx");
+        write_bytes(truncated, good.substr(0, good.size() / 2));
+        CHECK_THAT(load_error_of(truncated),
+                   Catch::Contains("tgsearch index --corpus <your corpus> --output " + truncated));
+    }
+    SECTION("a folder") {
+        const std::string message = load_error_of(folder.file(""));
+        CHECK_THAT(message, Catch::Contains("is a folder"));
+        CHECK_THAT(message, Catch::Contains("--corpus"));
     }
     SECTION("another byte order") {
         const std::string swapped = folder.file("swapped.idx");
@@ -247,7 +355,122 @@ TEST_CASE("index file rejects damaged and foreign files", "[index_file]") {
         const std::string message = load_error_of(foreign);
         CHECK_THAT(message, Catch::Contains(foreign));
         CHECK_THAT(message, Catch::Contains("is not a tgsearch index file"));
+        CHECK_THAT(message, Catch::Contains("this looks like a corpus file"));
+        CHECK_THAT(message, Catch::Contains("--corpus"));
     }
+}
+
+TEST_CASE("index file rejects crafted contents", "[index_file]") {
+    temporary_folder folder;
+    const std::string path = folder.file("good.idx");
+    tgsearch::write_index_file(*search_index::build(varied_documents()), path);
+    const std::string good = read_bytes(path);
+    const std::string crafted = folder.file("crafted.idx");
+
+    SECTION("posting stream of 0xff bytes") {
+        std::string bytes = good;
+        const auto [offset, size] = section_of(bytes, posting_stream_section);
+        std::memset(bytes.data() + offset, 0xff, size);
+        fix_crc(bytes);
+        write_bytes(crafted, bytes);
+        const std::string message = load_error_of(crafted);
+        CHECK_THAT(message, Catch::Contains(crafted));
+        CHECK_THAT(message, Catch::Contains("is corrupted: in the posting list of term 0"));
+    }
+    SECTION("document bytes of 0xff bytes") {
+        std::string bytes = good;
+        const auto [offset, size] = section_of(bytes, document_bytes_section);
+        std::memset(bytes.data() + offset, 0xff, size);
+        fix_crc(bytes);
+        write_bytes(crafted, bytes);
+        CHECK_THAT(load_error_of(crafted), Catch::Contains("is corrupted: document 0"));
+    }
+    SECTION("every document frequency set to the document count") {
+        std::string bytes = good;
+        const auto [offset, size] = section_of(bytes, doc_frequency_section);
+        const std::uint32_t document_count = 400;
+        for (std::size_t at = offset; at < offset + size; at += sizeof(document_count)) {
+            std::memcpy(bytes.data() + at, &document_count, sizeof(document_count));
+        }
+        fix_crc(bytes);
+        write_bytes(crafted, bytes);
+        CHECK_THAT(load_error_of(crafted), Catch::Contains("is corrupted: in the posting list"));
+    }
+    SECTION("bit width above 32") {
+        // One term in one document: a list of one block, whose saturation comes first and
+        // its three bit widths after it.
+        tgsearch::write_index_file(*search_index::build({document{"a", "", "apple", ""}}), path);
+        std::string bytes = read_bytes(path);
+        const auto [offset, size] = section_of(bytes, posting_stream_section);
+        REQUIRE(size > 8);
+        bytes[offset + 4] = static_cast<char>(40);
+        fix_crc(bytes);
+        write_bytes(crafted, bytes);
+        CHECK_THAT(load_error_of(crafted), Catch::Contains("bit width of 40"));
+    }
+    SECTION("NaN BM25 parameter") {
+        std::string bytes = good;
+        const auto [offset, size] = section_of(bytes, parameters_section);
+        REQUIRE(size >= sizeof(float));
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        std::memcpy(bytes.data() + offset, &nan, sizeof(nan));
+        fix_crc(bytes);
+        write_bytes(crafted, bytes);
+        CHECK_THAT(load_error_of(crafted), Catch::Contains("BM25 parameters"));
+    }
+}
+
+TEST_CASE("damaged index file loads or is rejected", "[index_file]") {
+    temporary_folder folder;
+    const std::string path = folder.file("good.idx");
+    tgsearch::write_index_file(*search_index::build(varied_documents()), path);
+    const std::string good = read_bytes(path);
+    const std::string damaged = folder.file("damaged.idx");
+    std::mt19937 random(20240601);
+    std::size_t rejected = 0;
+    std::size_t loaded = 0;
+    for (int round = 0; round < 600; ++round) {
+        std::string bytes = good;
+        // Damage inside one section, or anywhere after the CRC field, so that most rounds get
+        // past the header checks and reach the section contents.
+        const std::size_t section = random() % (section_count + 1);
+        std::size_t begin = 28;
+        std::size_t end = bytes.size();
+        if (section < section_count) {
+            const auto [offset, size] = section_of(bytes, section);
+            if (size == 0) continue;
+            begin = offset;
+            end = offset + size;
+        }
+        const int kind = static_cast<int>(random() % 4);
+        const std::size_t at = begin + random() % (end - begin);
+        const std::size_t length = std::min<std::size_t>(end - at, 1 + random() % 16);
+        for (std::size_t i = at; i < at + length; ++i) {
+            if (kind == 0) {
+                bytes[i] = static_cast<char>(bytes[i] ^ (1 << (random() % 8)));
+                break;  // one flipped bit
+            }
+            if (kind == 1) bytes[i] = static_cast<char>(random());
+            if (kind == 2) bytes[i] = static_cast<char>(0xff);
+            if (kind == 3) bytes[i] = static_cast<char>(bytes[i] + 1);
+        }
+        fix_crc(bytes);
+        write_bytes(damaged, bytes);
+        CAPTURE(round, section, kind, at, length);
+        std::shared_ptr<const search_index> index;
+        try {
+            index = tgsearch::load_index_file(damaged);
+        } catch (const index_file_error& error) {
+            CHECK_THAT(error.what(), Catch::Contains(damaged));
+            ++rejected;
+            continue;
+        }
+        ++loaded;
+        exercise(*index);
+    }
+    // Both outcomes occur: damage to a float or a letter of a text can leave a valid file.
+    CHECK(rejected > 100);
+    CHECK(loaded > 10);
 }
 
 TEST_CASE("index file write fails in a missing folder", "[index_file]") {

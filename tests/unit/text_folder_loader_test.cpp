@@ -205,6 +205,7 @@ TEST_CASE("folder file above the size limit is reported", "[folder]") {
     const load_error* large = corpus.error_for("guide.md");
     REQUIRE(large != nullptr);
     CHECK_THAT(large->reason, Catch::Contains("larger than the limit of 40 bytes"));
+    CHECK_THAT(large->reason, Catch::Contains("split it into smaller"));
     CHECK(corpus.find("guide.md") == nullptr);
     CHECK(corpus.find("a/b/deep.md") != nullptr);
 }
