@@ -259,8 +259,8 @@ private:
 
 /// Characters Telegram allows in a webhook secret token.
 bool is_secret_token_character(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '_' || c == '-';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           c == '-';
 }
 
 /// Telegram's bounds on setWebhook's secret_token length and max_connections.
@@ -386,8 +386,8 @@ bot_api_envelope scan_envelope(std::string_view body) {
 
 std::string check_webhook_url(const std::string& text) {
     const auto invalid = [&text](std::string_view reason) {
-        return std::invalid_argument("invalid --webhook-url \"" + text + "\": " +
-                                     std::string(reason));
+        return std::invalid_argument("invalid --webhook-url \"" + text +
+                                     "\": " + std::string(reason));
     };
     const auto parsed = boost::urls::parse_uri(text);
     if (!parsed) {
@@ -412,8 +412,8 @@ std::string check_webhook_url(const std::string& text) {
 
     if (url.scheme_id() == boost::urls::scheme::https) {
         const std::string_view port = url.port();
-        if (url.has_port() && std::find(webhook_ports.begin(), webhook_ports.end(), port) ==
-                                  webhook_ports.end()) {
+        if (url.has_port() &&
+            std::find(webhook_ports.begin(), webhook_ports.end(), port) == webhook_ports.end()) {
             throw invalid("Telegram sends webhook requests only to ports 443, 80, 88 and 8443");
         }
     } else if (url.scheme_id() == boost::urls::scheme::http) {

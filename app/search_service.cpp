@@ -69,7 +69,8 @@ std::size_t search_service::submit(std::vector<incoming_message>& messages) {
             .push_back(std::move(message));
     }
     const auto chat_end = ring_.try_push_bulk(chat_messages.begin(), chat_messages.end());
-    const auto inline_end = inline_ring_.try_push_bulk(inline_queries.begin(), inline_queries.end());
+    const auto inline_end =
+        inline_ring_.try_push_bulk(inline_queries.begin(), inline_queries.end());
     const auto queued = static_cast<std::size_t>((chat_end - chat_messages.begin()) +
                                                  (inline_end - inline_queries.begin()));
     messages.clear();

@@ -67,7 +67,8 @@ public:
     /// value_at_rank. `q` is clamped to [0, 1], so quantile(1.0) is the maximum.
     std::uint64_t quantile(double q) const noexcept {
         q = std::clamp(q, 0.0, 1.0);
-        return value_at_rank(static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total_))));
+        return value_at_rank(
+            static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total_))));
     }
 
     /// Returns the value of 1-based `rank` in sorted order: the exact minimum or maximum for
@@ -103,9 +104,8 @@ public:
         const int exponent = std::bit_width(value) - 1;
         const int shift = exponent - sub_bucket_bits;
         const std::uint64_t sub_bucket = (value >> shift) - sub_bucket_count;
-        return static_cast<std::size_t>(sub_bucket_count +
-                                        static_cast<std::uint64_t>(shift) * sub_bucket_count +
-                                        sub_bucket);
+        return static_cast<std::size_t>(
+            sub_bucket_count + static_cast<std::uint64_t>(shift) * sub_bucket_count + sub_bucket);
     }
 
     /// Smallest value counted by bucket `index`.

@@ -1,5 +1,6 @@
 #include "bench/load_api.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,7 +14,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
@@ -101,9 +101,7 @@ private:
     clock_type::time_point last_;
 };
 
-std::string escape_json(std::string_view text) {
-    return json::serialize(json::string(text));
-}
+std::string escape_json(std::string_view text) { return json::serialize(json::string(text)); }
 
 std::string lower_case(std::string_view text) {
     std::string lowered(text);
@@ -120,8 +118,8 @@ std::string percent_decode(std::string_view text) {
             decoded += ' ';
         } else if (text[i] == '%' && i + 2 < text.size()) {
             unsigned value = 0;
-            const auto [end, error] = std::from_chars(text.data() + i + 1, text.data() + i + 3,
-                                                      value, 16);
+            const auto [end, error] =
+                std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
             if (error == std::errc() && end == text.data() + i + 3) {
                 decoded += static_cast<char>(value);
                 i += 2;
@@ -145,8 +143,9 @@ void add_form_fields(std::string_view form, json::object& params) {
         form = amp == std::string_view::npos ? std::string_view() : form.substr(amp + 1);
         const std::size_t equals = pair.find('=');
         const std::string key = percent_decode(pair.substr(0, equals));
-        const std::string value =
-            equals == std::string_view::npos ? std::string() : percent_decode(pair.substr(equals + 1));
+        const std::string value = equals == std::string_view::npos
+                                      ? std::string()
+                                      : percent_decode(pair.substr(equals + 1));
         boost::system::error_code error;
         json::value parsed = json::parse(value, error);
         if (!error && !parsed.is_string()) {
@@ -291,8 +290,8 @@ struct load_api::impl {
         for (;;) {
             http::request_parser<http::string_body> parser;
             parser.body_limit(max_request_body_bytes);
-            auto [read_error, read_bytes] = co_await http::async_read(stream, buffer, parser,
-                                                                      use_tuple);
+            auto [read_error, read_bytes] =
+                co_await http::async_read(stream, buffer, parser, use_tuple);
             if (read_error) {
                 break;  // the bot closed the connection, or sent a request we cannot parse
             }
@@ -320,8 +319,8 @@ struct load_api::impl {
     }
 
     static http_response ok(std::string_view result_json) {
-        return make_response(http::status::ok, fmt::format(R"({{"ok":true,"result":{}}})",
-                                                           result_json));
+        return make_response(http::status::ok,
+                             fmt::format(R"({{"ok":true,"result":{}}})", result_json));
     }
 
     static http_response api_error(int code, std::string_view description,
@@ -383,10 +382,9 @@ struct load_api::impl {
             co_return answer_inline_query(params);
         }
         if (method == "getme") {
-            co_return ok(
-                R"({"id":424242,"is_bot":true,"first_name":"Load test bot",)"
-                R"("username":"tgsearch_load_bot","can_join_groups":true,)"
-                R"("can_read_all_group_messages":false,"supports_inline_queries":true})");
+            co_return ok(R"({"id":424242,"is_bot":true,"first_name":"Load test bot",)"
+                         R"("username":"tgsearch_load_bot","can_join_groups":true,)"
+                         R"("can_read_all_group_messages":false,"supports_inline_queries":true})");
         }
         if (method == "setmycommands" || method == "deletewebhook" ||
             method == "answercallbackquery" || method == "editmessagetext" ||
@@ -447,7 +445,8 @@ struct load_api::impl {
         if (offset > 0) {
             const std::int64_t index = offset - update_id_of(0);
             if (index > 0) {
-                confirmed = std::max(confirmed, std::min(static_cast<std::size_t>(index), released));
+                confirmed =
+                    std::max(confirmed, std::min(static_cast<std::size_t>(index), released));
             }
         } else if (offset < 0) {
             // A negative offset keeps only the last -offset updates.
@@ -465,9 +464,8 @@ struct load_api::impl {
             ready = true;
             ready_event.notify_all();
         }
-        const std::int64_t limit =
-            std::clamp<std::int64_t>(get_integer(params, "limit").value_or(100), 1,
-                                     max_updates_per_call);
+        const std::int64_t limit = std::clamp<std::int64_t>(
+            get_integer(params, "limit").value_or(100), 1, max_updates_per_call);
         const std::int64_t timeout = std::clamp<std::int64_t>(
             get_integer(params, "timeout").value_or(0), 0, max_poll_timeout_seconds);
         confirm(get_integer(params, "offset").value_or(0));
@@ -518,8 +516,8 @@ struct load_api::impl {
         // A rejected message still counts against the budgets, as one Telegram turned down
         // does.
         double wait = flood_overall->take(now);
-        auto chat = flood_chats.try_emplace(chat_id, flood.chat_messages_per_second,
-                                            flood.chat_burst, now);
+        auto chat =
+            flood_chats.try_emplace(chat_id, flood.chat_messages_per_second, flood.chat_burst, now);
         wait = std::max(wait, chat.first->second.take(now));
         if (chat_id < 0) {
             std::deque<clock_type::time_point>& sends = flood_groups[chat_id];
@@ -527,9 +525,9 @@ struct load_api::impl {
                 sends.pop_front();
             }
             if (sends.size() >= flood.group_messages) {
-                wait = std::max(wait, std::chrono::duration<double>(sends.front() +
-                                                                    flood.group_window - now)
-                                          .count());
+                wait = std::max(
+                    wait, std::chrono::duration<double>(sends.front() + flood.group_window - now)
+                              .count());
             } else {
                 sends.push_back(now);
             }
@@ -568,8 +566,8 @@ struct load_api::impl {
             const double wait = flood_wait(*chat_id);
             if (wait > 0.0) {
                 ++counters.http_429;
-                const auto retry_after = std::max<std::int64_t>(1, static_cast<std::int64_t>(
-                                                                       std::ceil(wait)));
+                const auto retry_after =
+                    std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(wait)));
                 return api_error(429, fmt::format("Too Many Requests: retry after {}", retry_after),
                                  fmt::format(R"({{"retry_after":{}}})", retry_after));
             }
@@ -610,22 +608,23 @@ struct load_api::impl {
             R"({{"message_id":{},"from":{{"id":424242,"is_bot":true,"first_name":"Load test bot",)"
             R"("username":"tgsearch_load_bot"}},"chat":{{"id":{},"first_name":"User",)"
             R"("type":"private"}},"date":{},"text":{}}})",
-            1'000'000'000 + *index, *chat_id, std::time(nullptr),
-            escape_json(text->as_string())));
+            1'000'000'000 + *index, *chat_id, std::time(nullptr), escape_json(text->as_string())));
     }
 
     http_response answer_inline_query(const json::object& params) {
         const json::value* id = params.if_contains("inline_query_id");
         if (id == nullptr || !id->is_string()) {
             note_bad("answerInlineQuery without a string inline_query_id");
-            return api_error(400, "Bad Request: query is too old and response timeout expired "
-                                  "or query ID is invalid");
+            return api_error(400,
+                             "Bad Request: query is too old and response timeout expired "
+                             "or query ID is invalid");
         }
         const auto found = inline_ids.find(std::string(id->as_string()));
         if (found == inline_ids.end()) {
             ++counters.unknown;
-            return api_error(400, "Bad Request: query is too old and response timeout expired "
-                                  "or query ID is invalid");
+            return api_error(400,
+                             "Bad Request: query is too old and response timeout expired "
+                             "or query ID is invalid");
         }
         const json::value* results = params.if_contains("results");
         if (results == nullptr || !results->is_array()) {

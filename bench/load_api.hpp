@@ -57,7 +57,7 @@ struct reply_counters {
     std::uint64_t unknown = 0;    ///< a reply to no update of this session
     std::uint64_t http_429 = 0;   ///< sendMessage calls rejected by the flood limits
     std::uint64_t get_updates_calls = 0;
-    std::uint64_t conflicts = 0;  ///< getUpdates calls ended by a newer one (409)
+    std::uint64_t conflicts = 0;            ///< getUpdates calls ended by a newer one (409)
     std::vector<std::string> bad_examples;  ///< the first few reasons, for the report
     /// Arrival of the last valid reply to a measured update.
     clock_type::time_point last_answer{};

@@ -12,20 +12,20 @@
 #include "bench/load_process.hpp"
 #include "bench/load_trivial_bot.hpp"
 
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -166,8 +166,7 @@ public:
         std::uniform_real_distribution<double> offset(0.0, 1.0);
         for (int typist = 0; typist < typists; ++typist) {
             // Typists start at random points within one keystroke, so their keys interleave.
-            auto at = std::chrono::duration_cast<clock_type::duration>(keystroke *
-                                                                       offset(random_));
+            auto at = std::chrono::duration_cast<clock_type::duration>(keystroke * offset(random_));
             while (at < length) {
                 const std::uint32_t query = pick_(random_);
                 const std::string& text = queries[query];
@@ -260,9 +259,9 @@ json::object outcome_json(const session_outcome& outcome) {
     }
     out["latency_us"] = latency_json(outcome.latencies, outcome.measured);
     if (outcome.counters.answered > 0) {
-        const double span = std::chrono::duration<double>(outcome.counters.last_answer -
-                                                          outcome.measure_start)
-                                .count();
+        const double span =
+            std::chrono::duration<double>(outcome.counters.last_answer - outcome.measure_start)
+                .count();
         out["achieved_rate"] = span > 0 ? std::round(outcome.counters.answered / span) : 0.0;
     }
     out["cpu_us_per_update"] = std::round(outcome.cpu_us_per_update * 10) / 10;
@@ -350,8 +349,9 @@ private:
 
     /// Starts the bot, plans the warm-up and then the measured updates, waits for their
     /// replies up to `drain` after the last one is due, and stops the bot.
-    asio::awaitable<session_outcome> run_session(const planner& warmup, clock_type::duration
-                                                 warmup_length, const planner& measured,
+    asio::awaitable<session_outcome> run_session(const planner& warmup,
+                                                 clock_type::duration warmup_length,
+                                                 const planner& measured,
                                                  clock_type::duration measured_length,
                                                  clock_type::duration drain,
                                                  flood_limits_config flood, bool needs_inline) {
@@ -435,8 +435,8 @@ private:
     }
 
     asio::awaitable<void> run_steady(double rate) {
-        std::fprintf(stderr, "%s: steady %.0f updates/s for %.0f s\n", options_.label.c_str(),
-                     rate, options_.duration_s);
+        std::fprintf(stderr, "%s: steady %.0f updates/s for %.0f s\n", options_.label.c_str(), rate,
+                     options_.duration_s);
         const session_outcome outcome =
             co_await measure_rate(rate, seconds(options_.warmup_s), seconds(options_.duration_s));
         json::object line = outcome_json(outcome);
@@ -451,13 +451,11 @@ private:
     bool step_passes(const session_outcome& outcome) const {
         return !outcome.error && outcome.measured > 0 &&
                outcome.counters.answered == outcome.measured && outcome.counters.bad == 0 &&
-               static_cast<double>(outcome.latencies.quantile(0.99)) <
-                   options_.p99_target_ms * 1e6;
+               static_cast<double>(outcome.latencies.quantile(0.99)) < options_.p99_target_ms * 1e6;
     }
 
     asio::awaitable<bool> try_rate(double rate, json::array& steps) {
-        std::fprintf(stderr, "%s: max-rate step at %.0f updates/s\n", options_.label.c_str(),
-                     rate);
+        std::fprintf(stderr, "%s: max-rate step at %.0f updates/s\n", options_.label.c_str(), rate);
         const session_outcome outcome = co_await measure_rate(
             rate, seconds(std::min(1.0, options_.warmup_s)), seconds(options_.search_step_s));
         const bool passed = step_passes(outcome);
@@ -544,9 +542,9 @@ private:
         line["chats"] = count;
         line["minimum_s"] = minimum_s;
         if (outcome.counters.answered > 0) {
-            const double completion = std::chrono::duration<double>(
-                                          outcome.counters.last_answer - outcome.measure_start)
-                                          .count();
+            const double completion =
+                std::chrono::duration<double>(outcome.counters.last_answer - outcome.measure_start)
+                    .count();
             line["completion_s"] = std::round(completion * 100) / 100;
             line["completion_over_minimum"] = std::round(completion / minimum_s * 1000) / 1000;
         }
@@ -611,7 +609,8 @@ int run_load_server(const options& opts) {
 
     asio::io_context io(1);
     asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-    const std::string api_url = fmt::format("http://127.0.0.1:{}", acceptor.local_endpoint().port());
+    const std::string api_url =
+        fmt::format("http://127.0.0.1:{}", acceptor.local_endpoint().port());
     load_api api(io, token, queries);
     asio::co_spawn(io, api.serve(std::move(acceptor)), asio::detached);
     scenario_runner runner(io, api, opts, api_url, std::move(queries));
@@ -644,8 +643,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--warmup", opts.warmup_s, "Unmeasured seconds at the same rate first")
         ->capture_default_str();
-    app.add_option("--drain", opts.drain_s, "Seconds to wait for late replies after the last "
-                                            "update is due")
+    app.add_option("--drain", opts.drain_s,
+                   "Seconds to wait for late replies after the last "
+                   "update is due")
         ->capture_default_str();
     app.add_option("--startup-timeout", opts.startup_timeout_s,
                    "Seconds the bot may take to call getUpdates after it starts")

@@ -1,5 +1,6 @@
 #include "bench/load_trivial_bot.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -15,7 +16,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
 
 #include <cstdio>
 #include <deque>
@@ -49,8 +49,8 @@ public:
             stream_.socket().set_option(tcp::no_delay(true));
             connected_ = true;
         }
-        http::request<http::string_body> request{http::verb::post,
-                                                 prefix_ + std::string(method), 11};
+        http::request<http::string_body> request{http::verb::post, prefix_ + std::string(method),
+                                                 11};
         request.set(http::field::host, "127.0.0.1");
         request.set(http::field::content_type, "application/json");
         request.body() = std::move(body);
@@ -58,8 +58,8 @@ public:
         auto [write_error, written] = co_await http::async_write(stream_, request, use_tuple);
         http::response<http::string_body> response;
         if (!write_error) {
-            auto [read_error, read] = co_await http::async_read(stream_, buffer_, response,
-                                                                use_tuple);
+            auto [read_error, read] =
+                co_await http::async_read(stream_, buffer_, response, use_tuple);
             if (!read_error) {
                 co_return std::move(response.body());
             }
@@ -98,12 +98,11 @@ public:
         api_connection connection(io_, server_, prefix_);
         std::int64_t offset = 0;
         while (!stopping_) {
-            const std::string request = fmt::format(
-                R"({{"offset":{},"timeout":30,"limit":100,)"
-                R"("allowed_updates":["message","inline_query"]}})",
-                offset);
-            const std::optional<std::string> body = co_await connection.call("getUpdates",
-                                                                             request);
+            const std::string request =
+                fmt::format(R"({{"offset":{},"timeout":30,"limit":100,)"
+                            R"("allowed_updates":["message","inline_query"]}})",
+                            offset);
+            const std::optional<std::string> body = co_await connection.call("getUpdates", request);
             if (!body) {
                 asio::steady_timer pause(io_, 100ms);
                 co_await pause.async_wait(use_tuple);
@@ -150,14 +149,14 @@ private:
             const json::object& fields = message->as_object();
             const auto chat_id = fields.at("chat").at("id").to_number<std::int64_t>();
             const auto message_id = fields.at("message_id").to_number<std::int64_t>();
-            jobs_.push_back({"sendMessage",
-                             fmt::format(R"({{"chat_id":{},"text":"ok",)"
-                                         R"("reply_parameters":{{"message_id":{}}}}})",
-                                         chat_id, message_id)});
+            jobs_.push_back(
+                {"sendMessage", fmt::format(R"({{"chat_id":{},"text":"ok",)"
+                                            R"("reply_parameters":{{"message_id":{}}}}})",
+                                            chat_id, message_id)});
         } else if (const json::value* query = update.if_contains("inline_query")) {
-            jobs_.push_back({"answerInlineQuery",
-                             fmt::format(R"({{"inline_query_id":{},"results":[]}})",
-                                         json::serialize(query->at("id")))});
+            jobs_.push_back(
+                {"answerInlineQuery", fmt::format(R"({{"inline_query_id":{},"results":[]}})",
+                                                  json::serialize(query->at("id")))});
         }
     }
 
@@ -177,8 +176,7 @@ int run_trivial_bot(const std::string& api_url, const std::string& token, int se
     constexpr std::string_view scheme = "http://";
     const std::size_t colon = api_url.rfind(':');
     if (!api_url.starts_with(scheme) || colon < scheme.size()) {
-        throw std::runtime_error("invalid --api-url " + api_url +
-                                 ": expected http://host:port");
+        throw std::runtime_error("invalid --api-url " + api_url + ": expected http://host:port");
     }
     const std::string host = api_url.substr(scheme.size(), colon - scheme.size());
     const auto port = static_cast<unsigned short>(std::stoi(api_url.substr(colon + 1)));

@@ -11,8 +11,8 @@
 #include "core/corpus_loader.hpp"
 #include "core/search_index.hpp"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <fstream>
 #include <stdexcept>
@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
         telegram.endpoint.base_url = api_url;
         telegram.endpoint.token = token;
         telegram.poll_timeout = std::chrono::seconds(poll_timeout);
-        telegram.workers = workers != 0 ? workers : std::max(1u, std::thread::hardware_concurrency());
+        telegram.workers =
+            workers != 0 ? workers : std::max(1u, std::thread::hardware_concurrency());
         telegram.flood.messages_per_second = unlimited_rate;
         telegram.flood.burst = unlimited_rate;
         telegram.flood.chat_messages_per_second = unlimited_rate;

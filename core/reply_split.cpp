@@ -30,8 +30,8 @@ std::vector<split_token> classify(std::string_view html) {
     std::vector<split_token> tokens;
     for (html_token& token : tokenize_html(html)) {
         split_token item;
-        item.visible = token.type == html_token::kind::character ||
-                       token.type == html_token::kind::entity;
+        item.visible =
+            token.type == html_token::kind::character || token.type == html_token::kind::entity;
         item.content = item.visible && !is_space(token.code_point);
         item.token = std::move(token);
         tokens.push_back(std::move(item));
@@ -43,11 +43,11 @@ std::vector<split_token> classify(std::string_view html) {
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         split_token& current = tokens[i];
         const bool last = i + 1 == tokens.size();
-        const bool next_is_character =
-            !last && tokens[i + 1].token.type == html_token::kind::character &&
-            tokens[i + 1].token.code_point >= 0;
-        const bool is_character = current.token.type == html_token::kind::character &&
-                                  current.token.code_point >= 0;
+        const bool next_is_character = !last &&
+                                       tokens[i + 1].token.type == html_token::kind::character &&
+                                       tokens[i + 1].token.code_point >= 0;
+        const bool is_character =
+            current.token.type == html_token::kind::character && current.token.code_point >= 0;
         bool boundary = true;
         if (is_character && next_is_character) {
             boundary = utf8proc_grapheme_break_stateful(current.token.code_point,
@@ -60,8 +60,8 @@ std::vector<split_token> classify(std::string_view html) {
         }
         const std::int32_t code_point = current.visible ? current.token.code_point : -1;
         if (code_point == '\n') {
-            const bool after_newline = i > 0 && tokens[i - 1].visible &&
-                                       tokens[i - 1].token.code_point == '\n';
+            const bool after_newline =
+                i > 0 && tokens[i - 1].visible && tokens[i - 1].token.code_point == '\n';
             current.cut_rank = after_newline ? 3 : 2;
         } else if (is_space(code_point)) {
             current.cut_rank = 1;

@@ -31,8 +31,8 @@ std::vector<std::uint64_t> log_uniform_values(std::size_t count, double max_ns,
     return values;
 }
 
-constexpr double checked_quantiles[] = {0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9,
-                                        0.99, 0.999, 0.9999, 1.0};
+constexpr double checked_quantiles[] = {0.0, 0.01, 0.1,   0.25,   0.5, 0.75,
+                                        0.9, 0.99, 0.999, 0.9999, 1.0};
 
 }  // namespace
 

@@ -1,5 +1,5 @@
-#include "core/html.hpp"
 #include "core/reply_split.hpp"
+#include "core/html.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -32,8 +32,7 @@ std::string html_problem(const std::string& html) {
                 break;
             case html_token::kind::end_tag:
                 if (open.empty() || open.back() != token.name) {
-                    return "unmatched </" + token.name + "> at byte " +
-                           std::to_string(token.begin);
+                    return "unmatched </" + token.name + "> at byte " + std::to_string(token.begin);
                 }
                 open.pop_back();
                 break;
@@ -67,8 +66,9 @@ std::string joined_text(const std::vector<std::string>& parts) {
 std::string long_reply(const std::string& word, std::size_t min_chars) {
     std::string html = "🔎 <b>" + word + "</b>\n";
     for (int number = 1; telegram_html_length(html) < min_chars; ++number) {
-        html += "\n" + std::to_string(number) + ". <a href=\"https://example.org/?a=1&amp;b=" +
-                std::to_string(number) + "\">" + word + " &amp; " + word + "</a>\n";
+        html += "\n" + std::to_string(number) +
+                ". <a href=\"https://example.org/?a=1&amp;b=" + std::to_string(number) + "\">" +
+                word + " &amp; " + word + "</a>\n";
         for (int i = 0; i < 30; ++i) {
             html += (i % 7 == 3) ? "<b>" + word + "</b> " : word + " ";
         }
@@ -152,8 +152,8 @@ TEST_CASE("split closes and reopens tags at a cut", "[reply_split]") {
     while (telegram_html_length(inner) < 9'000) {
         inner += "linked text ";
     }
-    const std::string html = "<i>x <a href=\"https://example.org/a?b=1&amp;c=2\">" + inner +
-                             "</a> y</i>";
+    const std::string html =
+        "<i>x <a href=\"https://example.org/a?b=1&amp;c=2\">" + inner + "</a> y</i>";
     const std::vector<std::string> parts = split_html_message(html);
     check_parts(html, parts);
     CHECK(parts[0].ends_with("</a></i>"));

@@ -216,8 +216,8 @@ TEST_CASE("listen endpoint is parsed", "[webhook_protocol]") {
 TEST_CASE("listen endpoint errors name the value", "[webhook_protocol]") {
     for (const std::string text :
          {"8080", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:80x",
-          "127.0.0.1:-1", "localhost:8080", "256.1.1.1:80", "::1:8080", "[::1]8080", "[::1]:",
-          "[::1", "[127.0.0.1]:80", ":8080", ""}) {
+          "127.0.0.1:-1", "localhost:8080", "256.1.1.1:80", "::1:8080", "[::1]8080",
+          "[::1]:", "[::1", "[127.0.0.1]:80", ":8080", ""}) {
         CAPTURE(text);
         const std::string message =
             invalid_argument_message([&text] { tgsearch::parse_listen_endpoint(text); });

@@ -280,12 +280,11 @@ TEST_CASE("webhook rejects wrong secrets with 401", "[webhook]") {
     const std::string longer = std::string(test_secret) + "x";
 
     SECTION("missing header") {
-        CHECK(status_of(server.port(), make_request("POST", "/telegram", test_update,
-                                                    std::nullopt)) == 401);
+        CHECK(status_of(server.port(),
+                        make_request("POST", "/telegram", test_update, std::nullopt)) == 401);
     }
     SECTION("empty header") {
-        CHECK(status_of(server.port(), make_request("POST", "/telegram", test_update, "")) ==
-              401);
+        CHECK(status_of(server.port(), make_request("POST", "/telegram", test_update, "")) == 401);
     }
     SECTION("wrong secret of the same length") {
         CHECK(status_of(server.port(),
@@ -302,9 +301,8 @@ TEST_CASE("webhook rejects wrong secrets with 401", "[webhook]") {
     SECTION("right secret repeated in a second header") {
         const std::string second =
             "X-Telegram-Bot-Api-Secret-Token: " + std::string(test_secret) + "\r\n";
-        CHECK(status_of(server.port(),
-                        make_request("POST", "/telegram", test_update, test_secret, second)) ==
-              401);
+        CHECK(status_of(server.port(), make_request("POST", "/telegram", test_update, test_secret,
+                                                    second)) == 401);
     }
     CHECK(server.updates().empty());
 }
@@ -470,8 +468,8 @@ TEST_CASE("webhook closes after rejecting an unread body", "[webhook]") {
 TEST_CASE("webhook honours Connection: close", "[webhook]") {
     running_server server;
     test_client client(server.port());
-    REQUIRE(client.send(make_request("POST", "/telegram", test_update, test_secret,
-                                     "Connection: close\r\n")));
+    REQUIRE(client.send(
+        make_request("POST", "/telegram", test_update, test_secret, "Connection: close\r\n")));
     const auto response = client.read_response();
     REQUIRE(response);
     CHECK(response->status == 200);
@@ -501,8 +499,8 @@ TEST_CASE("webhook sends 100 Continue after checks", "[webhook]") {
     SECTION("wrong secret") {
         test_client client(server.port());
         std::string request = make_request("POST", "/telegram", test_update, "wrong", head_end);
-        REQUIRE(client.send(std::string_view(request).substr(0, request.size() -
-                                                                    test_update.size())));
+        REQUIRE(
+            client.send(std::string_view(request).substr(0, request.size() - test_update.size())));
         const auto response = client.read_response();
         REQUIRE(response);
         CHECK(response->status == 401);
