@@ -4,6 +4,7 @@
 #include "app/console_chat.hpp"
 #include "app/logging.hpp"
 #include "app/proxy_config.hpp"
+#include "app/redis_client.hpp"
 #include "app/sample_corpus.hpp"
 #include "app/telegram_bot.hpp"
 #include "app/webhook_server.hpp"
@@ -74,6 +75,8 @@ struct command_line {
     int page_size = static_cast<int>(tgsearch::results_per_reply);
     std::int64_t page_expiry_seconds = 48 * 3600;  ///< --page-expiry, with its unit applied
     std::string log_level = "info";
+    /// --redis, or TGSEARCH_REDIS_URL when the flag is absent; empty: no Redis
+    std::string redis_url;
 };
 
 /// Reads the resident set size of this process from /proc, in bytes; 0 when unavailable.
@@ -387,9 +390,10 @@ void remove_and_log_duplicates(const std::vector<source_outcome>& outcomes,
                      listed - max_logged_load_errors);
     }
     for (const auto& [source, count] : repeated_files) {
-        spdlog::warn("skipped {} of {}, which repeat the ids of an earlier --corpus of the same "
-                     "file; is it given twice?",
-                     count_of(count, "document"), source->path);
+        spdlog::warn(
+            "skipped {} of {}, which repeat the ids of an earlier --corpus of the same "
+            "file; is it given twice?",
+            count_of(count, "document"), source->path);
     }
 }
 
@@ -624,6 +628,26 @@ volatile std::sig_atomic_t start_up_stop_signal = 0;
 
 extern "C" void record_stop_signal(int signal_number) { start_up_stop_signal = signal_number; }
 
+/// Parses the Redis URL of --redis or TGSEARCH_REDIS_URL. The environment variable keeps a
+/// password out of the process list. Throws std::invalid_argument with the password masked.
+std::optional<redis_endpoint> read_redis_endpoint(const command_line& options) {
+    std::string url = options.redis_url;
+    std::string source = "--redis";
+    if (url.empty()) {
+        const char* value = std::getenv("TGSEARCH_REDIS_URL");
+        if (value == nullptr || *value == '\0') {
+            return std::nullopt;
+        }
+        url = value;
+        source = "TGSEARCH_REDIS_URL";
+    }
+    try {
+        return parse_redis_url(url);
+    } catch (const std::invalid_argument& error) {
+        throw std::invalid_argument(source + ": " + error.what());
+    }
+}
+
 int run(const command_line& options) {
     block_reload_signal();
     std::signal(SIGTERM, record_stop_signal);
@@ -667,12 +691,6 @@ int run(const command_line& options) {
         proxy = select_proxy(options, api);
     }
     const std::optional<webhook_options> webhook = make_webhook_options(options);
-    if (webhook && !token.empty() && !options.console) {
-        // TODO: hand `webhook` to the bot through telegram_options, whose poll loop it
-        // replaces, and drop this error.
-        throw std::invalid_argument("--webhook-url is not supported by this build yet: leave it "
-                                    "out to poll getUpdates");
-    }
     if (options.workers < 0 || options.workers > max_workers) {
         throw std::invalid_argument("invalid --workers " + std::to_string(options.workers) +
                                     ": expected 1 to " + std::to_string(max_workers) +
@@ -682,6 +700,7 @@ int run(const command_line& options) {
                                     ? static_cast<std::size_t>(options.workers)
                                     : std::max(1u, std::thread::hardware_concurrency());
     const auto ring_capacity = static_cast<std::size_t>(options.ring_capacity);
+    const std::optional<redis_endpoint> redis = read_redis_endpoint(options);
 
     const std::shared_ptr<search_index> index =
         search_index::make_replaceable(make_index(options, true));
@@ -718,8 +737,10 @@ int run(const command_line& options) {
     telegram.shutdown_timeout = std::chrono::seconds(options.shutdown_timeout_seconds);
     telegram.workers = workers;
     telegram.ring_capacity = ring_capacity;
+    telegram.webhook = webhook;
     telegram.page_size = static_cast<std::size_t>(options.page_size);
     telegram.pages.expiry = std::chrono::seconds(options.page_expiry_seconds);
+    telegram.redis = redis;
     const reload_watcher reloads(options, index);
     return run_telegram_bot(index, telegram);
 }
@@ -745,15 +766,15 @@ int run_index_command(const command_line& options) {
 /// Adds --corpus and the options that describe how to read it to `app`, the server or the
 /// index command. `sample_default` says that without --corpus the built-in sample is used.
 void add_corpus_options(CLI::App& app, command_line& options, bool sample_default) {
-    app.add_option("--corpus", options.corpus_paths,
-                   std::string("Corpus to index: a JSONL, CSV or TSV file, a Telegram Desktop "
-                               "export (result.json or its folder), or a folder of .txt and .md "
-                               "files; files may be gzipped. Repeatable, and formats may be "
-                               "mixed. Options for one source follow its path after '#', "
-                               "separated by ';': text=COLUMNS, title=, id=, url=, format=, as in "
-                               "'faq.csv#text=q,a;title=q'") +
-                       (sample_default ? ". Default: the sample corpus built into the binary"
-                                       : ""));
+    app.add_option(
+        "--corpus", options.corpus_paths,
+        std::string("Corpus to index: a JSONL, CSV or TSV file, a Telegram Desktop "
+                    "export (result.json or its folder), or a folder of .txt and .md "
+                    "files; files may be gzipped. Repeatable, and formats may be "
+                    "mixed. Options for one source follow its path after '#', "
+                    "separated by ';': text=COLUMNS, title=, id=, url=, format=, as in "
+                    "'faq.csv#text=q,a;title=q'") +
+            (sample_default ? ". Default: the sample corpus built into the binary" : ""));
     app.add_option("--format", options.format,
                    "Corpus format of every --corpus: detect, jsonl, csv, tsv, telegram or folder; "
                    "detect decides per source from its name or first line")
@@ -833,6 +854,13 @@ int main(int argc, char** argv) {
     app.add_option("--log-level", options.log_level,
                    "trace, debug, info, warn, error, critical or off")
         ->capture_default_str();
+    app.add_option("--redis", options.redis_url,
+                   "Redis that keeps received updates, answered ids and the offset, so that a "
+                   "restart after a crash loses no update and answers none twice, and that "
+                   "stores the queries the ring has no room for: redis://[[user]:password@]"
+                   "host[:port][/db] or unix:///path/to/redis.sock[?db=N]. Default: "
+                   "TGSEARCH_REDIS_URL, which keeps the password out of the process list; "
+                   "without either the bot keeps this state in memory only");
     CLI::App* index_command = app.add_subcommand(
         "index", "Build the index of a corpus and write it to a file that --index serves");
     add_corpus_options(*index_command, options, false);

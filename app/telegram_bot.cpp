@@ -2,6 +2,8 @@
 
 #include "app/search_service.hpp"
 #include "app/update_parser.hpp"
+#include "app/update_store.hpp"
+#include "app/webhook_server.hpp"
 #include "core/bot_messages.hpp"
 #include "core/html.hpp"
 #include "core/offset_tracker.hpp"
@@ -28,6 +30,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -95,12 +98,34 @@ constexpr auto repeated_warning_interval = 10s;
 /// once, so a longer wait only delays the exit when the server is unreachable.
 constexpr auto confirm_timeout = 5s;
 
+/// At the shutdown deadline, sends already under way get this long to finish before they are
+/// cancelled.
+constexpr auto send_grace = 2s;
+
 /// Bound on one sendMessage call, connect included.
 constexpr auto send_timeout = 30s;
 
-/// The update types the bot asks getUpdates for.
-constexpr std::string_view allowed_updates_json =
-    R"(["message","callback_query","inline_query"])";
+/// With Redis, the answered ids and offsets that could not be written wait in memory, and
+/// are written again this often until Redis takes them.
+constexpr auto store_flush_interval = 1s;
+
+/// Spilled tasks are taken back from Redis when at least this share of the ring is free, so
+/// that each LRANGE brings a useful batch.
+constexpr std::size_t unspill_ring_fraction = 4;
+
+/// Pause of the spill drain and of polling while spilling to Redis fails.
+constexpr auto spill_retry_pause = 200ms;
+
+/// The update types the bot asks getUpdates and the webhook for.
+constexpr std::string_view allowed_updates_json = R"(["message","callback_query","inline_query"])";
+const std::vector<std::string> allowed_updates = {"message", "callback_query", "inline_query"};
+
+/// Concurrent HTTPS connections Telegram may open to the webhook (setWebhook's
+/// max_connections, 1 to 100). Each request only queues an update, so 40 is plenty.
+constexpr int webhook_max_connections = 40;
+
+/// Bound on one setWebhook, deleteWebhook or getWebhookInfo call.
+constexpr auto webhook_call_timeout = 30s;
 
 /// Telegram rejects a late answer to an inline query with 400 "query is too old". The bot stops
 /// trying this long after the answer is ready, which leaves room for the search and one round
@@ -250,7 +275,8 @@ public:
           scheduler_(options.flood),
           flood_guard_(options.user_queries),
           random_(std::random_device{}()),
-          pages_(options.pages) {}
+          pages_(options.pages),
+          store_wake_(io.get_executor()) {}
 
     asio::awaitable<int> run();
 
@@ -268,8 +294,7 @@ private:
     asio::awaitable<void> answer_callback(bot_api_client& client, const outgoing_reply& reply,
                                           std::string_view text);
     /// Sends the next part of a message reply.
-    asio::awaitable<send_outcome> send_message_part(bot_api_client& client,
-                                                    pending_reply& pending);
+    asio::awaitable<send_outcome> send_message_part(bot_api_client& client, pending_reply& pending);
     /// Edits the message whose button was pressed, then answers the button press.
     asio::awaitable<send_outcome> send_edit(bot_api_client& client, pending_reply& pending);
     /// Makes one attempt to send a chat's next reply, and immediate resends that Telegram's
@@ -278,12 +303,51 @@ private:
     asio::awaitable<send_outcome> send_reply(bot_api_client& client, pending_reply& pending);
     send_outcome retry_later(pending_reply& pending, const api_result& result);
     asio::awaitable<void> confirm_offset();
+    /// The offset that is safe to confirm: with Redis, past every update stored there;
+    /// otherwise the low-water mark of finished updates.
+    std::int64_t confirmable_offset() const;
+    /// Parses a getUpdates response body and logs its problems. Returns nothing when the body
+    /// is not a usable {"ok":true,"result":[...]} object.
+    std::optional<parsed_batch> parse_updates(const std::string& body);
     /// Starts work on the updates in a getUpdates response body. Returns how many were new,
     /// or nothing when the body is not a usable {"ok":true,"result":[...]} object.
     std::optional<std::size_t> accept_updates(const std::string& body);
+    /// Starts work on the updates of one poll with Redis: drops those an earlier run
+    /// answered, starts the others and stores them in Redis before their offset can be
+    /// confirmed. Returns how many were new.
+    asio::awaitable<std::size_t> accept_polled_updates(std::vector<parsed_update>& updates);
+    /// Connects to Redis, deletes the spill list of the last run, and resumes its offset and
+    /// pending updates. Returns false when Redis was unreachable, so this is tried again.
+    asio::awaitable<bool> resume_from_store();
+    /// Writes the store's backlog now and then, and resumes from Redis once it is reachable
+    /// when it was not at start-up.
+    asio::awaitable<void> store_loop();
+    /// Queues unqueued_ in the ring, or appends it to the Redis spill list when the ring is
+    /// full or the list is not empty, so that the ring never overtakes the list. Tasks that
+    /// fail to spill stay in unqueued_.
+    asio::awaitable<void> submit_or_spill();
+    /// Queues unqueued_ in the ring as far as it fits, and drops the task JSON of the
+    /// messages that went in.
+    void submit_unqueued();
+    /// Takes spilled tasks back from Redis as the ring frees up, oldest first.
+    asio::awaitable<void> unspill_loop();
+    /// Tasks in the spill list or taken back from it and not yet in the ring.
+    std::size_t spill_backlog() const;
+    /// Skips the replies of spilled tasks that vanished from Redis, so their chats go on.
+    void forget_lost_spills();
     /// Starts work on parsed updates, in order, skipping those already in flight or finished.
     /// Returns how many were new.
     std::size_t accept_parsed_updates(std::vector<parsed_update>& updates);
+    /// Starts an update: false when it is already in flight or done, so it is skipped.
+    /// Updates restored from Redis are taken whatever the offset.
+    bool begin_update(std::int64_t update_id);
+    std::size_t in_flight() const;
+    /// Deletes a webhook left by an earlier run in webhook mode, so that getUpdates works.
+    asio::awaitable<void> remove_webhook();
+    asio::awaitable<bool> register_webhook();
+    asio::awaitable<bool> start_webhook();
+    asio::awaitable<void> webhook_loop();
+    webhook_verdict on_webhook_update(std::string_view update);
     /// Queues an answer that needs no search and no chat turn.
     void queue_answer(outgoing_reply reply);
     /// Runs user_flood_guard on a text message. Returns true when it goes on to the search.
@@ -314,7 +378,7 @@ private:
     async_event stop_requested_;
     async_event offset_moved_;
     async_event send_work_;
-    async_event send_abort_;  ///< ends the senders' waits when they must stop
+    async_event send_abort_;   ///< ends the senders' waits when they must stop
     async_event answer_work_;  ///< an answer was queued
     send_scheduler scheduler_;
     user_flood_guard flood_guard_;
@@ -326,11 +390,36 @@ private:
     page_store pages_;  ///< searches behind pagination buttons; workers use it too
     std::unique_ptr<search_service> service_;
     offset_tracker tracker_;
+    /// In webhook mode, the updates in flight. Webhook requests arrive over several
+    /// connections in any order, so a low-water mark would skip a lower id that comes late.
+    std::set<std::int64_t> webhook_in_flight_;
+    std::unique_ptr<webhook_server> webhook_server_;
     simdjson::dom::parser json_parser_;  ///< for getMe
     update_parser update_parser_;
 
     std::vector<incoming_message> unqueued_;  ///< received, waiting for room in the ring
-    std::deque<pending_answer> answers_;      ///< inline and chatless answers to send
+    /// With --redis: the connection and the durable state on top of it; null without.
+    std::unique_ptr<redis_client> redis_;
+    std::unique_ptr<update_store> store_;
+    /// Updates in flight that could not be stored in Redis, with their JSON. The confirmed
+    /// offset stays at the lowest of them, and the next poll tries to store them again.
+    std::map<std::int64_t, std::string> unsaved_;
+    /// The update JSON of the messages in unqueued_, which is what gets spilled to Redis.
+    std::map<std::int64_t, std::string> task_json_;
+    /// Tasks taken back from the spill list, waiting for room in the ring.
+    std::vector<incoming_message> unspilled_;
+    async_event store_wake_;  ///< ends the store loops' waits at shutdown
+    bool resumed_ = false;    ///< the offset and pending updates of the last run are loaded
+    bool restoring_ = false;  ///< accepting pending updates of the last run
+    /// Every update in flight with a lower id is stored in Redis, so confirming an offset up
+    /// to here loses nothing in a crash.
+    std::int64_t stored_end_ = 0;
+    std::int64_t saved_offset_ = -1;  ///< the offset last given to save_offset
+    /// Tasks in the Redis spill list: update_id to chat id.
+    std::map<std::int64_t, std::int64_t> spilled_ids_;
+    std::size_t spilled_tasks_ = 0;       ///< tasks spilled to Redis while running
+    std::size_t resent_answered_ = 0;     ///< updates dropped because an earlier run answered them
+    std::deque<pending_answer> answers_;  ///< inline and chatless answers to send
     std::map<std::int64_t, chat_queue> chats_;
     /// Groups that became supergroups: old chat id to new chat id.
     std::map<std::int64_t, std::int64_t> migrated_chats_;
@@ -341,6 +430,7 @@ private:
     bool token_rejected_ = false;  ///< getUpdates answered 401 max_unauthorized_polls times
     int unauthorized_polls_ = 0;   ///< 401 responses to getUpdates in a row
     bool senders_done_ = false;
+    std::size_t active_sends_ = 0;  ///< send_reply calls under way
     bool poller_done_ = false;
     bool conflict_logged_ = false;
     std::size_t conflicts_ = 0;
@@ -412,20 +502,52 @@ asio::awaitable<int> telegram_bot::run() {
                        [this, reply = std::move(reply)]() mutable { on_reply(std::move(reply)); });
         });
     spdlog::info(
-        "started {} search workers and 1 inline query worker; polling getUpdates with a {} s "
-        "timeout; {} results per page, result pages expire {} s after their last use (at most "
-        "{} kept)",
-        service_->worker_count(), options_.poll_timeout.count(), options_.page_size,
-        options_.pages.expiry.count(), options_.pages.capacity);
+        "started {} search workers and 1 inline query worker; {}; {} results per page, result "
+        "pages expire {} s after their last use (at most {} kept)",
+        service_->worker_count(),
+        options_.webhook
+            ? fmt::format("receiving updates by webhook on {} port {}",
+                          options_.webhook->listen_address, options_.webhook->port)
+            : fmt::format("polling getUpdates with a {} s timeout", options_.poll_timeout.count()),
+        options_.page_size, options_.pages.expiry.count(), options_.pages.capacity);
 
     const auto executor = io_.get_executor();
+    if (options_.redis) {
+        redis_ = std::make_unique<redis_client>(executor, *options_.redis);
+        update_store_options store_options;
+        store_options.bot_id = bot_id_;
+        store_ = std::make_unique<update_store>(*redis_, std::move(store_options));
+        spdlog::info("keeping delivery state in Redis at {} under the keys {}*",
+                     options_.redis->display, store_->key(""));
+        if (!co_await resume_from_store()) {
+            spdlog::warn(
+                "Redis at {} is unreachable; serving from memory, and resuming the pending "
+                "updates of the last run once Redis is back",
+                options_.redis->display);
+        }
+    }
+    if (options_.webhook) {
+        if (!co_await start_webhook()) {
+            webhook_server_->stop();
+            service_->shutdown();
+            signals_.cancel();
+            co_return stopping_ ? 0 : 1;
+        }
+        asio::co_spawn(executor, webhook_loop(), asio::detached);
+    } else {
+        co_await remove_webhook();
+        asio::co_spawn(executor, poll_loop(), asio::detached);
+    }
     asio::co_spawn(executor, publish_commands(), asio::detached);
-    asio::co_spawn(executor, poll_loop(), asio::detached);
     for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.send_connections); ++i) {
         asio::co_spawn(executor, send_loop(), asio::detached);
     }
     for (std::size_t i = 0; i < answer_connections; ++i) {
         asio::co_spawn(executor, answer_loop(), asio::detached);
+    }
+    if (store_) {
+        asio::co_spawn(executor, store_loop(), asio::detached);
+        asio::co_spawn(executor, unspill_loop(), asio::detached);
     }
 
     while (!stopping_) {
@@ -436,24 +558,22 @@ asio::awaitable<int> telegram_bot::run() {
     }
 
     const auto deadline = clock_type::now() + options_.shutdown_timeout;
-    while (tracker_.in_flight() > 0 && !forced_ && clock_type::now() < deadline) {
+    while (in_flight() > 0 && !forced_ && clock_type::now() < deadline) {
         co_await offset_moved_.wait_for(
             std::min<clock_type::duration>(deadline - clock_type::now(), 100ms));
     }
-    if (tracker_.in_flight() > 0) {
-        const std::string unfinished = count_of(tracker_.in_flight(), "update", "updates");
+    if (in_flight() > 0) {
+        const std::string unfinished = count_of(in_flight(), "update", "updates");
         if (token_rejected_) {
             spdlog::warn("left {} unanswered: the token was rejected", unfinished);
         } else if (forced_) {
-            spdlog::warn(
-                "stopped by a second signal with {} unfinished; Telegram will deliver them "
-                "again at the next start",
-                unfinished);
+            spdlog::warn("stopped by a second signal with {} unfinished; {}", unfinished,
+                         store_ ? "the next start resumes them from Redis"
+                                : "Telegram will deliver them again at the next start");
         } else {
-            spdlog::warn(
-                "{} not finished before the shutdown deadline; Telegram will deliver them "
-                "again at the next start",
-                unfinished);
+            spdlog::warn("{} not finished before the shutdown deadline; {}", unfinished,
+                         store_ ? "the next start resumes them from Redis"
+                                : "Telegram will deliver them again at the next start");
         }
     }
 
@@ -461,11 +581,42 @@ asio::awaitable<int> telegram_bot::run() {
     send_work_.notify_all();
     answer_work_.notify_all();
     send_abort_.notify_all();
+    store_wake_.notify_all();
+    // A send cut off after Telegram took it would be answered again at the next start, so
+    // the sends under way get a moment to finish.
+    const auto sends_deadline = clock_type::now() + send_grace;
+    while (active_sends_ > 0 && !forced_ && clock_type::now() < sends_deadline) {
+        co_await offset_moved_.wait_for(10ms);
+    }
     for (bot_api_client* client : send_clients_) {
         client->cancel();
     }
-    if (!token_rejected_) {
-        co_await confirm_offset();  // with a rejected token it could only fail
+    if (!token_rejected_ && !options_.webhook) {
+        // With a rejected token it could only fail, and with a webhook set getUpdates fails
+        // with 409.
+        co_await confirm_offset();
+    }
+    if (store_) {
+        // Answered ids go first, so that the next start does not answer them again.
+        const bool flushed = co_await store_->flush();
+        const bool offset_saved = co_await store_->save_offset(confirmable_offset());
+        if (flushed && offset_saved) {
+            spdlog::info("saved the offset {} and the answered updates in Redis",
+                         confirmable_offset());
+        } else {
+            spdlog::warn(
+                "could not write {} to Redis before exiting; the next start may answer those "
+                "updates again",
+                count_of(store_->backlog_size(), "answered id or offset",
+                         "answered ids and offsets"));
+        }
+        if (spilled_tasks_ > 0 || resent_answered_ > 0) {
+            spdlog::info(
+                "while running: spilled {} to Redis, skipped {} that an earlier run had "
+                "answered",
+                count_of(spilled_tasks_, "task", "tasks"),
+                count_of(resent_answered_, "update", "updates"));
+        }
     }
 
     service_->shutdown();
@@ -526,23 +677,166 @@ asio::awaitable<bool> telegram_bot::fetch_identity() {
     co_return false;
 }
 
+bool telegram_bot::begin_update(std::int64_t update_id) {
+    if (options_.webhook) return webhook_in_flight_.insert(update_id).second;
+    return restoring_ ? tracker_.restore(update_id) : tracker_.begin(update_id);
+}
+
+std::size_t telegram_bot::in_flight() const {
+    return options_.webhook ? webhook_in_flight_.size() : tracker_.in_flight();
+}
+
+asio::awaitable<void> telegram_bot::remove_webhook() {
+    // Both calls are repeated after a transport error, 429 or 5xx, because getUpdates keeps
+    // failing with 409 while a webhook is set and nothing else deletes it. Any other 4xx is
+    // final, such as 404 from a Bot API stand-in without webhook methods.
+    const auto call_until_final = [this](std::string_view method,
+                                         std::string body) -> asio::awaitable<api_result> {
+        clock_type::duration delay{};
+        while (true) {
+            api_result result = co_await poll_client_.call(method, body, webhook_call_timeout);
+            const bool final_error = result.kind == api_result::status::api_error &&
+                                     result.error_code >= 400 && result.error_code < 500 &&
+                                     result.error_code != 429;
+            if (result.ok() || final_error || stopping_ ||
+                result.kind == api_result::status::cancelled) {
+                co_return result;
+            }
+            const clock_type::duration wait =
+                result.retry_after > 0
+                    ? std::min<clock_type::duration>(std::chrono::seconds(result.retry_after),
+                                                     max_retry_after)
+                    : next_retry_delay(delay);
+            spdlog::warn("{} failed: {}; retrying in {} ms", method, result.description,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+            co_await sleep(wait);
+        }
+    };
+
+    const api_result info_result = co_await call_until_final("getWebhookInfo", "{}");
+    if (stopping_) co_return;
+    if (!info_result.ok()) {
+        spdlog::warn("getWebhookInfo failed: {}; polling anyway", info_result.description);
+        co_return;
+    }
+    const std::optional<webhook_info> info = parse_webhook_info(info_result.body);
+    if (!info || info->url.empty()) co_return;
+    spdlog::info("deleting the webhook {} set by an earlier run, keeping its {} pending updates",
+                 info->url, info->pending_update_count);
+    const api_result result =
+        co_await call_until_final("deleteWebhook", make_delete_webhook_body());
+    if (!result.ok() && !stopping_) {
+        spdlog::error(
+            "deleteWebhook failed: {}; getUpdates fails with 409 until the webhook is deleted",
+            result.description);
+    }
+}
+
+asio::awaitable<bool> telegram_bot::register_webhook() {
+    webhook_registration registration;
+    registration.url = options_.webhook->url;
+    registration.secret_token = options_.webhook->secret_token;
+    registration.allowed_updates = allowed_updates;
+    registration.max_connections = webhook_max_connections;
+    const std::string body = make_set_webhook_body(registration);
+
+    clock_type::duration delay{};
+    while (!stopping_) {
+        const api_result result =
+            co_await poll_client_.call("setWebhook", body, webhook_call_timeout);
+        if (result.ok()) {
+            spdlog::info("registered the webhook {}", registration.url);
+            co_return true;
+        }
+        if (result.kind == api_result::status::cancelled) break;
+        if (result.kind == api_result::status::api_error && result.error_code >= 400 &&
+            result.error_code < 500 && result.error_code != 429) {
+            // Such as "bad webhook: Failed to resolve host", which a retry does not fix.
+            spdlog::error("setWebhook rejected {}: {} {}; check --webhook-url", registration.url,
+                          result.error_code, result.description);
+            co_return false;
+        }
+        const clock_type::duration wait =
+            result.retry_after > 0 ? std::min<clock_type::duration>(
+                                         std::chrono::seconds(result.retry_after), max_retry_after)
+                                   : next_retry_delay(delay);
+        spdlog::warn("setWebhook failed: {}; retrying in {} ms", result.description,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+        co_await sleep(wait);
+    }
+    co_return false;
+}
+
+asio::awaitable<bool> telegram_bot::start_webhook() {
+    webhook_server_ = std::make_unique<webhook_server>(
+        io_.get_executor(), *options_.webhook,
+        [this](std::string_view update) { return on_webhook_update(update); });
+    try {
+        // Listening before setWebhook means that the first request finds the server up.
+        webhook_server_->start();
+    } catch (const std::exception& error) {
+        spdlog::error("failed to start the webhook server: {}", error.what());
+        co_return false;
+    }
+    co_return co_await register_webhook();
+}
+
+asio::awaitable<void> telegram_bot::webhook_loop() {
+    while (!stopping_) {
+        if (!unqueued_.empty()) service_->submit(unqueued_);
+        // on_webhook_update and the workers notify offset_moved_ when there may be room.
+        co_await offset_moved_.wait_for(unqueued_.empty() ? 1s : 5ms);
+    }
+    // The webhook stays set, so Telegram keeps new updates until the next start.
+    webhook_server_->stop();
+    while (!unqueued_.empty() && !forced_ && !token_rejected_) {
+        service_->submit(unqueued_);
+        if (!unqueued_.empty()) co_await offset_moved_.wait_for(5ms);
+    }
+    poller_done_ = true;
+}
+
+webhook_verdict telegram_bot::on_webhook_update(std::string_view update) {
+    if (stopping_) return webhook_verdict::unavailable;
+    if (!unqueued_.empty()) {
+        service_->submit(unqueued_);
+        // Back-pressure: Telegram sends the update again later.
+        if (!unqueued_.empty()) return webhook_verdict::busy;
+    }
+    // accept_updates reads getUpdates responses, so the update is wrapped as one.
+    std::string body = R"({"ok":true,"result":[)";
+    body += update;
+    body += "]}";
+    if (!accept_updates(body)) {
+        // The server checked that it is a JSON object, and a retry would bring the same bytes.
+        spdlog::warn("skipped a webhook update that is not a valid Update object");
+        return webhook_verdict::accepted;
+    }
+    if (!unqueued_.empty()) service_->submit(unqueued_);
+    return webhook_verdict::accepted;
+}
+
 asio::awaitable<void> telegram_bot::poll_loop() {
     clock_type::duration delay{};
     clock_type::duration repoll_pause = first_repoll_pause;
     while (!stopping_) {
         if (!unqueued_.empty()) {
-            // Back-pressure: the ring is full, so take no new updates until it has room.
-            service_->submit(unqueued_);
+            // Back-pressure: the ring is full (and spilling to Redis fails, if used), so take
+            // no new updates until it has room.
+            if (store_) {
+                co_await submit_or_spill();
+            } else {
+                service_->submit(unqueued_);
+            }
             if (!unqueued_.empty()) {
-                co_await offset_moved_.wait_for(5ms);
+                co_await offset_moved_.wait_for(store_ ? spill_retry_pause : 5ms);
                 continue;
             }
         }
 
-        const std::string request =
-            fmt::format(R"({{"offset":{},"timeout":{},"limit":{},"allowed_updates":{}}})",
-                        tracker_.offset(), options_.poll_timeout.count(), max_updates_per_poll,
-                        allowed_updates_json);
+        const std::string request = fmt::format(
+            R"({{"offset":{},"timeout":{},"limit":{},"allowed_updates":{}}})", confirmable_offset(),
+            options_.poll_timeout.count(), max_updates_per_poll, allowed_updates_json);
         const auto started = clock_type::now();
         const api_result result = co_await poll_client_.call(
             "getUpdates", request, options_.poll_timeout + poll_read_margin);
@@ -589,8 +883,8 @@ asio::awaitable<void> telegram_bot::poll_loop() {
             continue;
         }
 
-        const std::optional<std::size_t> fresh = accept_updates(result.body);
-        if (!fresh) {
+        std::optional<parsed_batch> batch = parse_updates(result.body);
+        if (!batch) {
             // Asking again at once would only fetch the same body, so back off as after errors.
             const clock_type::duration wait = next_retry_delay(delay);
             spdlog::warn(
@@ -601,10 +895,17 @@ asio::awaitable<void> telegram_bot::poll_loop() {
             continue;
         }
         delay = clock_type::duration::zero();
-        if (!unqueued_.empty()) {
-            service_->submit(unqueued_);
+        std::size_t fresh = 0;
+        if (store_) {
+            fresh = co_await accept_polled_updates(batch->updates);
+            co_await submit_or_spill();
+        } else {
+            fresh = accept_parsed_updates(batch->updates);
+            if (!unqueued_.empty()) {
+                service_->submit(unqueued_);
+            }
         }
-        if (*fresh > 0) {
+        if (fresh > 0) {
             repoll_pause = first_repoll_pause;
         } else {
             const auto elapsed = clock_type::now() - started;
@@ -619,7 +920,12 @@ asio::awaitable<void> telegram_bot::poll_loop() {
         }
     }
     // Updates that never reached the ring are queued now, so that shutdown finishes them too.
-    while (!unqueued_.empty() && !forced_ && !token_rejected_) {
+    // With Redis, those that fail to spill stay unconfirmed or pending there, and the
+    // shutdown deadline bounds the wait for them.
+    if (store_ && !forced_) {
+        co_await submit_or_spill();
+    }
+    while (!store_ && !unqueued_.empty() && !forced_ && !token_rejected_) {
         service_->submit(unqueued_);
         if (!unqueued_.empty()) {
             co_await offset_moved_.wait_for(5ms);
@@ -628,7 +934,278 @@ asio::awaitable<void> telegram_bot::poll_loop() {
     poller_done_ = true;
 }
 
+std::int64_t telegram_bot::confirmable_offset() const {
+    if (!store_) {
+        return tracker_.offset();
+    }
+    return std::max(tracker_.offset(), stored_end_);
+}
+
+asio::awaitable<std::size_t> telegram_bot::accept_polled_updates(
+    std::vector<parsed_update>& updates) {
+    // Telegram sends an update again until an offset past it is confirmed, and an earlier run
+    // may have answered it and crashed before that.
+    std::vector<std::int64_t> candidates;
+    for (const parsed_update& update : updates) {
+        if (update.update_id >= tracker_.offset() && !tracker_.is_in_flight(update.update_id)) {
+            candidates.push_back(update.update_id);
+        }
+    }
+    std::set<std::int64_t> answered;
+    if (!candidates.empty()) {
+        std::optional<std::set<std::int64_t>> found = co_await store_->answered_among(candidates);
+        if (found) {
+            answered = std::move(*found);
+        }
+    }
+
+    std::vector<parsed_update> unanswered;
+    std::vector<received_update> received;
+    for (parsed_update& update : updates) {
+        if (answered.contains(update.update_id)) {
+            // Started and finished at once, so that the offset passes it, but not marked again.
+            if (tracker_.begin(update.update_id)) {
+                tracker_.finish(update.update_id);
+                ++resent_answered_;
+                spdlog::debug("skipped update {}: answered before the last restart",
+                              update.update_id);
+            }
+            continue;
+        }
+        if (!tracker_.is_in_flight(update.update_id)) {
+            received.push_back({update.update_id, update.json});
+        }
+        unanswered.push_back(std::move(update));
+    }
+    const std::size_t fresh = accept_parsed_updates(unanswered);
+
+    // Updates finished at once (skipped or dropped) need no storing.
+    std::erase_if(received, [this](const received_update& update) {
+        return !tracker_.is_in_flight(update.update_id);
+    });
+    for (const auto& [update_id, json] : unsaved_) {
+        received.push_back({update_id, json});
+    }
+    // Captured before the write: updates begun while it runs are not covered by it.
+    const std::int64_t received_end = tracker_.received_end();
+    if (received.empty() || co_await store_->save_received(received)) {
+        for (const received_update& update : received) {
+            unsaved_.erase(update.update_id);
+        }
+        if (unsaved_.empty()) {
+            stored_end_ = std::max(stored_end_, received_end);
+        }
+        const std::int64_t offset = confirmable_offset();
+        if (offset != saved_offset_) {
+            saved_offset_ = offset;
+            co_await store_->save_offset(offset);
+        }
+    } else {
+        for (received_update& update : received) {
+            if (tracker_.is_in_flight(update.update_id)) {
+                unsaved_.try_emplace(update.update_id, std::move(update.json));
+            }
+        }
+    }
+    co_return fresh;
+}
+
+asio::awaitable<bool> telegram_bot::resume_from_store() {
+    // The pending hash contains every update that a spilled task came from, so the old list
+    // would only bring them twice.
+    if (!co_await store_->discard_spill()) {
+        co_return false;
+    }
+    const std::optional<std::int64_t> offset = co_await store_->load_offset();
+    std::vector<received_update> pending = co_await store_->load_pending();
+    if (!store_->available()) {
+        co_return false;
+    }
+    resumed_ = true;
+
+    std::size_t restored = 0;
+    if (!pending.empty()) {
+        // The stored updates go through the same path as polled ones, as one response body.
+        std::string body = R"({"ok":true,"result":[)";
+        for (std::size_t i = 0; i < pending.size(); ++i) {
+            body += i == 0 ? "" : ",";
+            body += pending[i].json;
+        }
+        body += "]}";
+        std::optional<parsed_batch> batch = parse_updates(body);
+        if (batch) {
+            restoring_ = true;
+            restored = accept_parsed_updates(batch->updates);
+            restoring_ = false;
+        }
+    }
+    if (offset) {
+        tracker_.skip_to(*offset);
+    }
+    // Restored updates are in Redis already, so the offset may pass them at once.
+    if (unsaved_.empty()) {
+        stored_end_ = std::max(stored_end_, tracker_.received_end());
+    }
+    spdlog::info("resumed from Redis: {} of the last run, polling from offset {}",
+                 count_of(restored, "pending update", "pending updates"), confirmable_offset());
+    co_return true;
+}
+
+asio::awaitable<void> telegram_bot::store_loop() {
+    while (!senders_done_) {
+        co_await store_wake_.wait_for(store_flush_interval);
+        if (senders_done_) {
+            break;
+        }
+        if (!resumed_) {
+            co_await resume_from_store();
+            continue;
+        }
+        if (store_->backlog_size() > 0) {
+            co_await store_->flush();
+        }
+        const std::int64_t offset = confirmable_offset();
+        if (offset != saved_offset_ && store_->available()) {
+            saved_offset_ = offset;
+            co_await store_->save_offset(offset);
+        }
+    }
+}
+
+std::size_t telegram_bot::spill_backlog() const { return spilled_ids_.size() + unspilled_.size(); }
+
+void telegram_bot::submit_unqueued() {
+    service_->submit(unqueued_);
+    if (unqueued_.empty()) {
+        task_json_.clear();
+        return;
+    }
+    std::set<std::int64_t> waiting;
+    for (const incoming_message& message : unqueued_) {
+        waiting.insert(message.update_id);
+    }
+    std::erase_if(task_json_,
+                  [&waiting](const auto& entry) { return !waiting.contains(entry.first); });
+}
+
+asio::awaitable<void> telegram_bot::submit_or_spill() {
+    if (spill_backlog() == 0) {
+        submit_unqueued();
+    }
+    // Until the list of the last run is deleted, new tasks would land behind its stale ones.
+    if (unqueued_.empty() || !resumed_) {
+        co_return;
+    }
+    const bool was_spilling = spill_backlog() > 0;
+    std::size_t spilled = 0;
+    while (spilled < unqueued_.size()) {
+        const incoming_message& message = unqueued_[spilled];
+        const auto json = task_json_.find(message.update_id);
+        if (json == task_json_.end()) {
+            break;
+        }
+        // Recorded before the write, so that the drain knows the task even when it takes it
+        // back before this coroutine resumes.
+        const std::int64_t update_id = message.update_id;
+        spilled_ids_.emplace(update_id, message.chat_id);
+        if (!co_await store_->spill(message.chat_id, json->second)) {
+            spilled_ids_.erase(update_id);
+            break;
+        }
+        task_json_.erase(update_id);
+        ++spilled;
+    }
+    if (spilled == 0) {
+        co_return;
+    }
+    unqueued_.erase(unqueued_.begin(), unqueued_.begin() + static_cast<std::ptrdiff_t>(spilled));
+    spilled_tasks_ += spilled;
+    if (!was_spilling) {
+        spdlog::info("the ring is full: spilling tasks to Redis until it has room");
+    }
+    store_wake_.notify_all();
+}
+
+asio::awaitable<void> telegram_bot::unspill_loop() {
+    const std::size_t capacity = options_.ring_capacity;
+    const std::size_t min_room = std::max<std::size_t>(1, capacity / unspill_ring_fraction);
+    while (!senders_done_ && !forced_) {
+        if (!unspilled_.empty()) {
+            service_->submit(unspilled_);
+            if (!unspilled_.empty()) {
+                co_await store_wake_.wait_for(5ms);
+                continue;
+            }
+        }
+        if (spilled_ids_.empty()) {
+            co_await store_wake_.wait_for(100ms);
+            continue;
+        }
+        const std::size_t queued = service_->queued();
+        const std::size_t room = queued < capacity ? capacity - queued : 0;
+        if (room < min_room) {
+            co_await store_wake_.wait_for(5ms);
+            continue;
+        }
+        std::vector<spilled_task> tasks = co_await store_->unspill(room);
+        if (tasks.empty()) {
+            if (store_->available() && store_->spilled_count() == 0) {
+                forget_lost_spills();
+            } else {
+                co_await store_wake_.wait_for(spill_retry_pause);
+            }
+            continue;
+        }
+        std::string body = R"({"ok":true,"result":[)";
+        for (std::size_t i = 0; i < tasks.size(); ++i) {
+            body += i == 0 ? "" : ",";
+            body += tasks[i].json;
+        }
+        body += "]}";
+        parsed_batch batch = update_parser_.parse(body);
+        for (parsed_update& update : batch.updates) {
+            if (spilled_ids_.erase(update.update_id) == 0) {
+                continue;  // not spilled by this run
+            }
+            unspilled_.push_back(std::move(update.message));
+        }
+        if (spilled_ids_.empty()) {
+            spdlog::info("took back every spilled task from Redis");
+        }
+    }
+}
+
+void telegram_bot::forget_lost_spills() {
+    if (spilled_ids_.empty()) {
+        return;
+    }
+    // NOTE: only a Redis that lost its data, or an entry changed by hand, gets here. The
+    // updates stay in flight, and pending in Redis if it still has them.
+    spdlog::error(
+        "{} missing from the Redis spill list {}; their replies are skipped so that their "
+        "chats go on, and the next start answers them if they are still in {}",
+        count_of(spilled_ids_.size(), "spilled task is", "spilled tasks are"), store_->key("spill"),
+        store_->key("pending"));
+    for (const auto& [update_id, chat_id] : spilled_ids_) {
+        const auto chat = chats_.find(chat_id);
+        if (chat == chats_.end()) {
+            continue;
+        }
+        std::erase(chat->second.update_ids, update_id);
+        pump_chat(chat_id);
+    }
+    spilled_ids_.clear();
+}
+
 std::optional<std::size_t> telegram_bot::accept_updates(const std::string& body) {
+    std::optional<parsed_batch> batch = parse_updates(body);
+    if (!batch) {
+        return std::nullopt;
+    }
+    return accept_parsed_updates(batch->updates);
+}
+
+std::optional<parsed_batch> telegram_bot::parse_updates(const std::string& body) {
     parsed_batch batch = update_parser_.parse(body);
     if (batch.repaired) {
         std::string ids;
@@ -650,14 +1227,13 @@ std::optional<std::size_t> telegram_bot::accept_updates(const std::string& body)
                       "skipped " + count_of(batch.without_id, "update without a numeric update_id",
                                             "updates without a numeric update_id"));
     }
-
-    return accept_parsed_updates(batch.updates);
+    return batch;
 }
 
 std::size_t telegram_bot::accept_parsed_updates(std::vector<parsed_update>& updates) {
     std::size_t fresh = 0;
     for (parsed_update& update : updates) {
-        if (!tracker_.begin(update.update_id)) {
+        if (!begin_update(update.update_id)) {
             continue;  // still in flight, or finished and not yet confirmed
         }
         ++fresh;
@@ -702,10 +1278,14 @@ std::size_t telegram_bot::accept_parsed_updates(std::vector<parsed_update>& upda
                     queue_answer(std::move(answer));
                     continue;
                 }
-                unqueued_.push_back(std::move(incoming));
-                continue;
+                break;
         }
-        chats_[incoming.chat_id].update_ids.push_back(incoming.update_id);
+        if (incoming.type != incoming_message::kind::inline_query) {
+            chats_[incoming.chat_id].update_ids.push_back(incoming.update_id);
+        }
+        if (store_ && !options_.webhook) {
+            task_json_.insert_or_assign(update.update_id, std::move(update.json));
+        }
         unqueued_.push_back(std::move(incoming));
     }
     return fresh;
@@ -878,6 +1458,16 @@ void telegram_bot::pump_chat(std::int64_t chat_id) {
 }
 
 void telegram_bot::finish(std::int64_t update_id) {
+    if (store_) {
+        // Marked at once, before the caller awaits anything else, so that only a crash in
+        // this very moment can make the next start answer the update again.
+        unsaved_.erase(update_id);
+        asio::co_spawn(io_, store_->mark_answered(update_id), asio::detached);
+    }
+    if (options_.webhook) {
+        if (webhook_in_flight_.erase(update_id) != 0) offset_moved_.notify_all();
+        return;
+    }
     const std::int64_t before = tracker_.offset();
     tracker_.finish(update_id);
     if (tracker_.offset() != before) {
@@ -903,7 +1493,9 @@ asio::awaitable<void> telegram_bot::send_loop() {
         chat.sending = true;
         const std::int64_t update_id = chat.update_ids.front();
         auto node = chat.ready.extract(update_id);
+        ++active_sends_;
         const send_outcome outcome = co_await send_reply(client, node.mapped());
+        --active_sends_;
 
         // pump_chat never erases a chat while it is sending, so `chat` is still valid.
         chat.sending = false;
@@ -1083,10 +1675,9 @@ asio::awaitable<send_outcome> telegram_bot::send_edit(bot_api_client& client,
             break;
         }
         // A button pressed twice asks for the page the message already shows.
-        const bool not_modified = result.kind == api_result::status::api_error &&
-                                  result.error_code == 400 &&
-                                  result.description.find("message is not modified") !=
-                                      std::string::npos;
+        const bool not_modified =
+            result.kind == api_result::status::api_error && result.error_code == 400 &&
+            result.description.find("message is not modified") != std::string::npos;
         if (result.ok() || not_modified) {
             spdlog::debug("edited message {} in chat {} for update {}{}", reply.message_id,
                           reply.chat_id, reply.update_id, not_modified ? " (not modified)" : "");
@@ -1227,10 +1818,9 @@ asio::awaitable<void> telegram_bot::send_answer(bot_api_client& client,
     while (!forced_ && !senders_done_) {
         const auto remaining = answer.deadline - clock_type::now();
         if (remaining <= clock_type::duration::zero()) {
-            spdlog::warn("dropped the answer to inline query {}: not sent within {} s",
-                         reply.update_id,
-                         std::chrono::duration_cast<std::chrono::seconds>(inline_answer_window)
-                             .count());
+            spdlog::warn(
+                "dropped the answer to inline query {}: not sent within {} s", reply.update_id,
+                std::chrono::duration_cast<std::chrono::seconds>(inline_answer_window).count());
             co_return;
         }
         const auto timeout = std::min<clock_type::duration>(remaining, answer_timeout);
@@ -1303,8 +1893,7 @@ asio::awaitable<void> telegram_bot::publish_commands() {
                           (result.kind == api_result::status::api_error &&
                            result.error_code >= 400 && result.error_code < 500);
         spdlog::warn("setMyCommands failed: {}{}", result.description,
-                     last ? "; Telegram clients will show no command menu"
-                          : "; trying again");
+                     last ? "; Telegram clients will show no command menu" : "; trying again");
         if (last) {
             break;
         }
@@ -1328,7 +1917,7 @@ send_outcome telegram_bot::retry_later(pending_reply& pending, const api_result&
 }
 
 asio::awaitable<void> telegram_bot::confirm_offset() {
-    const std::int64_t offset = tracker_.offset();
+    const std::int64_t offset = confirmable_offset();
     const std::string request =
         fmt::format(R"({{"offset":{},"timeout":0,"limit":1,"allowed_updates":{}}})", offset,
                     allowed_updates_json);

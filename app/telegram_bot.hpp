@@ -1,8 +1,10 @@
 #pragma once
 
 #include "app/bot_api_client.hpp"
+#include "app/redis_client.hpp"
 #include "app/send_scheduler.hpp"
 #include "app/user_flood_guard.hpp"
+#include "app/webhook_server.hpp"
 #include "core/bot_replies.hpp"
 #include "core/reply_pages.hpp"
 #include "core/search_index.hpp"
@@ -10,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 
 namespace tgsearch {
 
@@ -21,6 +24,8 @@ struct telegram_options {
     std::chrono::seconds shutdown_timeout{10};
     std::size_t workers = 1;
     std::size_t ring_capacity = 1024;
+    /// When set, Telegram posts updates to this webhook instead of the bot polling getUpdates.
+    std::optional<webhook_options> webhook;
     /// Keep-alive connections used for sending replies, beside the one used for polling, so
     /// that a slow send never holds up polling or the other sends.
     std::size_t send_connections = 4;
@@ -32,6 +37,10 @@ struct telegram_options {
     std::size_t page_size = results_per_reply;
     /// Expiry and capacity of the searches behind pagination buttons.
     page_store_limits pages;
+    /// When set, the bot keeps received updates, answered ids and the offset in this Redis,
+    /// so that a restart after a crash neither loses an update nor answers one twice, and
+    /// tasks that do not fit in the ring wait there. See docs/redis.md.
+    std::optional<redis_endpoint> redis;
 };
 
 /// Serves the bot until SIGTERM or SIGINT: getMe and setMyCommands, then long-polls getUpdates,

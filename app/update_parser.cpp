@@ -240,7 +240,8 @@ parsed_batch update_parser::parse(std::string_view body) {
             ++batch.without_id;
             continue;
         }
-        batch.updates.push_back(parse_one(update, update_id));
+        parsed_update& parsed = batch.updates.emplace_back(parse_one(update, update_id));
+        parsed.json = simdjson::minify(element);
     }
     return batch;
 }

@@ -52,6 +52,8 @@ struct parsed_update {
     std::int64_t user_id = 0;
     /// Why the update is ignored or malformed, for the log; never contains message text.
     std::string reason;
+    /// The update object as minified JSON (after any UTF-8 repair), to store it as received.
+    std::string json;
 };
 
 /// All updates of one getUpdates response.

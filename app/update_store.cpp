@@ -290,6 +290,48 @@ asio::awaitable<std::optional<bool>> update_store::was_answered(std::int64_t upd
     co_return std::strtod(score.text.c_str(), nullptr) >= static_cast<double>(oldest_kept);
 }
 
+asio::awaitable<std::optional<std::set<std::int64_t>>> update_store::answered_among(
+    const std::vector<std::int64_t>& update_ids) {
+    std::set<std::int64_t> answered;
+    std::vector<std::int64_t> unknown;
+    for (const std::int64_t update_id : update_ids) {
+        const bool in_backlog = std::any_of(
+            answered_backlog_.begin(), answered_backlog_.end(),
+            [update_id](const answered_entry& entry) { return entry.update_id == update_id; });
+        if (in_backlog) {
+            answered.insert(update_id);
+        } else {
+            unknown.push_back(update_id);
+        }
+    }
+    if (unknown.empty()) {
+        co_return answered;
+    }
+    co_await flush();
+    std::vector<redis_command> commands;
+    commands.reserve(unknown.size());
+    for (const std::int64_t update_id : unknown) {
+        commands.push_back({"ZSCORE", answered_key_, std::to_string(update_id)});
+    }
+    const auto replies = co_await run(std::move(commands), "check answered ids");
+    if (!replies) {
+        co_return std::nullopt;
+    }
+    const double oldest_kept =
+        static_cast<double>(now_ms() - std::chrono::milliseconds(options_.retention).count());
+    for (std::size_t i = 0; i < unknown.size(); ++i) {
+        const redis_reply& score = (*replies)[i];
+        if (score.is_error()) {
+            report_malformed(answered_key_, "ZSCORE failed: " + score.text);
+            co_return std::nullopt;
+        }
+        if (!score.is_nil() && std::strtod(score.text.c_str(), nullptr) >= oldest_kept) {
+            answered.insert(unknown[i]);
+        }
+    }
+    co_return answered;
+}
+
 asio::awaitable<std::optional<std::int64_t>> update_store::load_offset() {
     co_await flush();
     std::vector<redis_command> commands;

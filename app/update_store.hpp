@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +81,12 @@ public:
     /// nothing when that is unknown: Redis is down and the id is not in the backlog, or the
     /// answered set contains a value of another type.
     boost::asio::awaitable<std::optional<bool>> was_answered(std::int64_t update_id);
+
+    /// Returns the ids among `update_ids` that were marked answered within the retention
+    /// period, checked in one pipeline. Ids in the backlog count as answered without a request.
+    /// Returns nothing when Redis cannot tell for one of the others, as for was_answered().
+    boost::asio::awaitable<std::optional<std::set<std::int64_t>>> answered_among(
+        const std::vector<std::int64_t>& update_ids);
 
     /// Returns the offset saved last, unless it is older than the retention period (logged
     /// and discarded). Returns nothing when no usable offset is stored or Redis is down.

@@ -2,6 +2,10 @@
 
 #include "app/bot_api_protocol.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -21,10 +25,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/system/system_error.hpp>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/rand.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -93,9 +93,7 @@ bool secret_matches(std::string_view received, std::string_view expected) {
 }
 
 /// Returns the request target without its query.
-std::string_view target_path(std::string_view target) {
-    return target.substr(0, target.find('?'));
-}
+std::string_view target_path(std::string_view target) { return target.substr(0, target.find('?')); }
 
 /// Returns `value` with every byte outside printable ASCII replaced by '?', cut to `max_size`
 /// bytes, so that a header quoted in the log cannot forge log lines.
@@ -243,7 +241,8 @@ private:
                                  "concurrent connections"));
                     cap_logged = true;
                 }
-                // close_connection() and close_all() cancel the wait.
+                // serve_connection() cancels the wait when a connection closes, and
+                // close_all() when the server stops.
                 co_await slot_freed_.async_wait(use_tuple);
                 continue;
             }
@@ -414,9 +413,10 @@ private:
     http::status handle_update(const std::string& body, const std::string& peer) {
         if (!detail::is_json_object(body)) {
             if (const auto held_back = invalid_body_log_.admit(clock_type::now())) {
-                spdlog::warn("rejected a webhook request from {}: the body is not a JSON object "
-                             "(400){}",
-                             peer, held_back_suffix(*held_back));
+                spdlog::warn(
+                    "rejected a webhook request from {}: the body is not a JSON object "
+                    "(400){}",
+                    peer, held_back_suffix(*held_back));
             }
             return http::status::bad_request;
         }
@@ -427,8 +427,7 @@ private:
         try {
             verdict = on_update_(body);
         } catch (const std::exception& failure) {
-            spdlog::error("the webhook update handler failed: {}; responding 500",
-                          failure.what());
+            spdlog::error("the webhook update handler failed: {}; responding 500", failure.what());
             return http::status::internal_server_error;
         }
         switch (verdict) {
@@ -444,8 +443,8 @@ private:
 
     /// Writes a response with no body for 200 and a one-line reason otherwise. Returns false
     /// when the write failed, after which the connection is done.
-    asio::awaitable<bool> respond(beast::tcp_stream& stream, http::status status,
-                                  unsigned version, bool keep_alive) {
+    asio::awaitable<bool> respond(beast::tcp_stream& stream, http::status status, unsigned version,
+                                  bool keep_alive) {
         http::response<http::string_body> response{status, version};
         response.set(http::field::server, "tgsearch");
         if (status != http::status::ok) {
@@ -508,8 +507,8 @@ private:
 
 webhook_server::webhook_server(boost::asio::any_io_executor executor, webhook_options options,
                                webhook_handler on_update)
-    : impl_(std::make_shared<impl>(std::move(executor), std::move(options),
-                                   std::move(on_update))) {}
+    : impl_(std::make_shared<impl>(std::move(executor), std::move(options), std::move(on_update))) {
+}
 
 webhook_server::~webhook_server() { impl_->stop(); }
 
@@ -532,8 +531,7 @@ listen_endpoint parse_listen_endpoint(std::string_view text) {
     bool ipv6 = false;
     if (text.starts_with('[')) {
         const std::size_t close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() ||
-            text[close + 1] != ':') {
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
             throw invalid(expected);
         }
         host = text.substr(1, close - 1);

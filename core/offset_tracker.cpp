@@ -1,11 +1,17 @@
 #include "core/offset_tracker.hpp"
 
+#include <algorithm>
+
 namespace tgsearch {
 
 bool offset_tracker::begin(std::int64_t update_id) {
     if (update_id < offset()) {
         return false;
     }
+    return restore(update_id);
+}
+
+bool offset_tracker::restore(std::int64_t update_id) {
     if (in_flight_.contains(update_id) || finished_.contains(update_id)) {
         return false;
     }
@@ -23,6 +29,10 @@ void offset_tracker::finish(std::int64_t update_id) {
     finished_.insert(update_id);
     const std::int64_t low_water = offset();
     finished_.erase(finished_.begin(), finished_.lower_bound(low_water));
+}
+
+void offset_tracker::skip_to(std::int64_t offset) {
+    received_end_ = std::max(received_end_, offset);
 }
 
 std::int64_t offset_tracker::offset() const {

@@ -19,11 +19,29 @@ public:
     /// or already confirmed (Telegram re-sends unconfirmed updates), so the caller skips it.
     bool begin(std::int64_t update_id);
 
+    /// Records an update restored from storage, such as Redis after a restart, whatever the
+    /// offset: an earlier run confirms the offset past updates it has stored, so they lie
+    /// below it. Returns false when it is in flight or finished above the low-water mark.
+    bool restore(std::int64_t update_id);
+
+    /// Tells whether an update is in flight.
+    bool is_in_flight(std::int64_t update_id) const { return in_flight_.contains(update_id); }
+
     /// Marks an update done (replied, or dropped on purpose). Unknown ids are ignored.
     void finish(std::int64_t update_id);
 
     /// The offset to send with the next getUpdates.
     std::int64_t offset() const;
+
+    /// One more than the highest update_id received, or the first offset when that is higher.
+    /// Confirming it is safe only when every update in flight is stored elsewhere (Redis), so
+    /// that a crash cannot lose it.
+    std::int64_t received_end() const { return received_end_; }
+
+    /// Raises received_end() to `offset`, as when resuming from an offset stored by an earlier
+    /// run. Updates in flight stay in flight, and restore() takes updates below `offset`
+    /// before or after this call. A lower `offset` is ignored.
+    void skip_to(std::int64_t offset);
 
     std::size_t in_flight() const { return in_flight_.size(); }
 

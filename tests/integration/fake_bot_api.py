@@ -19,6 +19,14 @@ parts of the Bot API that tgsearch calls, with Telegram's semantics and validati
   must be answered within 10 s. answerInlineQuery takes at most 50 results with unique ids,
   checks InlineQueryResultArticle fields and parses each message_text like sendMessage.
 * setMyCommands checks and records the command list.
+* setWebhook checks the URL (https on ports 443, 80, 88 or 8443, or http://127.0.0.1 for tests),
+  the secret token, max_connections and allowed_updates, and stores the webhook.
+  deleteWebhook removes it, and getWebhookInfo returns it with the pending update count and
+  the last delivery error. While a webhook is set, getUpdates fails with 409 Conflict.
+* A delivery thread posts pending updates to an http://127.0.0.1 webhook one at a time, in
+  update_id order, with the secret token header. It repeats a request that got no 2xx
+  status after a short delay, before any later update, and records every attempt
+  (webhook_deliveries()). post_to_webhook() sends one request of the test's choice.
 
 Tests use it in-process (FakeBotApi.start()/stop(), push_update(), push_callback_query(),
 push_inline_query(), the recorded requests, sent messages, edits and answers); by hand it runs as `python3 fake_bot_api.py --port 8081 --interactive`, and
@@ -91,6 +99,26 @@ DISCONNECT_CHECK_SECONDS = 0.2
 
 CONFLICT_DESCRIPTION = ("Conflict: terminated by other getUpdates request; make sure that only "
                         "one bot instance is running")
+WEBHOOK_CONFLICT_DESCRIPTION = ("Conflict: can't use getUpdates method while webhook is active; "
+                                "use deleteWebhook to delete the webhook first")
+
+# setWebhook's limits, from https://core.telegram.org/bots/api#setwebhook: the secret token has
+# 1..256 characters of A-Z, a-z, 0-9, "_" and "-", max_connections is 1..100 (default 40), and
+# an https URL may use only ports 443, 80, 88 and 8443.
+MAX_SECRET_TOKEN_CHARS = 256
+SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,%d}" % MAX_SECRET_TOKEN_CHARS)
+MAX_WEBHOOK_CONNECTIONS = 100
+DEFAULT_WEBHOOK_CONNECTIONS = 40
+WEBHOOK_PORTS = (443, 80, 88, 8443)
+SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Pause before the fake posts an update again after a failed webhook request.
+# NOTE: Telegram documents only that it repeats a request that got no 2xx status and gives up
+# "after a reasonable number of attempts". This delay and the unlimited attempts are the fake's.
+DEFAULT_WEBHOOK_RETRY_SECONDS = 0.2
+# Bound on one webhook request, connect included.
+WEBHOOK_REQUEST_TIMEOUT_SECONDS = 10.0
+# post_to_webhook()'s default: send the secret token that setWebhook registered.
+REGISTERED_SECRET: Any = object()
 
 
 class ApiError(Exception):
@@ -420,6 +448,21 @@ class QueryAnswer:
 
 
 @dataclass
+class WebhookDelivery:
+    """One HTTP request that the fake made to the webhook URL, or failed to make."""
+    update_id: int | None             # None for a post_to_webhook() body without update_id
+    attempt: int                      # 1 for the first request with this update
+    http_method: str
+    path: str
+    secret: str | None                # the secret token header sent, None when left out
+    status: int                       # HTTP status received, 0 when no response arrived
+    error: str                        # why no response arrived, "" when one did
+    retry_after: str | None           # the Retry-After header of the response
+    time: float                       # time.monotonic() when the response or error came
+    automatic: bool                   # sent by the delivery thread, not by post_to_webhook()
+
+
+@dataclass
 class _Fault:
     method: str
     times: int
@@ -515,6 +558,17 @@ class FakeBotApi:
         self._inline_answers: list[QueryAnswer] = []
         self._commands: list[list[dict[str, str]]] = []
         self._token_revoked = False
+        # The webhook that setWebhook registered: url, secret_token, max_connections and
+        # allowed_updates. None while updates are to be polled with getUpdates.
+        self._webhook: dict[str, Any] | None = None
+        self._webhook_deliveries: list[WebhookDelivery] = []
+        self._webhook_attempts: dict[int, int] = {}    # update_id -> failed requests so far
+        self._next_delivery_time = 0.0
+        self._webhook_retry_seconds = DEFAULT_WEBHOOK_RETRY_SECONDS
+        self._webhook_max_attempts: int | None = None
+        self._secret_override: tuple[str | None] | None = None
+        self._last_webhook_error: tuple[int, str] | None = None    # (unix time, message)
+        self._delivery_thread: threading.Thread | None = None
         self._connections: dict[int, socket.socket] = {}
         self._next_connection_id = 1
         self._stopping = False
@@ -535,6 +589,9 @@ class FakeBotApi:
         self._thread = threading.Thread(target=server.serve_forever, name="fake-bot-api",
                                         kwargs={"poll_interval": 0.1}, daemon=True)
         self._thread.start()
+        self._delivery_thread = threading.Thread(target=self._deliver_webhook_updates,
+                                                 name="fake-bot-api-webhook", daemon=True)
+        self._delivery_thread.start()
         return self
 
     def stop(self) -> None:
@@ -553,6 +610,8 @@ class FakeBotApi:
                 pass
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._delivery_thread is not None:
+            self._delivery_thread.join(timeout=WEBHOOK_REQUEST_TIMEOUT_SECONDS + 1)
 
     def __enter__(self) -> "FakeBotApi":
         return self.start()
@@ -832,6 +891,174 @@ class FakeBotApi:
         with self._lock:
             self._delays[method] = seconds
 
+    # --- webhook -------------------------------------------------------------------------
+
+    def webhook(self) -> dict[str, Any] | None:
+        """The webhook that setWebhook registered (url, secret_token, max_connections,
+        allowed_updates), or None when none is set."""
+        with self._lock:
+            return None if self._webhook is None else dict(self._webhook)
+
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every request made to the webhook URL, automatic or not, in order."""
+        with self._lock:
+            return list(self._webhook_deliveries)
+
+    def set_webhook_retry(self, seconds: float, max_attempts: int | None = None) -> None:
+        """Wait `seconds` before posting an update again after a failed request, and drop the
+        update after `max_attempts` failed requests (None: retry until the webhook is
+        deleted or changed)."""
+        with self._cond:
+            self._webhook_retry_seconds = seconds
+            self._webhook_max_attempts = max_attempts
+            self._cond.notify_all()
+
+    def override_delivery_secret(self, secret: str | None) -> None:
+        """Make automatic deliveries send `secret` instead of the registered secret token;
+        None leaves the header out."""
+        with self._cond:
+            self._secret_override = (secret,)
+            self._cond.notify_all()
+
+    def restore_delivery_secret(self) -> None:
+        """Make automatic deliveries send the registered secret token again."""
+        with self._cond:
+            self._secret_override = None
+            self._cond.notify_all()
+
+    def post_to_webhook(self, body: dict[str, Any] | bytes, *,
+                        secret: str | None = REGISTERED_SECRET,
+                        http_method: str = "POST", path: str | None = None,
+                        content_type: str = "application/json"
+                        ) -> tuple[int, dict[str, str], bytes]:
+        """Send one request to the registered webhook and return its status, headers (names
+        in lower case) and body.
+
+        By default the registered secret token is sent. A `secret` of None leaves the header
+        out, and a string is sent as it is. `path` replaces the path of the webhook URL. The
+        request is recorded in webhook_deliveries() but does not touch the pending updates.
+        Raises OSError when no response arrives.
+        """
+        with self._lock:
+            webhook = None if self._webhook is None else dict(self._webhook)
+        if webhook is None:
+            raise RuntimeError("post_to_webhook needs a webhook set with setWebhook")
+        target = _local_webhook_target(webhook["url"])
+        if target is None:
+            raise RuntimeError("the fake posts only to http://127.0.0.1 webhook URLs")
+        host, port, url_path = target
+        sent_secret = webhook["secret_token"] if secret is REGISTERED_SECRET else secret
+        data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
+        update_id = body.get("update_id") if isinstance(body, dict) else None
+        connection = http.client.HTTPConnection(host, port,
+                                                timeout=WEBHOOK_REQUEST_TIMEOUT_SECONDS)
+        try:
+            status, headers, response = _webhook_request(
+                connection, http_method, path or url_path, data, sent_secret, content_type)
+        except OSError as error:
+            self._record_delivery(WebhookDelivery(
+                update_id, 1, http_method, path or url_path, sent_secret, 0, str(error), None,
+                time.monotonic(), automatic=False))
+            raise
+        finally:
+            connection.close()
+        self._record_delivery(WebhookDelivery(
+            update_id, 1, http_method, path or url_path, sent_secret, status, "",
+            headers.get("retry-after"), time.monotonic(), automatic=False))
+        return status, headers, response
+
+    def _record_delivery(self, delivery: WebhookDelivery) -> None:
+        with self._cond:
+            self._webhook_deliveries.append(delivery)
+            self._cond.notify_all()
+
+    def _next_delivery_locked(self) -> tuple[dict[str, Any], dict[str, Any], int] | None:
+        """Return the webhook, the first pending update it takes and that update's attempt
+        number, or None when nothing is to be posted now."""
+        if self._webhook is None or _local_webhook_target(self._webhook["url"]) is None:
+            return None
+        if time.monotonic() < self._next_delivery_time:
+            return None
+        for update in self._pending:
+            if self._is_allowed(update):
+                attempt = self._webhook_attempts.get(update["update_id"], 0) + 1
+                return dict(self._webhook), update, attempt
+        return None
+
+    def _deliver_webhook_updates(self) -> None:
+        """Post pending updates to the webhook one at a time, in update_id order, as long as
+        one is set. A failed request is repeated after the retry delay before any later
+        update is posted, which keeps the order of updates in every chat."""
+        connection: http.client.HTTPConnection | None = None
+        connection_target: tuple[str, int] | None = None
+        while True:
+            with self._cond:
+                job = None
+                while not self._stopping:
+                    job = self._next_delivery_locked()
+                    if job is not None:
+                        break
+                    wait = 0.25
+                    if self._next_delivery_time > time.monotonic():
+                        wait = min(wait, self._next_delivery_time - time.monotonic())
+                    self._cond.wait(wait)
+                if self._stopping or job is None:
+                    break
+                webhook, update, attempt = job
+                secret = webhook["secret_token"] if self._secret_override is None \
+                    else self._secret_override[0]
+            target = _local_webhook_target(webhook["url"])
+            assert target is not None
+            host, port, path = target
+            if connection is None or connection_target != (host, port):
+                if connection is not None:
+                    connection.close()
+                connection = http.client.HTTPConnection(
+                    host, port, timeout=WEBHOOK_REQUEST_TIMEOUT_SECONDS)
+                connection_target = (host, port)
+            data = json.dumps(update, ensure_ascii=False).encode("utf-8", "surrogateescape")
+            status, error, retry_after = 0, "", None
+            try:
+                status, headers, _ = _webhook_request(connection, "POST", path, data, secret,
+                                                      "application/json")
+                retry_after = headers.get("retry-after")
+                if headers.get("connection", "").lower() == "close":
+                    connection.close()
+            except OSError as failure:
+                error = str(failure) or type(failure).__name__
+                connection.close()
+            except http.client.HTTPException as failure:
+                error = f"invalid HTTP response: {failure!r}"
+                connection.close()
+            self._finish_delivery(webhook, update["update_id"], attempt, path, secret, status,
+                                  error, retry_after)
+        if connection is not None:
+            connection.close()
+
+    def _finish_delivery(self, webhook: dict[str, Any], update_id: int, attempt: int,
+                         path: str, secret: str | None, status: int, error: str,
+                         retry_after: str | None) -> None:
+        """Record one automatic delivery, and drop the update when it was taken or has
+        failed too often; otherwise schedule the next attempt."""
+        with self._cond:
+            self._webhook_deliveries.append(WebhookDelivery(
+                update_id, attempt, "POST", path, secret, status, error, retry_after,
+                time.monotonic(), automatic=True))
+            delivered = 200 <= status < 300
+            if not delivered:
+                message = error or f"Wrong response from the webhook: {status} " \
+                                   f"{http.client.responses.get(status, '')}".rstrip()
+                self._last_webhook_error = (int(time.time()), message)
+                self._webhook_attempts[update_id] = attempt
+                self._next_delivery_time = time.monotonic() + self._webhook_retry_seconds
+            gave_up = not delivered and self._webhook_max_attempts is not None \
+                and attempt >= self._webhook_max_attempts
+            if delivered or gave_up:
+                self._webhook_attempts.pop(update_id, None)
+                self._pending = [update for update in self._pending
+                                 if update["update_id"] != update_id]
+            self._cond.notify_all()
+
     # --- internals used by the handler ---------------------------------------------------
 
     def _tick(self) -> int:
@@ -936,17 +1163,11 @@ class FakeBotApi:
         limit = min(max(_int_param(params, "limit", MAX_UPDATES_PER_POLL), 1),
                     MAX_UPDATES_PER_POLL)
         timeout = min(max(_int_param(params, "timeout", 0), 0), MAX_POLL_TIMEOUT_SECONDS)
-        allowed = params.get("allowed_updates")
-        if isinstance(allowed, str):
-            try:
-                allowed = json.loads(allowed)
-            except ValueError:
-                raise ApiError(400, "Bad Request: can't parse allowed_updates JSON array")
-        if allowed is not None and not (isinstance(allowed, list)
-                                        and all(isinstance(item, str) for item in allowed)):
-            raise ApiError(400, "Bad Request: allowed_updates must be an array of strings")
+        allowed = _allowed_updates_param(params)
 
         with self._cond:
+            if self._webhook is not None:
+                raise ApiError(409, WEBHOOK_CONFLICT_DESCRIPTION)
             self._poll_generation += 1
             generation = self._poll_generation
             self._cond.notify_all()
@@ -968,6 +1189,8 @@ class FakeBotApi:
                 if generation != self._poll_generation:
                     if is_gone():
                         raise ClientGone()
+                    if self._webhook is not None:
+                        raise ApiError(409, WEBHOOK_CONFLICT_DESCRIPTION)
                     raise ApiError(409, CONFLICT_DESCRIPTION)
                 ready = [update for update in self._pending if self._is_allowed(update)]
                 if ready or self._stopping:
@@ -1171,6 +1394,127 @@ class FakeBotApi:
         return True
 
 
+    def _api_set_webhook(self, record: RequestRecord, params: dict[str, Any],
+                         is_gone: Callable[[], bool]) -> Any:
+        url = params.get("url")
+        if not isinstance(url, str):
+            raise ApiError(400, "Bad Request: url must be a string")
+        if url == "":
+            # An empty URL removes the webhook, as deleteWebhook does.
+            return self._api_delete_webhook(record, params, is_gone)
+        _check_webhook_url(url)
+        secret = params.get("secret_token", "")
+        if not isinstance(secret, str) or (secret and not SECRET_TOKEN_RE.fullmatch(secret)):
+            raise ApiError(400, "Bad Request: invalid secret_token: expected 1 to "
+                           f"{MAX_SECRET_TOKEN_CHARS} characters of A-Z, a-z, 0-9, _ and -")
+        max_connections = _int_param(params, "max_connections", DEFAULT_WEBHOOK_CONNECTIONS)
+        if not 1 <= max_connections <= MAX_WEBHOOK_CONNECTIONS:
+            raise ApiError(400, "Bad Request: invalid max_connections: expected 1 to "
+                           f"{MAX_WEBHOOK_CONNECTIONS}")
+        allowed = _allowed_updates_param(params)
+        with self._cond:
+            if allowed is not None:
+                self._allowed_updates = allowed
+            if _bool_value(params.get("drop_pending_updates", False)):
+                self._pending = []
+            self._webhook = {"url": url, "secret_token": secret,
+                             "max_connections": max_connections,
+                             "allowed_updates": list(self._allowed_updates or [])}
+            self._webhook_attempts.clear()
+            self._next_delivery_time = 0.0
+            self._last_webhook_error = None
+            # A getUpdates that waits now fails with 409, as it would at Telegram.
+            self._poll_generation += 1
+            self._cond.notify_all()
+        return True
+
+    def _api_delete_webhook(self, record: RequestRecord, params: dict[str, Any],
+                            is_gone: Callable[[], bool]) -> Any:
+        with self._cond:
+            if _bool_value(params.get("drop_pending_updates", False)):
+                self._pending = []
+            self._webhook = None
+            self._webhook_attempts.clear()
+            self._last_webhook_error = None
+            self._cond.notify_all()
+        return True
+
+    def _api_get_webhook_info(self, record: RequestRecord, params: dict[str, Any],
+                              is_gone: Callable[[], bool]) -> Any:
+        with self._lock:
+            info: dict[str, Any] = {"url": "", "has_custom_certificate": False,
+                                    "pending_update_count": len(self._pending)}
+            if self._webhook is not None:
+                info["url"] = self._webhook["url"]
+                info["max_connections"] = self._webhook["max_connections"]
+                if self._webhook["allowed_updates"]:
+                    info["allowed_updates"] = list(self._webhook["allowed_updates"])
+                if _local_webhook_target(self._webhook["url"]) is not None:
+                    info["ip_address"] = "127.0.0.1"
+            if self._last_webhook_error is not None:
+                info["last_error_date"], info["last_error_message"] = self._last_webhook_error
+            return info
+
+
+def _allowed_updates_param(params: dict[str, Any]) -> list[str] | None:
+    """Return allowed_updates of getUpdates or setWebhook (a JSON array, also as a string),
+    or None when it is absent."""
+    allowed = params.get("allowed_updates")
+    if isinstance(allowed, str):
+        try:
+            allowed = json.loads(allowed)
+        except ValueError:
+            raise ApiError(400, "Bad Request: can't parse allowed_updates JSON array")
+    if allowed is not None and not (isinstance(allowed, list)
+                                    and all(isinstance(item, str) for item in allowed)):
+        raise ApiError(400, "Bad Request: allowed_updates must be an array of strings")
+    return allowed
+
+
+def _check_webhook_url(url: str) -> None:
+    """Raise setWebhook's error unless `url` is an https URL on a port Telegram posts to, or,
+    for tests only, an http URL on 127.0.0.1."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ApiError(400, "Bad Request: bad webhook: invalid URL")
+    if not parts.hostname:
+        raise ApiError(400, "Bad Request: bad webhook: invalid URL")
+    if parts.scheme == "http" and parts.hostname == "127.0.0.1":
+        return
+    if parts.scheme != "https":
+        raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for "
+                       "webhook")
+    if port is not None and port not in WEBHOOK_PORTS:
+        raise ApiError(400, "Bad Request: bad webhook: Webhook can be set up only on ports "
+                       "80, 88, 443 or 8443")
+
+
+def _local_webhook_target(url: str) -> tuple[str, int, str] | None:
+    """Return host, port and path of an http://127.0.0.1 webhook URL, the only kind the
+    fake posts to, or None for any other URL."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or parts.hostname != "127.0.0.1":
+        return None
+    return "127.0.0.1", parts.port or 80, parts.path or "/"
+
+
+def _webhook_request(connection: http.client.HTTPConnection, http_method: str, path: str,
+                     data: bytes, secret: str | None, content_type: str
+                     ) -> tuple[int, dict[str, str], bytes]:
+    """Make one request as Telegram's webhook requests look, and return the status, the
+    headers with lower-case names and the body."""
+    headers = {"Content-Type": content_type}
+    if secret is not None:
+        headers[SECRET_TOKEN_HEADER] = secret
+    connection.request(http_method, path, body=data if http_method == "POST" else None,
+                       headers=headers)
+    response = connection.getresponse()
+    body = response.read()
+    return response.status, {name.lower(): value for name, value in response.getheaders()}, body
+
+
 def _message_text_params(text: Any, parse_mode: Any) -> tuple[str, str, ParsedHtml]:
     """Check a message text and its parse_mode as sendMessage and editMessageText do, and
     return the text, the parse mode and the parsed text."""
@@ -1276,6 +1620,9 @@ _METHODS = {
     "answercallbackquery": ("answerCallbackQuery", FakeBotApi._api_answer_callback_query),
     "answerinlinequery": ("answerInlineQuery", FakeBotApi._api_answer_inline_query),
     "setmycommands": ("setMyCommands", FakeBotApi._api_set_my_commands),
+    "setwebhook": ("setWebhook", FakeBotApi._api_set_webhook),
+    "deletewebhook": ("deleteWebhook", FakeBotApi._api_delete_webhook),
+    "getwebhookinfo": ("getWebhookInfo", FakeBotApi._api_get_webhook_info),
 }
 
 
@@ -2142,8 +2489,199 @@ def _self_test() -> int:
                   f"rejects commands with {reason}", body)
         connection.close()
 
+    _self_test_webhook(token, check, call)
+
     print(f"{passed} passed, {len(failures)} failed")
     return 1 if failures else 0
+
+
+class _WebhookReceiver:
+    """A webhook endpoint for the self-test that records each request and answers with the
+    scripted statuses, then with 200. It closes every connection after one response, so that
+    a stopped receiver refuses the next request."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, str | None, bytes]] = []  # method, path, secret, body
+        self.statuses: list[int] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with receiver.lock:
+                    receiver.requests.append((self.command, self.path,
+                                              self.headers.get(SECRET_TOKEN_HEADER), body))
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                if status == 429:
+                    self.send_header("Retry-After", "1")
+                self.send_header("Content-Length", "0")
+                self.send_header("Connection", "close")
+                self.close_connection = True
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _self_test_webhook(token: str, check: Callable[..., None], call: Callable[..., Any]) -> None:
+    """Check setWebhook, getWebhookInfo, deleteWebhook and the delivery of updates by POST."""
+    receiver = _WebhookReceiver()
+    with FakeBotApi(token) as fake:
+        connection = http.client.HTTPConnection("127.0.0.1", fake.port, timeout=10)
+        status, body = call(connection, "getWebhookInfo", {})
+        check(status == 200 and body["result"] == {"url": "", "has_custom_certificate": False,
+                                                   "pending_update_count": 0},
+              "getWebhookInfo without a webhook", body)
+
+        secret = "S3cret_token-" + "x" * 30
+        url = f"http://127.0.0.1:{receiver.port}/hook"
+        rejected = [
+            ({"url": "http://example.org/hook"}, "An HTTPS URL must be provided"),
+            ({"url": "https://example.org:8080/hook"}, "only on ports 80, 88, 443 or 8443"),
+            ({"url": "not a url"}, "bad webhook"),
+            ({"url": url, "secret_token": "has space"}, "invalid secret_token"),
+            ({"url": url, "secret_token": "x" * (MAX_SECRET_TOKEN_CHARS + 1)},
+             "invalid secret_token"),
+            ({"url": url, "max_connections": 0}, "invalid max_connections"),
+            ({"url": url, "max_connections": MAX_WEBHOOK_CONNECTIONS + 1},
+             "invalid max_connections"),
+            ({"url": url, "allowed_updates": "message"}, "allowed_updates"),
+            ({"url": url, "allowed_updates": [1]}, "allowed_updates"),
+        ]
+        for params, reason in rejected:
+            status, body = call(connection, "setWebhook", params)
+            check(status == 400 and reason in body.get("description", ""),
+                  f"setWebhook rejects {params}", body)
+        check(fake.webhook() is None, "a rejected setWebhook sets nothing", fake.webhook())
+        status, body = call(connection, "setWebhook",
+                            {"url": "https://bot.example.org:8443/hook",
+                             "secret_token": "x" * MAX_SECRET_TOKEN_CHARS})
+        check(status == 200 and body["result"] is True,
+              "setWebhook accepts https on port 8443 and a 256-character secret", body)
+
+        # While the receiver answers 500, the first update is posted again and the second
+        # one waits behind it.
+        chat = private_chat(5000000002, "Hook")
+        first = fake.push_message(chat, "first")["update_id"]
+        second = fake.push_message(chat, "second")["update_id"]
+        receiver.statuses = [500, 429]
+        status, body = call(connection, "setWebhook",
+                            {"url": url, "secret_token": secret, "max_connections": 5,
+                             "allowed_updates": ["message", "callback_query"]})
+        check(status == 200 and body["result"] is True, "setWebhook accepts a local URL", body)
+        delivered = fake.wait_for(lambda api: api.pending_update_ids() == [], 10)
+        check(delivered, "pushed updates are posted to the webhook", fake.pending_update_ids())
+        deliveries = [(item.update_id, item.attempt, item.status)
+                      for item in fake.webhook_deliveries()]
+        check(deliveries == [(first, 1, 500), (first, 2, 429), (first, 3, 200),
+                             (second, 1, 200)],
+              "a failed delivery is repeated before the next update", deliveries)
+        check(fake.webhook_deliveries()[1].retry_after == "1",
+              "a delivery records Retry-After", fake.webhook_deliveries()[1])
+        with receiver.lock:
+            received = list(receiver.requests)
+        check(all(item[0] == "POST" and item[1] == "/hook" and item[2] == secret
+                  for item in received),
+              "deliveries POST to the URL path with the secret header",
+              [item[:3] for item in received])
+        check([json.loads(item[3])["update_id"] for item in received]
+              == [first, first, first, second],
+              "deliveries carry the updates in order", len(received))
+
+        status, body = call(connection, "getWebhookInfo", {})
+        info = body.get("result", {})
+        check(info.get("url") == url and info.get("max_connections") == 5
+              and info.get("allowed_updates") == ["message", "callback_query"]
+              and info.get("pending_update_count") == 0,
+              "getWebhookInfo returns the webhook", info)
+        check("Wrong response from the webhook: 429" in info.get("last_error_message", "")
+              and isinstance(info.get("last_error_date"), int),
+              "getWebhookInfo returns the last delivery error", info)
+        status, body = call(connection, "getUpdates", {"timeout": 0})
+        check(status == 409 and body.get("description") == WEBHOOK_CONFLICT_DESCRIPTION,
+              "getUpdates gets 409 while a webhook is set", body)
+
+        fake.override_delivery_secret("wrong")
+        fake.set_webhook_retry(0.05, max_attempts=2)
+        receiver.statuses = [401, 401]
+        dropped = fake.push_message(chat, "third")["update_id"]
+        fake.wait_for(lambda api: api.pending_update_ids() == [], 10)
+        attempts = [(item.attempt, item.secret, item.status)
+                    for item in fake.webhook_deliveries() if item.update_id == dropped]
+        check(attempts == [(1, "wrong", 401), (2, "wrong", 401)]
+              and fake.pending_update_ids() == [],
+              "an update is dropped after the maximum attempts", attempts)
+        fake.restore_delivery_secret()
+        fake.set_webhook_retry(DEFAULT_WEBHOOK_RETRY_SECONDS)
+
+        status, _, _ = fake.post_to_webhook(b"raw", secret=None, path="/other")
+        with receiver.lock:
+            last = receiver.requests[-1]
+        check(status == 200 and last[1:] == ("/other", None, b"raw"),
+              "post_to_webhook sends the given path, secret and body", last)
+
+        # A long poll that waits when setWebhook arrives fails with the webhook conflict.
+        status, body = call(connection, "deleteWebhook", {"drop_pending_updates": False})
+        check(status == 200 and body["result"] is True and fake.webhook() is None,
+              "deleteWebhook removes the webhook", body)
+        results: dict[str, Any] = {}
+        poller_connection = http.client.HTTPConnection("127.0.0.1", fake.port, timeout=10)
+        poller = threading.Thread(target=lambda: results.setdefault(
+            "poll", call(poller_connection, "getUpdates", {"timeout": 5})))
+        poller.start()
+        time.sleep(0.3)
+        call(connection, "setWebhook", {"url": url, "secret_token": secret,
+                                        "allowed_updates": ["message"]})
+        poller.join(timeout=10)
+        poller_connection.close()
+        poll_status, poll_body = results.get("poll", (0, {}))
+        check(poll_status == 409 and poll_body.get("description")
+              == WEBHOOK_CONFLICT_DESCRIPTION,
+              "setWebhook ends a waiting getUpdates with 409", results)
+
+        # Updates wait while the webhook URL refuses connections, and getUpdates takes them
+        # after deleteWebhook.
+        receiver.stop()
+        kept = fake.push_message(chat, "kept")["update_id"]
+        fake.wait_for(lambda api: any(item.update_id == kept and item.attempt >= 2
+                                      for item in api.webhook_deliveries()), 5)
+        refused = [item for item in fake.webhook_deliveries() if item.update_id == kept]
+        check(len(refused) >= 2 and all(item.status == 0 and item.error for item in refused),
+              "a refused connection is recorded and repeated",
+              [(item.status, item.error) for item in refused])
+        status, body = call(connection, "getWebhookInfo", {})
+        check(body["result"].get("pending_update_count") == 1,
+              "getWebhookInfo counts the waiting update", body)
+        call(connection, "deleteWebhook", {})
+        status, body = call(connection, "getUpdates", {"timeout": 0})
+        check(status == 200 and [item["update_id"] for item in body["result"]] == [kept],
+              "getUpdates takes an update kept after deleteWebhook", body)
+        call(connection, "setWebhook", {"url": url, "drop_pending_updates": True})
+        check(fake.pending_update_ids() == [] and fake.webhook()["secret_token"] == "",
+              "setWebhook with drop_pending_updates drops the updates",
+              fake.pending_update_ids())
+        status, body = call(connection, "setWebhook", {"url": ""})
+        check(status == 200 and fake.webhook() is None, "setWebhook with an empty URL deletes "
+              "the webhook", body)
+        connection.close()
 
 
 # ------------------------------------------------------------------------------------------

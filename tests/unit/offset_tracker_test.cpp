@@ -72,3 +72,68 @@ TEST_CASE("offset works with 64-bit update ids", "[offset]") {
     tracker.finish(big);
     CHECK(tracker.offset() == big + 1);
 }
+
+TEST_CASE("received end passes updates in flight", "[offset]") {
+    offset_tracker tracker(100);
+    CHECK(tracker.received_end() == 100);
+    REQUIRE(tracker.begin(100));
+    REQUIRE(tracker.begin(104));
+    CHECK(tracker.offset() == 100);
+    CHECK(tracker.received_end() == 105);
+    tracker.finish(104);
+    CHECK(tracker.received_end() == 105);
+    CHECK(tracker.offset() == 100);
+}
+
+TEST_CASE("offset resumes after restored updates", "[offset]") {
+    // Updates 40 and 45 were stored by an earlier run that had confirmed offset 50.
+    offset_tracker tracker;
+    REQUIRE(tracker.begin(40));
+    REQUIRE(tracker.begin(45));
+    tracker.skip_to(50);
+    CHECK(tracker.received_end() == 50);
+    CHECK(tracker.offset() == 40);
+    CHECK(tracker.in_flight() == 2);
+
+    // Telegram may send again what the earlier run had not confirmed yet.
+    CHECK_FALSE(tracker.begin(45));
+    CHECK(tracker.begin(47));
+    REQUIRE(tracker.begin(50));
+    CHECK(tracker.received_end() == 51);
+
+    tracker.finish(40);
+    CHECK(tracker.offset() == 45);
+    tracker.finish(45);
+    tracker.finish(47);
+    CHECK(tracker.offset() == 50);
+    tracker.finish(50);
+    CHECK(tracker.offset() == 51);
+}
+
+TEST_CASE("offset ignores a lower skip", "[offset]") {
+    offset_tracker tracker;
+    REQUIRE(tracker.begin(60));
+    tracker.skip_to(30);
+    CHECK(tracker.received_end() == 61);
+    tracker.finish(60);
+    CHECK(tracker.offset() == 61);
+    CHECK_FALSE(tracker.begin(59));
+}
+
+TEST_CASE("offset takes restored updates below it", "[offset]") {
+    offset_tracker tracker(50);
+    CHECK_FALSE(tracker.begin(45));  // Telegram sending an old update again
+    REQUIRE(tracker.restore(45));
+    CHECK_FALSE(tracker.restore(45));
+    CHECK(tracker.is_in_flight(45));
+    CHECK_FALSE(tracker.is_in_flight(46));
+    CHECK(tracker.offset() == 45);
+    CHECK(tracker.received_end() == 50);
+
+    REQUIRE(tracker.begin(52));
+    tracker.finish(52);
+    CHECK_FALSE(tracker.restore(52));  // finished above the low-water mark
+    tracker.finish(45);
+    CHECK(tracker.offset() == 53);
+    CHECK(tracker.in_flight() == 0);
+}

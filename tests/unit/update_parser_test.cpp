@@ -11,9 +11,9 @@
 
 namespace {
 
+using tgsearch::incoming_message;
 using tgsearch::parsed_batch;
 using tgsearch::parsed_update;
-using tgsearch::incoming_message;
 using tgsearch::update_parser;
 
 #ifndef TGSEARCH_FUZZ_CORPUS_DIR
@@ -357,4 +357,39 @@ TEST_CASE("parser still skips other update types", "[update_parser]") {
     CHECK(batch.updates[0].type == parsed_update::kind::ignored);
     CHECK(batch.updates[0].reason == "unexpected update type \"chosen_inline_result\"");
     CHECK(batch.updates[1].type == parsed_update::kind::ignored);
+}
+
+TEST_CASE("parser keeps each update as minified JSON", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(response_body({
+        R"({ "update_id" : 7, "message" : {"message_id": 1, "chat": {"id": 5, "type": "private"},
+            "from": {"id": 5}, "text": "caf\u00e9"} })",
+        R"({"update_id": 8, "edited_message": {}})",
+    }));
+    REQUIRE(batch.updates.size() == 2);
+    CHECK(batch.updates[0].json ==
+          R"({"update_id":7,"message":{"message_id":1,"chat":{"id":5,"type":"private"},)"
+          R"("from":{"id":5},"text":"café"}})");
+    CHECK(batch.updates[1].json == R"({"update_id":8,"edited_message":{}})");
+
+    // The stored JSON parses back into the same update.
+    const parsed_batch again = parser.parse(response_body({batch.updates[0].json}));
+    REQUIRE(again.updates.size() == 1);
+    CHECK(again.updates[0].update_id == 7);
+    CHECK(again.updates[0].message.text == "café");
+    CHECK(again.updates[0].json == batch.updates[0].json);
+}
+
+TEST_CASE("parser stores repaired JSON of broken text", "[update_parser]") {
+    update_parser parser;
+    const parsed_batch batch = parser.parse(response_body({
+        "{\"update_id\": 9, \"message\": {\"message_id\": 1, \"chat\": {\"id\": 5, \"type\": "
+        "\"private\"}, \"from\": {\"id\": 5}, \"text\": \"a\xff b\"}}",
+    }));
+    REQUIRE(batch.repaired);
+    REQUIRE(batch.updates.size() == 1);
+    const parsed_batch again = parser.parse(response_body({batch.updates[0].json}));
+    CHECK_FALSE(again.repaired);
+    REQUIRE(again.updates.size() == 1);
+    CHECK(again.updates[0].message.text == batch.updates[0].message.text);
 }

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -435,4 +436,33 @@ TEST_CASE("update stores of two bots share nothing", "[redis]") {
     CHECK_FALSE(run_task(io, second.load_offset()).has_value());
     CHECK(run_task(io, second.was_answered(5)) == std::optional<bool>(false));
     CHECK(run_task(io, first.load_offset()) == std::optional<std::int64_t>(77));
+}
+
+TEST_CASE("update store checks answered ids in one pipeline", "[redis]") {
+    TGSEARCH_REQUIRE_REDIS_SERVER();
+    redis_server server;
+    asio::io_context io;
+    redis_client_options client_options;
+    client_options.min_backoff = 20ms;
+    client_options.max_backoff = 100ms;
+    redis_client client(io.get_executor(), parse_redis_url(server.url()), client_options);
+    auto clock = std::make_shared<manual_clock>();
+    update_store store(client, options_with(clock));
+
+    REQUIRE(run_task(io, store.mark_answered(3)));
+    clock->now += 25h;
+    REQUIRE(run_task(io, store.mark_answered(5)));
+    REQUIRE(run_task(io, store.mark_answered(7)));
+
+    const auto answered = run_task(io, store.answered_among({3, 4, 5, 6, 7}));
+    REQUIRE(answered.has_value());
+    // 3 is older than 24 hours, so it no longer counts.
+    CHECK(*answered == std::set<std::int64_t>{5, 7});
+    CHECK(run_task(io, store.answered_among({})) == std::set<std::int64_t>{});
+
+    // With Redis down, ids in the backlog are still known; the others are not.
+    server.kill();
+    CHECK_FALSE(run_task(io, store.mark_answered(8)));
+    CHECK(run_task(io, store.answered_among({8})) == std::set<std::int64_t>{8});
+    CHECK_FALSE(run_task(io, store.answered_among({7, 8})).has_value());
 }
