@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -75,6 +76,8 @@ struct command_line {
     int page_size = static_cast<int>(tgsearch::results_per_reply);
     std::int64_t page_expiry_seconds = 48 * 3600;  ///< --page-expiry, with its unit applied
     std::string log_level = "info";
+    /// --flood-limits: "telegram" paces replies to Telegram's limits, "off" does not
+    std::string flood_limits = "telegram";
     /// --redis, or TGSEARCH_REDIS_URL when the flag is absent; empty: no Redis
     std::string redis_url;
 };
@@ -741,6 +744,19 @@ int run(const command_line& options) {
     telegram.page_size = static_cast<std::size_t>(options.page_size);
     telegram.pages.expiry = std::chrono::seconds(options.page_expiry_seconds);
     telegram.redis = redis;
+    if (options.flood_limits == "off") {
+        // Rates no server of Telegram's allows: for tests and benchmarks against a fake.
+        telegram.flood = flood_limits{1e9,
+                                      1e9,
+                                      1e9,
+                                      1e9,
+                                      std::numeric_limits<std::size_t>::max(),
+                                      std::chrono::milliseconds(1)};
+        telegram.user_queries = user_query_limits{1e9, 1e9};
+        spdlog::warn(
+            "--flood-limits off: replies are not paced, so Telegram would answer 429; use it "
+            "only against a fake or test Bot API server");
+    }
     const reload_watcher reloads(options, index);
     return run_telegram_bot(index, telegram);
 }
@@ -851,6 +867,11 @@ int main(int argc, char** argv) {
         ->transform(CLI::AsNumberWithUnit(
             std::map<std::string, std::int64_t>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
             CLI::AsNumberWithUnit::CASE_SENSITIVE));
+    app.add_option("--flood-limits", options.flood_limits,
+                   "telegram: pace replies to Telegram's flood limits; off: send at once, only "
+                   "for tests and benchmarks against a fake Bot API server")
+        ->check(CLI::IsMember({"telegram", "off"}))
+        ->capture_default_str();
     app.add_option("--log-level", options.log_level,
                    "trace, debug, info, warn, error, critical or off")
         ->capture_default_str();
