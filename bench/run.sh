@@ -61,7 +61,7 @@ cp "$root/bench/peers/grammy/bot.js" "$grammy/bot.js"
 
 # --- build ---------------------------------------------------------------------------------
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release ${TGSEARCH_CMAKE_ARGS:-} >/dev/null
-cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target tgsearch load_server unpaced_bot
+cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" --target tgsearch load_server
 
 # --- inputs --------------------------------------------------------------------------------
 corpus="$corpora/en_debian_packages.jsonl.gz"
@@ -98,8 +98,8 @@ bot_command() {
   case "$1" in
     tgsearch) echo "$build/app/tgsearch --token-file $token --api-url {api_url}" \
                    "--corpus $corpus --log-level warn" ;;
-    tgsearch_unpaced) echo "$build/bench/unpaced_bot --token-file $token --api-url {api_url}" \
-                           "--corpus $corpus" ;;
+    tgsearch_unpaced) echo "$build/app/tgsearch --flood-limits off --token-file $token" \
+                           "--api-url {api_url} --corpus $corpus --log-level warn" ;;
     grammy) echo "node $grammy/bot.js --api-url {api_url} --token-file $token" \
                  "--db $work/corpus.sqlite" ;;
     python_redis) echo "/usr/bin/python3 $root/bench/peers/python_redis/bot.py" \
