@@ -309,9 +309,6 @@ private:
     /// Parses a getUpdates response body and logs its problems. Returns nothing when the body
     /// is not a usable {"ok":true,"result":[...]} object.
     std::optional<parsed_batch> parse_updates(const std::string& body);
-    /// Starts work on the updates in a getUpdates response body. Returns how many were new,
-    /// or nothing when the body is not a usable {"ok":true,"result":[...]} object.
-    std::optional<std::size_t> accept_updates(const std::string& body);
     /// Starts work on the updates of one poll with Redis: drops those an earlier run
     /// answered, starts the others and stores them in Redis before their offset can be
     /// confirmed. Returns how many were new.
@@ -347,7 +344,8 @@ private:
     asio::awaitable<bool> register_webhook();
     asio::awaitable<bool> start_webhook();
     asio::awaitable<void> webhook_loop();
-    webhook_verdict on_webhook_update(std::string_view update);
+    asio::awaitable<webhook_verdict> on_webhook_update(std::string update);
+    void remember_webhook_finished(std::int64_t update_id);
     /// Queues an answer that needs no search and no chat turn.
     void queue_answer(outgoing_reply reply);
     /// Runs user_flood_guard on a text message. Returns true when it goes on to the search.
@@ -393,6 +391,11 @@ private:
     /// In webhook mode, the updates in flight. Webhook requests arrive over several
     /// connections in any order, so a low-water mark would skip a lower id that comes late.
     std::set<std::int64_t> webhook_in_flight_;
+    /// In webhook mode, the latest finished updates, so that a repeat Telegram sends after
+    /// giving up on a slow response is confirmed instead of answered again.
+    std::set<std::int64_t> webhook_finished_;
+    std::deque<std::int64_t> webhook_finished_order_;
+    bool webhook_server_running_ = false;
     std::unique_ptr<webhook_server> webhook_server_;
     simdjson::dom::parser json_parser_;  ///< for getMe
     update_parser update_parser_;
@@ -561,6 +564,12 @@ asio::awaitable<int> telegram_bot::run() {
     while (in_flight() > 0 && !forced_ && clock_type::now() < deadline) {
         co_await offset_moved_.wait_for(
             std::min<clock_type::duration>(deadline - clock_type::now(), 100ms));
+    }
+    if (webhook_server_running_) {
+        // Requests still waiting get no answer, so Telegram sends their updates again.
+        webhook_server_->stop();
+        webhook_server_running_ = false;
+        offset_moved_.notify_all();
     }
     if (in_flight() > 0) {
         const std::string unfinished = count_of(in_flight(), "update", "updates");
@@ -770,15 +779,28 @@ asio::awaitable<bool> telegram_bot::register_webhook() {
 asio::awaitable<bool> telegram_bot::start_webhook() {
     webhook_server_ = std::make_unique<webhook_server>(
         io_.get_executor(), *options_.webhook,
-        [this](std::string_view update) { return on_webhook_update(update); });
+        [this](std::string update) { return on_webhook_update(std::move(update)); });
     try {
         // Listening before setWebhook means that the first request finds the server up.
         webhook_server_->start();
+        webhook_server_running_ = true;
     } catch (const std::exception& error) {
         spdlog::error("failed to start the webhook server: {}", error.what());
         co_return false;
     }
     co_return co_await register_webhook();
+}
+
+void telegram_bot::remember_webhook_finished(std::int64_t update_id) {
+    // Telegram gives up on a response after a while and sends the update again; 10,000
+    // finished ids cover far more than the requests it keeps open at once.
+    constexpr std::size_t remembered = 10'000;
+    if (!webhook_finished_.insert(update_id).second) return;
+    webhook_finished_order_.push_back(update_id);
+    if (webhook_finished_order_.size() > remembered) {
+        webhook_finished_.erase(webhook_finished_order_.front());
+        webhook_finished_order_.pop_front();
+    }
 }
 
 asio::awaitable<void> telegram_bot::webhook_loop() {
@@ -787,8 +809,9 @@ asio::awaitable<void> telegram_bot::webhook_loop() {
         // on_webhook_update and the workers notify offset_moved_ when there may be room.
         co_await offset_moved_.wait_for(unqueued_.empty() ? 1s : 5ms);
     }
-    // The webhook stays set, so Telegram keeps new updates until the next start.
-    webhook_server_->stop();
+    // The server stays up while the drain runs, answering 503 to new updates and 200 to
+    // those that finish, and run() stops it after the drain. The webhook stays set, so
+    // Telegram keeps new updates until the next start.
     while (!unqueued_.empty() && !forced_ && !token_rejected_) {
         service_->submit(unqueued_);
         if (!unqueued_.empty()) co_await offset_moved_.wait_for(5ms);
@@ -796,24 +819,37 @@ asio::awaitable<void> telegram_bot::webhook_loop() {
     poller_done_ = true;
 }
 
-webhook_verdict telegram_bot::on_webhook_update(std::string_view update) {
-    if (stopping_) return webhook_verdict::unavailable;
-    if (!unqueued_.empty()) {
-        service_->submit(unqueued_);
-        // Back-pressure: Telegram sends the update again later.
-        if (!unqueued_.empty()) return webhook_verdict::busy;
-    }
-    // accept_updates reads getUpdates responses, so the update is wrapped as one.
+asio::awaitable<webhook_verdict> telegram_bot::on_webhook_update(std::string update) {
+    if (stopping_) co_return webhook_verdict::unavailable;
+    // parse_updates reads getUpdates responses, so the update is wrapped as one.
     std::string body = R"({"ok":true,"result":[)";
     body += update;
     body += "]}";
-    if (!accept_updates(body)) {
+    std::optional<parsed_batch> batch = parse_updates(body);
+    if (!batch || batch->updates.size() != 1) {
         // The server checked that it is a JSON object, and a retry would bring the same bytes.
         spdlog::warn("skipped a webhook update that is not a valid Update object");
-        return webhook_verdict::accepted;
+        co_return webhook_verdict::accepted;
     }
-    if (!unqueued_.empty()) service_->submit(unqueued_);
-    return webhook_verdict::accepted;
+    const std::int64_t update_id = batch->updates.front().update_id;
+    if (webhook_finished_.contains(update_id)) co_return webhook_verdict::accepted;
+    if (!webhook_in_flight_.contains(update_id)) {
+        if (!unqueued_.empty()) {
+            service_->submit(unqueued_);
+            // Back-pressure: Telegram sends the update again later.
+            if (!unqueued_.empty()) co_return webhook_verdict::busy;
+        }
+        accept_parsed_updates(batch->updates);
+        if (!unqueued_.empty()) service_->submit(unqueued_);
+    }
+    // The response waits until the update is done, so that Telegram keeps an update the bot
+    // has not finished and sends it again after a crash or a stop. A repeat of an update in
+    // flight (Telegram gave up waiting) waits for the same one.
+    while (webhook_in_flight_.contains(update_id)) {
+        if (stopping_ && !webhook_server_running_) co_return webhook_verdict::unavailable;
+        co_await offset_moved_.wait_for(1s);
+    }
+    co_return webhook_verdict::accepted;
 }
 
 asio::awaitable<void> telegram_bot::poll_loop() {
@@ -1197,14 +1233,6 @@ void telegram_bot::forget_lost_spills() {
     spilled_ids_.clear();
 }
 
-std::optional<std::size_t> telegram_bot::accept_updates(const std::string& body) {
-    std::optional<parsed_batch> batch = parse_updates(body);
-    if (!batch) {
-        return std::nullopt;
-    }
-    return accept_parsed_updates(batch->updates);
-}
-
 std::optional<parsed_batch> telegram_bot::parse_updates(const std::string& body) {
     parsed_batch batch = update_parser_.parse(body);
     if (batch.repaired) {
@@ -1465,7 +1493,10 @@ void telegram_bot::finish(std::int64_t update_id) {
         asio::co_spawn(io_, store_->mark_answered(update_id), asio::detached);
     }
     if (options_.webhook) {
-        if (webhook_in_flight_.erase(update_id) != 0) offset_moved_.notify_all();
+        if (webhook_in_flight_.erase(update_id) != 0) {
+            remember_webhook_finished(update_id);
+            offset_moved_.notify_all();
+        }
         return;
     }
     const std::int64_t before = tracker_.offset();

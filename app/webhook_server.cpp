@@ -336,7 +336,7 @@ private:
             }
 
             const bool keep_alive = parser.get().keep_alive();
-            const http::status status = handle_update(parser.get().body(), peer);
+            const http::status status = co_await handle_update(parser.get().body(), peer);
             if (!co_await respond(stream, status, version, keep_alive) || !keep_alive) {
                 co_return;
             }
@@ -410,7 +410,7 @@ private:
         return " (forwarded for " + printable(value, max_logged_forwarded_size) + ")";
     }
 
-    http::status handle_update(const std::string& body, const std::string& peer) {
+    asio::awaitable<http::status> handle_update(const std::string& body, const std::string& peer) {
         if (!detail::is_json_object(body)) {
             if (const auto held_back = invalid_body_log_.admit(clock_type::now())) {
                 spdlog::warn(
@@ -418,27 +418,27 @@ private:
                     "(400){}",
                     peer, held_back_suffix(*held_back));
             }
-            return http::status::bad_request;
+            co_return http::status::bad_request;
         }
         if (stopped_) {
-            return http::status::service_unavailable;
+            co_return http::status::service_unavailable;
         }
         webhook_verdict verdict = webhook_verdict::unavailable;
         try {
-            verdict = on_update_(body);
+            verdict = co_await on_update_(body);
         } catch (const std::exception& failure) {
             spdlog::error("the webhook update handler failed: {}; responding 500", failure.what());
-            return http::status::internal_server_error;
+            co_return http::status::internal_server_error;
         }
         switch (verdict) {
             case webhook_verdict::accepted:
-                return http::status::ok;
+                co_return http::status::ok;
             case webhook_verdict::busy:
-                return http::status::too_many_requests;
+                co_return http::status::too_many_requests;
             case webhook_verdict::unavailable:
-                return http::status::service_unavailable;
+                co_return http::status::service_unavailable;
         }
-        return http::status::internal_server_error;
+        co_return http::status::internal_server_error;
     }
 
     /// Writes a response with no body for 200 and a one-line reason otherwise. Returns false

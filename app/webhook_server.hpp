@@ -6,6 +6,7 @@
 // webhook_server.cpp compiles it.
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -52,15 +53,17 @@ struct webhook_options {
 /// Outcome of the update handler, which sets the status of the response to Telegram. Telegram
 /// sends the same update again after any status other than 2xx.
 enum class webhook_verdict {
-    /// taken over by the bot: 200 with an empty body. Telegram then forgets the update, so a
-    /// crash before the bot replies loses it.
+    /// handled by the bot: 200 with an empty body, after which Telegram forgets the update
     accepted,
     busy,         ///< no room for it now: 429 with Retry-After, so Telegram sends it later
     unavailable,  ///< the bot is shutting down: 503 with Retry-After
 };
 
-/// Receives the body of one webhook request, an Update object that parsed as a JSON object.
-using webhook_handler = std::function<webhook_verdict(std::string_view update_json)>;
+/// Receives the body of one webhook request, an Update object that parsed as a JSON object,
+/// and completes once the bot has handled it: the response waits for it, so that an update
+/// the bot has not finished is never confirmed to Telegram.
+using webhook_handler =
+    std::function<boost::asio::awaitable<webhook_verdict>(std::string update_json)>;
 
 /// HTTP/1.1 server for Telegram's webhook requests, built on Asio coroutines and Beast.
 ///

@@ -43,13 +43,16 @@ public:
         options.port = 0;
         options.secret_token = std::string(test_secret);
         server_ = std::make_unique<webhook_server>(
-            io_.get_executor(), std::move(options), [this](std::string_view body) {
-                std::lock_guard lock(mutex_);
-                updates_.emplace_back(body);
-                if (throw_from_handler_) {
-                    throw std::runtime_error("handler failure");
+            io_.get_executor(), std::move(options),
+            [this](std::string body) -> asio::awaitable<webhook_verdict> {
+                {
+                    std::lock_guard lock(mutex_);
+                    updates_.emplace_back(body);
+                    if (throw_from_handler_) {
+                        throw std::runtime_error("handler failure");
+                    }
                 }
-                return verdict_.load();
+                co_return verdict_.load();
             });
         server_->start();
         thread_ = std::thread([this] { io_.run(); });
@@ -590,7 +593,9 @@ TEST_CASE("webhook start rejects an empty secret", "[webhook]") {
     asio::io_context io;
     webhook_options options;
     webhook_server server(io.get_executor(), options,
-                          [](std::string_view) { return webhook_verdict::accepted; });
+                          [](std::string) -> asio::awaitable<webhook_verdict> {
+                              co_return webhook_verdict::accepted;
+                          });
     CHECK_THROWS_AS(server.start(), std::invalid_argument);
 }
 
@@ -601,7 +606,9 @@ TEST_CASE("webhook start names an unbindable address", "[webhook]") {
     options.port = first.port();
     options.secret_token = "secret";
     webhook_server second(io.get_executor(), options,
-                          [](std::string_view) { return webhook_verdict::accepted; });
+                          [](std::string) -> asio::awaitable<webhook_verdict> {
+                              co_return webhook_verdict::accepted;
+                          });
     try {
         second.start();
         FAIL("start() bound a port that is in use");
