@@ -100,19 +100,14 @@ parsed_update parse_callback_query(simdjson::dom::element element, parsed_update
         return out;
     }
 
-    // Buttons of games have no data; they are answered like any unknown button.
+    // Buttons of games have no data; they are answered like any unknown button. So is data
+    // that no button of this bot carries (not a string, or over Telegram's 64 bytes), because
+    // every button press must be answered or the user's client keeps waiting.
     simdjson::dom::element data_element;
     std::string_view data;
     if (query["data"].get(data_element) == simdjson::SUCCESS) {
-        if (data_element.get(data) != simdjson::SUCCESS) {
-            out.reason = "callback_query data is not a string";
-            return out;
-        }
-        if (data.size() > max_callback_data_bytes) {
-            out.reason = "callback_query data of " + std::to_string(data.size()) +
-                         " bytes exceeds Telegram's limit of " +
-                         std::to_string(max_callback_data_bytes) + " bytes";
-            return out;
+        if (data_element.get(data) != simdjson::SUCCESS || data.size() > max_callback_data_bytes) {
+            data = {};
         }
     }
 
@@ -156,18 +151,14 @@ parsed_update parse_inline_query(simdjson::dom::element element, parsed_update o
         return out;
     }
 
+    // Telegram sends neither, but an answer is still due: a query over the limit is cut at a
+    // character boundary, and an offset no answer of this bot gave starts at the first page.
     if (text.size() > max_inline_query_bytes) {
-        out.reason = "inline query of " + std::to_string(utf8_length(text)) +
-                     " characters exceeds Telegram's limit of " +
-                     std::to_string(max_inline_query_characters) + " characters";
-        return out;
+        std::size_t cut = max_inline_query_bytes;
+        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+        text = text.substr(0, cut);
     }
-    if (offset.size() > max_inline_offset_size) {
-        out.reason = "inline query offset of " + std::to_string(offset.size()) +
-                     " bytes exceeds Telegram's limit of " +
-                     std::to_string(max_inline_offset_size) + " bytes";
-        return out;
-    }
+    if (offset.size() > max_inline_offset_size) offset = {};
 
     std::string_view chat_type;
     if (query["chat_type"].get(chat_type) == simdjson::SUCCESS) {
