@@ -78,6 +78,20 @@ asio::awaitable<std::optional<std::vector<redis_reply>>> update_store::run(
 std::optional<std::vector<redis_reply>> update_store::check(
     redis_result<std::vector<redis_reply>> result, std::string_view operation) {
     if (result) {
+        // A Redis that wants a password (or another one) answers every command with NOAUTH
+        // or WRONGPASS: it is as unusable as an unreachable one, not a store of bad data.
+        for (const redis_reply& reply : result.value()) {
+            if (reply.is_error() &&
+                (reply.text.starts_with("NOAUTH") || reply.text.starts_with("WRONGPASS"))) {
+                result = redis_result<std::vector<redis_reply>>(redis_error{
+                    redis_error::kind::auth_failed,
+                    reply.text + "; put the password in the Redis URL (redis://:password@host) "
+                                 "or in TGSEARCH_REDIS_URL"});
+                break;
+            }
+        }
+    }
+    if (result) {
         if (!available_) {
             spdlog::info("Redis at {} is reachable again; {} suppressed while it was down",
                          client_.endpoint().display,

@@ -466,3 +466,26 @@ TEST_CASE("update store checks answered ids in one pipeline", "[redis]") {
     CHECK(run_task(io, store.answered_among({8})) == std::set<std::int64_t>{8});
     CHECK_FALSE(run_task(io, store.answered_among({7, 8})).has_value());
 }
+
+TEST_CASE("update store treats a missing password as Redis down", "[redis]") {
+    TGSEARCH_REQUIRE_REDIS_SERVER();
+    tgsearch::testing::redis_server_options server_options;
+    server_options.password = "s3cret-pass";
+    redis_server server(server_options);
+    asio::io_context io;
+    // The URL lacks the password, so every command gets NOAUTH.
+    const std::string url = "redis://127.0.0.1:" + std::to_string(server.port()) + "/0";
+    redis_client client(io.get_executor(), parse_redis_url(url));
+    update_store store(client, options_with(std::make_shared<manual_clock>()));
+    const captured_log log;
+
+    CHECK_FALSE(run_task(io, store.save_offset(1000)));
+    CHECK_FALSE(run_task(io, store.save_offset(1001)));
+    CHECK_FALSE(run_task(io, store.load_offset()).has_value());
+    CHECK_FALSE(store.available());
+    CHECK(log.count("skipped unexpected data") == 0);
+    CHECK(log.count("reachable again") == 0);
+    // One warning names the problem and the fix; the repeats within the interval are held.
+    CHECK(log.count("NOAUTH") == 1);
+    CHECK(log.count("put the password in the Redis URL") == 1);
+}
