@@ -359,7 +359,7 @@ outgoing_reply reply_builder::reply_to_button(const incoming_message& message) c
     reply.type = outgoing_reply::kind::edit;
     reply.message_id = message.message_id;
     reply.html = page.html;
-    reply.buttons = page_buttons(request->key, request->page, page);
+    reply.buttons = page_buttons(request->key, page.page, page);
     return reply;
 }
 
@@ -438,8 +438,17 @@ reply_builder::rendered_page reply_builder::render_page(std::string_view query, 
         hits.resize(page_size);
     }
     const std::size_t ranked = std::min(result.total_matches, max_ranked_hits);
-    rendered.page_count =
-        std::max((ranked + page_size - 1) / page_size, page + (rendered.has_next ? 2 : 1));
+    const std::size_t pages = (ranked + page_size - 1) / page_size;
+    if (hits.empty() && page > 0) {
+        // The bot's buttons ask only for pages that had results; a page past the end comes
+        // from a forged button or a changed index, and gets the last page instead. Each step
+        // asks for an earlier page, so this ends.
+        const rendered_page first = render_page(query, 0, one_message);
+        if (first.hit_count == 0) return first;
+        return render_page(query, std::min(first.page_count, page) - 1, one_message);
+    }
+    rendered.page = page;
+    rendered.page_count = std::max(pages, page + (rendered.has_next ? 2 : 1));
     rendered.page_count_is_estimate = result.total_is_estimate;
 
     std::string& html = rendered.html;

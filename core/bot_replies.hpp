@@ -82,6 +82,7 @@ private:
         bool has_next = false;      ///< more results follow this page
         std::size_t page_count = 0;
         bool page_count_is_estimate = false;
+        std::size_t page = 0;  ///< the page shown: the last one for a request past the end
     };
 
     outgoing_reply reply_to_text(const incoming_message& message) const;

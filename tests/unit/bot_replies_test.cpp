@@ -365,6 +365,15 @@ TEST_CASE("reply pages results with buttons", "[replies]") {
     // Back to the first page gives the same text the first reply had.
     const outgoing_reply back = builder.reply_to(button_press(42, second.buttons[0].callback_data));
     CHECK(back.html == first.html);
+
+    // A page past the end, which no button offers, shows the last page with its own label.
+    std::string forged = first.buttons[1].callback_data;
+    forged = forged.substr(0, forged.rfind(':') + 1) + "9999";
+    const outgoing_reply beyond = builder.reply_to(button_press(42, forged));
+    CHECK(beyond.type == outgoing_reply::kind::edit);
+    CHECK(beyond.html == last.html);
+    REQUIRE(beyond.buttons.size() == 2);
+    CHECK(beyond.buttons[1].text == "page 3/3");
 }
 
 TEST_CASE("reply answers expired and foreign buttons", "[replies]") {
