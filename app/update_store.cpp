@@ -78,8 +78,8 @@ asio::awaitable<std::optional<std::vector<redis_reply>>> update_store::run(
 std::optional<std::vector<redis_reply>> update_store::check(
     redis_result<std::vector<redis_reply>> result, std::string_view operation) {
     if (result) {
-        // A Redis that wants a password (or another one) answers every command with NOAUTH
-        // or WRONGPASS: it is as unusable as an unreachable one, not a store of bad data.
+        // A Redis that requires a password (or another one) replies NOAUTH or WRONGPASS to
+        // every command. It is as unusable as an unreachable one, not a store of bad data.
         for (const redis_reply& reply : result.value()) {
             if (reply.is_error() &&
                 (reply.text.starts_with("NOAUTH") || reply.text.starts_with("WRONGPASS"))) {

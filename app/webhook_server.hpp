@@ -60,8 +60,8 @@ enum class webhook_verdict {
 };
 
 /// Receives the body of one webhook request, an Update object that parsed as a JSON object,
-/// and completes once the bot has handled it: the response waits for it, so that an update
-/// the bot has not finished is never confirmed to Telegram.
+/// and completes once the bot has handled it. The response waits for it, so that Telegram
+/// never sees an unfinished update confirmed.
 using webhook_handler =
     std::function<boost::asio::awaitable<webhook_verdict>(std::string update_json)>;
 

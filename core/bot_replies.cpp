@@ -20,7 +20,7 @@ namespace tgsearch {
 namespace {
 
 /// Only this many bytes of a message are searched: about 1,000 Arabic or Cyrillic letters,
-/// which holds a pasted verse or paragraph. The search itself reads at most max_query_words
+/// enough for a pasted verse or paragraph. The search itself reads at most max_query_words
 /// words, and a 4096-character message must not cost a long scan.
 constexpr std::size_t max_query_bytes = 2048;
 
@@ -440,9 +440,9 @@ reply_builder::rendered_page reply_builder::render_page(std::string_view query, 
     const std::size_t ranked = std::min(result.total_matches, max_ranked_hits);
     const std::size_t pages = (ranked + page_size - 1) / page_size;
     if (hits.empty() && page > 0) {
-        // The bot's buttons ask only for pages that had results; a page past the end comes
-        // from a forged button or a changed index, and gets the last page instead. Each step
-        // asks for an earlier page, so this ends.
+        // The bot's buttons request only pages that had results, so a page past the end comes
+        // from a forged button or a changed index. It gets the last page instead. Each step
+        // requests an earlier page, so the recursion ends.
         const rendered_page first = render_page(query, 0, one_message);
         if (first.hit_count == 0) return first;
         return render_page(query, std::min(first.page_count, page) - 1, one_message);
