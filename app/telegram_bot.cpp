@@ -59,9 +59,13 @@ constexpr auto poll_read_margin = 10s;
 constexpr auto first_repoll_pause = 100ms;
 constexpr auto max_repoll_pause = 1s;
 
-/// ... and at least this long after the previous poll started, so that a fast-moving offset
-/// does not turn into one getUpdates per reply.
-constexpr auto min_repoll_interval = 50ms;
+/// ... and, when the offset has moved but updates are still in flight, at least this long per
+/// update in flight after the previous poll started (at most max_refetch_spacing), because
+/// each poll fetches those updates again. A fast-moving offset under flood pacing then
+/// re-fetches no more than about 2,000 updates a second, while a bot whose replies leave at
+/// once polls again as soon as its last reply is confirmed.
+constexpr auto refetch_spacing_per_update = 500us;
+constexpr auto max_refetch_spacing = 50ms;
 
 /// Retry delays after network errors and 5xx responses: doubling from the first to the cap, each
 /// scaled by a random factor in [0.5, 1] so that restarts do not synchronize.
@@ -870,8 +874,9 @@ asio::awaitable<void> telegram_bot::poll_loop() {
             }
         }
 
+        const std::int64_t polled_offset = confirmable_offset();
         const std::string request = fmt::format(
-            R"({{"offset":{},"timeout":{},"limit":{},"allowed_updates":{}}})", confirmable_offset(),
+            R"({{"offset":{},"timeout":{},"limit":{},"allowed_updates":{}}})", polled_offset,
             options_.poll_timeout.count(), max_updates_per_poll, allowed_updates_json);
         const auto started = clock_type::now();
         const api_result result = co_await poll_client_.call(
@@ -944,14 +949,20 @@ asio::awaitable<void> telegram_bot::poll_loop() {
         if (fresh > 0) {
             repoll_pause = first_repoll_pause;
         } else {
+            // A reply may have been confirmed while the poll was under way; then the next poll
+            // has something to skip already.
             const auto elapsed = clock_type::now() - started;
-            if (elapsed < repoll_pause) {
+            if (confirmable_offset() == polled_offset && elapsed < repoll_pause) {
                 co_await offset_moved_.wait_for(repoll_pause - elapsed);
             }
             repoll_pause = std::min<clock_type::duration>(repoll_pause * 2, max_repoll_pause);
+            const auto spacing = std::min<clock_type::duration>(
+                refetch_spacing_per_update *
+                    static_cast<int>(std::min<std::size_t>(in_flight(), max_updates_per_poll)),
+                max_refetch_spacing);
             const auto since_poll = clock_type::now() - started;
-            if (since_poll < min_repoll_interval) {
-                co_await sleep(min_repoll_interval - since_poll);
+            if (since_poll < spacing) {
+                co_await sleep(spacing - since_poll);
             }
         }
     }
