@@ -36,7 +36,7 @@ protected:
 
 }  // namespace
 
-void setup_logging(spdlog::level::level_enum level) {
+void setup_logging(spdlog::level::level_enum level, log_format /*format*/) {
     auto sink = std::make_shared<redacting_stderr_sink>();
     auto logger = std::make_shared<spdlog::logger>("tgsearch", std::move(sink));
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");

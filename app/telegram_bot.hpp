@@ -12,9 +12,20 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace tgsearch {
+
+/// Address of the metrics and health server.
+struct metrics_endpoint {
+    /// IPv4 or IPv6 address without brackets.
+    std::string address = "127.0.0.1";
+    /// TCP port; 0 picks a free one.
+    std::uint16_t port = 0;
+};
 
 struct telegram_options {
     bot_api_endpoint endpoint;
@@ -41,6 +52,11 @@ struct telegram_options {
     /// so that a restart after a crash neither loses an update nor answers one twice, and
     /// tasks that do not fit in the ring wait there. See docs/redis.md.
     std::optional<redis_endpoint> redis;
+    /// When set, an HTTP server on this address serves Prometheus metrics at /metrics and the
+    /// polling health at /healthz.
+    std::optional<metrics_endpoint> metrics;
+    /// Telegram user ids that may use /stats.
+    std::vector<std::int64_t> admin_ids;
 };
 
 /// Serves the bot until SIGTERM or SIGINT: getMe and setMyCommands, then long-polls getUpdates,
