@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -80,6 +81,9 @@ struct command_line {
     std::string flood_limits = "telegram";
     /// --redis, or TGSEARCH_REDIS_URL when the flag is absent; empty: no Redis
     std::string redis_url;
+    std::string metrics;  ///< --metrics: ADDR:PORT of the metrics server; empty: none
+    std::string admins;   ///< --admins: comma-separated Telegram user ids allowed /stats
+    std::string log_format = "text";  ///< --log-format: text or json
 };
 
 /// Reads the resident set size of this process from /proc, in bytes; 0 when unavailable.
@@ -651,6 +655,29 @@ std::optional<redis_endpoint> read_redis_endpoint(const command_line& options) {
     }
 }
 
+/// Parses --admins: Telegram user ids separated by commas, spaces allowed around them.
+std::vector<std::int64_t> parse_admin_ids(const std::string& list) {
+    std::vector<std::int64_t> ids;
+    std::size_t start = 0;
+    while (start <= list.size()) {
+        const std::size_t comma = std::min(list.find(',', start), list.size());
+        const std::string item = trim_token(list.substr(start, comma - start));
+        start = comma + 1;
+        if (item.empty()) {
+            continue;
+        }
+        std::int64_t id = 0;
+        const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), id);
+        if (error != std::errc() || end != item.data() + item.size() || id <= 0) {
+            throw std::invalid_argument("invalid user id \"" + item + "\" in --admins \"" + list +
+                                        "\": expected positive Telegram user ids separated "
+                                        "by commas, such as 12345,67890");
+        }
+        ids.push_back(id);
+    }
+    return ids;
+}
+
 int run(const command_line& options) {
     block_reload_signal();
     std::signal(SIGTERM, record_stop_signal);
@@ -694,6 +721,12 @@ int run(const command_line& options) {
         proxy = select_proxy(options, api);
     }
     const std::optional<webhook_options> webhook = make_webhook_options(options);
+    std::optional<metrics_endpoint> metrics;
+    if (!options.metrics.empty()) {
+        const listen_endpoint endpoint = parse_listen_endpoint(options.metrics, "--metrics");
+        metrics = metrics_endpoint{endpoint.address, endpoint.port};
+    }
+    const std::vector<std::int64_t> admin_ids = parse_admin_ids(options.admins);
     if (options.workers < 0 || options.workers > max_workers) {
         throw std::invalid_argument("invalid --workers " + std::to_string(options.workers) +
                                     ": expected 1 to " + std::to_string(max_workers) +
@@ -744,6 +777,8 @@ int run(const command_line& options) {
     telegram.page_size = static_cast<std::size_t>(options.page_size);
     telegram.pages.expiry = std::chrono::seconds(options.page_expiry_seconds);
     telegram.redis = redis;
+    telegram.metrics = metrics;
+    telegram.admin_ids = admin_ids;
     if (options.flood_limits == "off") {
         // Rates no server of Telegram's allows: for tests and benchmarks against a fake.
         telegram.flood = flood_limits{1e9,
@@ -882,6 +917,16 @@ int main(int argc, char** argv) {
                    "host[:port][/db] or unix:///path/to/redis.sock[?db=N]. Default: "
                    "TGSEARCH_REDIS_URL, which keeps the password out of the process list; "
                    "without either the bot keeps this state in memory only");
+    app.add_option("--metrics", options.metrics,
+                   "Serve Prometheus metrics at /metrics and the polling health at /healthz on "
+                   "this address and port, such as 127.0.0.1:9464. Default: no metrics server");
+    app.add_option("--admins", options.admins,
+                   "Telegram user ids, separated by commas, that may use /stats");
+    app.add_option("--log-format", options.log_format,
+                   "text: one readable line per event; json: one JSON object per line, for log "
+                   "shippers")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
     CLI::App* index_command = app.add_subcommand(
         "index", "Build the index of a corpus and write it to a file that --index serves");
     add_corpus_options(*index_command, options, false);
@@ -897,7 +942,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     options.proxy_given = app.get_option("--proxy")->count() > 0;
 
-    setup_logging(spdlog::level::info);
+    setup_logging(spdlog::level::info,
+                  options.log_format == "json" ? log_format::json : log_format::text);
     try {
         if (index_command->parsed()) {
             return run_index_command(options);

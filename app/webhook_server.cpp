@@ -518,9 +518,10 @@ void webhook_server::stop() { impl_->stop(); }
 
 std::uint16_t webhook_server::local_port() const { return impl_->local_port(); }
 
-listen_endpoint parse_listen_endpoint(std::string_view text) {
-    const auto invalid = [text](const std::string& reason) {
-        return std::invalid_argument("invalid --listen \"" + std::string(text) + "\": " + reason);
+listen_endpoint parse_listen_endpoint(std::string_view text, std::string_view setting) {
+    const auto invalid = [text, setting](const std::string& reason) {
+        return std::invalid_argument("invalid " + std::string(setting) + " \"" + std::string(text) +
+                                     "\": " + reason);
     };
     const std::string expected =
         "expected ADDRESS:PORT with an IPv4 address or an IPv6 address in brackets, such as "

@@ -122,8 +122,8 @@ struct listen_endpoint {
 
 /// Parses `text` of the form "ADDR:PORT", where ADDR is an IPv4 address or an IPv6 address in
 /// brackets ("127.0.0.1:8080", "[::1]:8080") and PORT is 1 to 65535. Throws
-/// std::invalid_argument naming `text` and the expected form.
-listen_endpoint parse_listen_endpoint(std::string_view text);
+/// std::invalid_argument naming `setting` (such as "--listen"), `text` and the expected form.
+listen_endpoint parse_listen_endpoint(std::string_view text, std::string_view setting = "--listen");
 
 /// Generates a secret token for setWebhook: 32 bytes from OpenSSL's CSPRNG in base64url
 /// without padding, 43 characters of A-Z, a-z, 0-9, '_' and '-'. Throws std::runtime_error
