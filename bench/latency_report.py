@@ -20,6 +20,7 @@ import tempfile
 BOT_NAMES = {
     "tgsearch": "tgsearch",
     "tgsearch_unpaced": "tgsearch, flood pacing lifted",
+    "tgsearch_redis": "tgsearch + Redis, flood pacing lifted",
     "grammy": "grammY + runner",
     "python_redis": "Python: aiohttp + Redis + workers",
     "trivial": "trivial bot (server ceiling)",
@@ -28,6 +29,9 @@ PEERS = ["grammy", "python_redis"]
 # The bot whose speed the ratios compare: the same pipeline as tgsearch without the pacing that
 # limits it to Telegram's 30 messages per second.
 REFERENCE = "tgsearch_unpaced"
+# Every tgsearch set-up that the ratio table compares with the peers: the reference, and the
+# same with Redis, which keeps received updates as the Python design's queue does.
+REFERENCES = [REFERENCE, "tgsearch_redis"]
 
 
 def bot_name(bot):
@@ -121,7 +125,7 @@ def max_rate_table(results):
            "|---|---|---|---|---|"]
     for bot, line in lines.items():
         failed = "none up to the cap" if line.get("capped") else number(line.get("first_failed_rate"))
-        shown = "—" if bot in (REFERENCE, "trivial") else ratio(reference, line.get("max_rate"))
+        shown = "—" if bot in (*REFERENCES, "trivial") else ratio(reference, line.get("max_rate"))
         out.append(f"| {bot_name(bot)} | {number(line.get('max_rate'))} | {failed} | "
                    f"{len(line.get('steps', []))} | {shown} |")
     return out
@@ -167,17 +171,58 @@ def ratio_table(results):
                 return line
         return {}
 
-    reference_1000 = steady_at(REFERENCE, 1000)
-    out = ["| peer | max rate: tgsearch / peer | p99 at 1,000/s: peer / tgsearch | "
+    out = ["| tgsearch | peer | max rate: tgsearch / peer | p99 at 1,000/s: peer / tgsearch | "
            "CPU per update at 1,000/s: peer / tgsearch |",
-           "|---|---|---|---|"]
-    for peer in PEERS:
-        peer_1000 = steady_at(peer, 1000)
-        out.append(
-            f"| {bot_name(peer)} | "
-            f"{ratio(max_rates.get(REFERENCE, {}).get('max_rate'), max_rates.get(peer, {}).get('max_rate'))} | "
-            f"{ratio(peer_1000.get('latency_us', {}).get('p99'), reference_1000.get('latency_us', {}).get('p99'))} | "
-            f"{ratio(peer_1000.get('cpu_us_per_update'), reference_1000.get('cpu_us_per_update'))} |")
+           "|---|---|---|---|---|"]
+    for reference in REFERENCES:
+        if reference not in max_rates and not steady_at(reference, 1000):
+            continue
+        reference_1000 = steady_at(reference, 1000)
+        for peer in PEERS:
+            peer_1000 = steady_at(peer, 1000)
+            out.append(
+                f"| {bot_name(reference)} | {bot_name(peer)} | "
+                f"{ratio(max_rates.get(reference, {}).get('max_rate'), max_rates.get(peer, {}).get('max_rate'))} | "
+                f"{ratio(peer_1000.get('latency_us', {}).get('p99'), reference_1000.get('latency_us', {}).get('p99'))} | "
+                f"{ratio(peer_1000.get('cpu_us_per_update'), reference_1000.get('cpu_us_per_update'))} |")
+    return out
+
+
+def target_table(results):
+    """Build the table of goals: each with its target, the measured value and a verdict."""
+    steady = {(line["bot"], line["offered_rate"]): line for line in results
+              if line.get("scenario") == "steady"}
+    max_rates = by_bot(results, "max_rate")
+    bursts = by_bot(results, "burst")
+
+    def verdict(value, good):
+        if value is None:
+            return "not measured"
+        return "met" if good(value) else "missed"
+
+    out = ["| goal | target | measured | verdict |", "|---|---|---|---|"]
+    for reference in REFERENCES:
+        at_1000 = steady.get((reference, 1000), {})
+        p99 = at_1000.get("latency_us", {}).get("p99") if not at_1000.get("missing") else None
+        cpu = at_1000.get("cpu_us_per_update")
+        name = bot_name(reference)
+        out.append(f"| p99 at 1,000/s, {name} | ≤ 1 ms | {milliseconds(p99)} ms | "
+                   f"{verdict(p99, lambda v: v <= 1000)} |")
+        out.append(f"| CPU per update at 1,000/s, {name} | ≤ 20 µs | {number(cpu, 1)} µs | "
+                   f"{verdict(cpu, lambda v: v <= 20)} |")
+        mine = max_rates.get(reference, {}).get("max_rate")
+        for peer, goal in (("grammy", 10), ("python_redis", 20)):
+            theirs = max_rates.get(peer, {}).get("max_rate")
+            value = mine / theirs if mine and theirs else None
+            out.append(f"| max rate, {name} / {bot_name(peer)} | ≥ {goal}x | "
+                       f"{ratio(mine, theirs)} | {verdict(value, lambda v, g=goal: v >= g)} |")
+    burst = bursts.get("tgsearch", {})
+    over = burst.get("completion_over_minimum")
+    out.append(f"| burst: last reply / minimum, tgsearch | ≤ 1.05 | {number(over, 3)} | "
+               f"{verdict(over, lambda v: v <= 1.05)} |")
+    http_429 = burst.get("http_429")
+    out.append(f"| burst: 429 responses, tgsearch | 0 | {number(http_429)} | "
+               f"{verdict(http_429, lambda v: v == 0)} |")
     return out
 
 
@@ -269,6 +314,10 @@ def main():
         report.append("")
         report.append("**Quick run (`--quick`): 2 s per scenario, too short to compare.**")
     report += [
+        "",
+        "### Goals",
+        "",
+        *target_table(results),
         "",
         f"### Steady rates ({number(duration)} s of Poisson arrivals after a warm-up)",
         "",

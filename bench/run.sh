@@ -93,13 +93,34 @@ results="$work/results.jsonl"
 log="$work/bots.log"
 : > "$log"
 
-bots=(tgsearch tgsearch_unpaced grammy python_redis)
+# tgsearch with Redis keeps every received update there, as the Python design's queue does.
+# One redis-server without persistence serves every session; the wrapper empties it before each
+# bot starts, because each session numbers its updates from the same first id.
+redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no \
+  --dir "$work" --logfile "$work/redis.log" &
+redis_pid=$!
+trap 'kill "$redis_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+  sleep 0.1
+done
+cat > "$work/tgsearch_redis.sh" <<EOF
+#!/bin/sh
+redis-cli -p $redis_port flushall >/dev/null || exit 1
+exec "$build/app/tgsearch" --redis redis://127.0.0.1:$redis_port "\$@"
+EOF
+chmod +x "$work/tgsearch_redis.sh"
+
+bots=(tgsearch tgsearch_unpaced tgsearch_redis grammy python_redis)
 bot_command() {
   case "$1" in
     tgsearch) echo "$build/app/tgsearch --token-file $token --api-url {api_url}" \
                    "--corpus $corpus --log-level warn" ;;
     tgsearch_unpaced) echo "$build/app/tgsearch --flood-limits off --token-file $token" \
                            "--api-url {api_url} --corpus $corpus --log-level warn" ;;
+    tgsearch_redis) echo "$work/tgsearch_redis.sh --flood-limits off --token-file $token" \
+                         "--api-url {api_url} --corpus $corpus --log-level warn" ;;
     grammy) echo "node $grammy/bot.js --api-url {api_url} --token-file $token" \
                  "--db $work/corpus.sqlite" ;;
     python_redis) echo "/usr/bin/python3 $root/bench/peers/python_redis/bot.py" \
@@ -117,8 +138,8 @@ for bot in "${bots[@]}"; do
   pressure=$(bench_wait_for_quiet 10 "${quiet_wait[1]}")
   echo "{\"scenario\": \"pressure\", \"bot\": \"$bot\", \"cpu_pressure\": \"$pressure\"}" >> "$results"
   scenarios=(steady max-rate inline)
-  # The unpaced build ignores flood limits on purpose, so the burst under them is not its test.
-  [ "$bot" != tgsearch_unpaced ] && scenarios+=(burst)
+  # Unpaced tgsearch ignores flood limits on purpose, so the burst under them is not its test.
+  case "$bot" in tgsearch_unpaced | tgsearch_redis) ;; *) scenarios+=(burst) ;; esac
   for scenario in "${scenarios[@]}"; do
     # shellcheck disable=SC2046 # the command is split into words on purpose
     "$build/bench/load_server" --token-file "$token" --queries "$work/queries.txt" \
