@@ -1488,7 +1488,10 @@ void check_connections(const settings& values, const environment_map& environmen
     if (!values.metrics.empty()) {
         checker.attempt(
             "metrics",
-            [&] { plan.metrics = parse_listen_endpoint(values.metrics, checker.name("metrics")); },
+            [&] {
+                plan.metrics = parse_listen_endpoint(values.metrics, checker.name("metrics"),
+                                                     listen_port::fixed_or_any);
+            },
             true);
     }
     if (!values.redis.empty()) {

@@ -1,7 +1,10 @@
 #include "app/search_service.hpp"
 
+#include "app/logging.hpp"
+
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <exception>
 #include <iterator>
 #include <utility>
@@ -17,10 +20,11 @@ search_service::search_service(std::shared_ptr<const search_index> index, std::s
 
 search_service::search_service(std::shared_ptr<const search_index> index, reply_settings settings,
                                std::size_t worker_count, std::size_t ring_capacity,
-                               reply_sink on_reply)
+                               reply_sink on_reply, search_service_metrics metrics)
     : index_(std::move(index)),
       builder_(*index_, std::move(settings)),
       on_reply_(std::move(on_reply)),
+      metrics_(metrics),
       ring_(ring_capacity),
       inline_ring_(inline_ring_capacity),
       workers_(ring_, worker_count, [this](incoming_message& message) { answer(message); }),
@@ -28,7 +32,22 @@ search_service::search_service(std::shared_ptr<const search_index> index, reply_
 
 search_service::~search_service() { shutdown(); }
 
+histogram* search_service::histogram_for(incoming_message::kind type) const {
+    switch (type) {
+        case incoming_message::kind::message:
+            return metrics_.message_seconds;
+        case incoming_message::kind::callback_query:
+            return metrics_.callback_query_seconds;
+        case incoming_message::kind::inline_query:
+            return metrics_.inline_query_seconds;
+    }
+    return nullptr;
+}
+
 void search_service::answer(incoming_message& message) {
+    histogram* const time_histogram = histogram_for(message.type);
+    const auto started = time_histogram != nullptr ? std::chrono::steady_clock::now()
+                                                   : std::chrono::steady_clock::time_point{};
     outgoing_reply reply;
     try {
         reply = builder_.reply_to(message);
@@ -36,8 +55,9 @@ void search_service::answer(incoming_message& message) {
         // A reply that cannot be built must still finish the update, or its offset would never
         // be confirmed and Telegram would send it again forever. A button press or an inline
         // query still needs its answer, so the reply keeps their ids.
-        spdlog::error("failed to build reply for update {} in chat {}: {}", message.update_id,
-                      message.chat_id, error.what());
+        log_event(spdlog::level::err, {.update_id = message.update_id, .chat_id = message.chat_id},
+                  "failed to build reply for update {} in chat {}: {}", message.update_id,
+                  message.chat_id, error.what());
         reply = outgoing_reply{};
         reply.update_id = message.update_id;
         reply.chat_id = message.chat_id;
@@ -57,6 +77,9 @@ void search_service::answer(incoming_message& message) {
                 reply.inline_query_id = message.query_id;
                 break;
         }
+    }
+    if (time_histogram != nullptr) {
+        time_histogram->observe(std::chrono::steady_clock::now() - started);
     }
     on_reply_(std::move(reply));
 }

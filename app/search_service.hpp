@@ -1,5 +1,6 @@
 #pragma once
 
+#include "app/metrics.hpp"
 #include "core/bot_messages.hpp"
 #include "core/bot_replies.hpp"
 #include "core/search_index.hpp"
@@ -17,6 +18,14 @@ namespace tgsearch {
 
 /// Capacity of the ring that feeds inline queries to their own worker (a power of two).
 inline constexpr std::size_t inline_ring_capacity = 256;
+
+/// Histograms of the worker time to build one reply (the search and the rendering), by the
+/// kind of message. A null pointer records nothing.
+struct search_service_metrics {
+    histogram* message_seconds = nullptr;
+    histogram* callback_query_seconds = nullptr;
+    histogram* inline_query_seconds = nullptr;
+};
 
 /// The search side of the bot: a bounded ring of messages and button presses feeding a pool of
 /// worker threads that search the index and render replies. Inline queries have a ring and a
@@ -37,10 +46,12 @@ public:
                    std::size_t worker_count, std::size_t ring_capacity, reply_sink on_reply);
 
     /// Starts the service as above with the bot's identity, page size and page store in
-    /// `settings`, for replies with pagination buttons. Throws std::invalid_argument for an
-    /// invalid page size.
+    /// `settings`, for replies with pagination buttons, and records the time of each reply in
+    /// `metrics`, whose histograms must outlive the service. Throws std::invalid_argument for
+    /// an invalid page size.
     search_service(std::shared_ptr<const search_index> index, reply_settings settings,
-                   std::size_t worker_count, std::size_t ring_capacity, reply_sink on_reply);
+                   std::size_t worker_count, std::size_t ring_capacity, reply_sink on_reply,
+                   search_service_metrics metrics = {});
 
     /// Closes the ring and waits for the workers to drain it.
     ~search_service();
@@ -57,13 +68,21 @@ public:
     std::size_t worker_count() const { return workers_.size(); }
     std::size_t queued() const { return ring_.size_approx() + inline_ring_.size_approx(); }
 
+    /// Messages and button presses in their ring, an estimate while workers take from it.
+    std::size_t queued_messages() const { return ring_.size_approx(); }
+    std::size_t queued_inline_queries() const { return inline_ring_.size_approx(); }
+    std::size_t message_capacity() const { return ring_.capacity(); }
+    std::size_t inline_query_capacity() const { return inline_ring_.capacity(); }
+
 private:
     /// Builds the reply to `message` on a worker thread and hands it to the sink.
     void answer(incoming_message& message);
+    histogram* histogram_for(incoming_message::kind type) const;
 
     std::shared_ptr<const search_index> index_;
     reply_builder builder_;
     reply_sink on_reply_;
+    search_service_metrics metrics_;
     mpmc_ring<incoming_message> ring_;
     mpmc_ring<incoming_message> inline_ring_;
     worker_pool<incoming_message> workers_;

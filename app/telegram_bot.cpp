@@ -1,5 +1,7 @@
 #include "app/telegram_bot.hpp"
 
+#include "app/logging.hpp"
+#include "app/metrics.hpp"
 #include "app/search_service.hpp"
 #include "app/update_parser.hpp"
 #include "app/update_store.hpp"
@@ -32,6 +34,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -154,6 +157,15 @@ constexpr int max_command_attempts = 3;
 /// not depend on who asks (is_personal false).
 constexpr int inline_cache_seconds = 300;
 
+/// /healthz reports the bot unhealthy when the last successful getUpdates is older than the
+/// poll timeout plus this margin: the client's read margin, and time for a retry.
+constexpr auto health_margin = poll_read_margin + 5s;
+
+/// /healthz reports the bot unhealthy after this many failed getUpdates calls in a row. One
+/// failure (a reset connection, a 502 from a proxy) is retried within a second and is no reason
+/// for a monitor to raise an alarm.
+constexpr int unhealthy_failed_polls = 3;
+
 /// Shown to the user who pressed a button when the message could not be edited.
 constexpr std::string_view edit_failed_text =
     "This message can no longer be changed; please send the search again.";
@@ -269,6 +281,8 @@ public:
         : io_(io),
           index_(std::move(index)),
           options_(options),
+          metrics_(options.redis.has_value(), std::chrono::system_clock::now(), clock_type::now()),
+          housekeeping_wake_(io.get_executor()),
           poll_client_(io.get_executor(), options.endpoint),
           signals_(io, SIGINT, SIGTERM),
           stop_requested_(io.get_executor()),
@@ -282,9 +296,31 @@ public:
           pages_(options.pages),
           store_wake_(io.get_executor()) {}
 
+    /// Starts the metrics server when --metrics is set, then serves. Returns the exit code.
     asio::awaitable<int> run();
 
 private:
+    asio::awaitable<int> serve();
+    /// Starts the metrics server. Returns false when it cannot listen.
+    bool start_metrics_server();
+    /// Calls `method` on `client` and counts the call and its outcome in the metrics.
+    asio::awaitable<api_result> call_api(bot_api_client& client, api_method method,
+                                         std::string body, std::chrono::milliseconds timeout);
+    /// Samples the metrics for /stats and writes the summaries of repeated log lines, every
+    /// stats_sample_interval until serve() returns.
+    asio::awaitable<void> housekeeping_loop();
+    /// Returns whether the bot is healthy for /healthz, and the reason when it is not.
+    std::pair<bool, std::string> health() const;
+    bot_state read_state() const;
+    /// Tells whether `message` is /stats from an admin: "/stats" in a private chat, or
+    /// "/stats@ThisBot" in any chat.
+    bool is_admin_stats_request(const incoming_message& message) const;
+    /// Queues the /stats reply to `message` in its chat.
+    void answer_stats(const incoming_message& message);
+    /// Records that Telegram accepted `reply`, with its latency when its arrival is known.
+    void reply_sent(api_method method, const outgoing_reply& reply);
+    /// Returns the metrics type of a parsed update.
+    update_type type_of(const parsed_update& update);
     asio::awaitable<bool> fetch_identity();
     /// Publishes the bot's commands with setMyCommands, retrying a few times on errors.
     asio::awaitable<void> publish_commands();
@@ -295,7 +331,8 @@ private:
     /// Sends one answerInlineQuery or answerCallbackQuery, retrying until its deadline.
     asio::awaitable<void> send_answer(bot_api_client& client, const pending_answer& answer);
     /// Sends answerCallbackQuery once (twice after a network error) and logs what failed.
-    asio::awaitable<void> answer_callback(bot_api_client& client, const outgoing_reply& reply,
+    /// Returns true when Telegram accepted it.
+    asio::awaitable<bool> answer_callback(bot_api_client& client, const outgoing_reply& reply,
                                           std::string_view text);
     /// Sends the next part of a message reply.
     asio::awaitable<send_outcome> send_message_part(bot_api_client& client, pending_reply& pending);
@@ -305,7 +342,9 @@ private:
     /// 400 errors call for. Rate limits and failures come back as a retry time, so that the
     /// sender can serve other chats meanwhile.
     asio::awaitable<send_outcome> send_reply(bot_api_client& client, pending_reply& pending);
-    send_outcome retry_later(pending_reply& pending, const api_result& result);
+    /// Decides when to send a reply again after a network error or a 5xx, or drops it after
+    /// max_send_attempts.
+    send_outcome retry_later(api_method method, pending_reply& pending, const api_result& result);
     asio::awaitable<void> confirm_offset();
     /// The offset that is safe to confirm: with Redis, past every update stored there;
     /// otherwise the low-water mark of finished updates.
@@ -375,6 +414,17 @@ private:
     asio::io_context& io_;
     std::shared_ptr<const search_index> index_;
     telegram_options options_;
+    bot_metrics metrics_;
+    std::unique_ptr<metrics_server> metrics_server_;
+    async_event housekeeping_wake_;  ///< ends the housekeeping loop's wait
+    bool served_ = false;            ///< serve() has returned
+    /// When each update in flight arrived, for the reply latency. Erased by finish().
+    std::unordered_map<std::int64_t, clock_type::time_point> received_at_;
+    /// The last getUpdates that succeeded, or getMe before the first poll, for /healthz.
+    std::optional<clock_type::time_point> last_api_success_;
+    int failed_polls_ = 0;        ///< failed getUpdates calls in a row
+    std::string last_api_error_;  ///< the latest failure of getMe or getUpdates
+    bool webhook_registered_ = false;
     bot_api_client poll_client_;
     asio::signal_set signals_;
     async_event stop_requested_;
@@ -491,6 +541,208 @@ asio::awaitable<void> telegram_bot::sleep(clock_type::duration duration) {
 }
 
 asio::awaitable<int> telegram_bot::run() {
+    if (options_.metrics && !start_metrics_server()) {
+        co_return 1;
+    }
+    const int exit_code = co_await serve();
+    served_ = true;
+    housekeeping_wake_.notify_all();
+    if (metrics_server_) {
+        metrics_server_->stop();
+    }
+    flush_all_repeated_log_lines();
+    co_return exit_code;
+}
+
+bool telegram_bot::start_metrics_server() {
+    metrics_.set_state_reader([this] { return read_state(); });
+    std::map<std::string, http_get_handler, std::less<>> routes;
+    routes["/metrics"] = [this] {
+        return http_text_response{200, std::string(prometheus_content_type), metrics_.render()};
+    };
+    routes["/healthz"] = [this] {
+        auto [healthy, reason] = health();
+        if (healthy) {
+            return http_text_response{200, "text/plain; charset=utf-8", "ok\n"};
+        }
+        // The reason may quote an error text from the Bot API or a proxy, and a monitor reads
+        // the body as one line.
+        std::replace_if(
+            reason.begin(), reason.end(),
+            [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }, ' ');
+        return http_text_response{503, "text/plain; charset=utf-8", reason + "\n"};
+    };
+    metrics_server_options server_options;
+    server_options.listen_address = options_.metrics->address;
+    server_options.port = options_.metrics->port;
+    metrics_server_ =
+        std::make_unique<metrics_server>(io_.get_executor(), server_options, std::move(routes));
+    try {
+        metrics_server_->start();
+    } catch (const std::exception& error) {
+        spdlog::error("failed to start the metrics server: {}; check --metrics", error.what());
+        metrics_server_.reset();
+        return false;
+    }
+    return true;
+}
+
+std::pair<bool, std::string> telegram_bot::health() const {
+    if (token_rejected_) {
+        return {false, "the Bot API rejected the token (401 Unauthorized)"};
+    }
+    if (stopping_) {
+        return {false, "stopping"};
+    }
+    if (options_.webhook) {
+        if (!webhook_server_running_) {
+            return {false, "the webhook server is not running"};
+        }
+        if (!webhook_registered_) {
+            return {false, "setWebhook has not succeeded yet" +
+                               (last_api_error_.empty() ? "" : ": " + last_api_error_)};
+        }
+        return {true, {}};
+    }
+    if (!last_api_success_) {
+        return {false, "no Bot API call has succeeded yet" +
+                           (last_api_error_.empty() ? "" : "; the last error: " + last_api_error_)};
+    }
+    if (failed_polls_ >= unhealthy_failed_polls) {
+        return {false, fmt::format("the last {} getUpdates calls failed; the last error: {}",
+                                   failed_polls_, last_api_error_)};
+    }
+    const auto age = clock_type::now() - *last_api_success_;
+    if (age > options_.poll_timeout + health_margin) {
+        return {false,
+                fmt::format("no getUpdates call has succeeded for {} s{}",
+                            std::chrono::duration_cast<std::chrono::seconds>(age).count(),
+                            unqueued_.empty() ? "" : " (the ring is full, so polling waits)")};
+    }
+    return {true, {}};
+}
+
+bot_state telegram_bot::read_state() const {
+    bot_state state;
+    if (service_) {
+        state.queued_messages = service_->queued_messages();
+        state.message_capacity = service_->message_capacity();
+        state.queued_inline_queries = service_->queued_inline_queries();
+        state.inline_query_capacity = service_->inline_query_capacity();
+    }
+    state.in_flight = in_flight();
+    state.spill_backlog = spill_backlog();
+    const std::shared_ptr<const search_index> index = index_->snapshot();
+    state.index_documents = index->document_count();
+    state.index_terms = index->term_count();
+    state.index_bytes = index->memory_bytes() + index->mapped_bytes();
+    state.healthy = health().first;
+    return state;
+}
+
+asio::awaitable<void> telegram_bot::housekeeping_loop() {
+    while (!served_) {
+        metrics_.sample(clock_type::now());
+        flush_repeated_log_lines();
+        co_await housekeeping_wake_.wait_for(stats_sample_interval);
+    }
+}
+
+asio::awaitable<api_result> telegram_bot::call_api(bot_api_client& client, api_method method,
+                                                   std::string body,
+                                                   std::chrono::milliseconds timeout) {
+    api_result result = co_await client.call(api_method_name(method), std::move(body), timeout);
+    switch (result.kind) {
+        case api_result::status::ok:
+            metrics_.call_succeeded(method);
+            break;
+        case api_result::status::api_error:
+            metrics_.call_failed(method, result.error_code);
+            break;
+        case api_result::status::transport_error:
+            metrics_.call_failed(method, 0);
+            break;
+        case api_result::status::cancelled:
+            break;
+    }
+    co_return result;
+}
+
+void telegram_bot::reply_sent(api_method method, const outgoing_reply& reply) {
+    std::optional<std::chrono::nanoseconds> latency;
+    if (const auto received = received_at_.find(reply.update_id); received != received_at_.end()) {
+        latency = clock_type::now() - received->second;
+    }
+    metrics_.reply_sent(method, latency);
+}
+
+update_type telegram_bot::type_of(const parsed_update& update) {
+    if (update.type == parsed_update::kind::message) {
+        switch (update.message.type) {
+            case incoming_message::kind::message:
+                return update_type::message;
+            case incoming_message::kind::callback_query:
+                return update_type::callback_query;
+            case incoming_message::kind::inline_query:
+                return update_type::inline_query;
+        }
+    }
+    // Updates that get no reply are rare, so parsing their JSON again costs little.
+    simdjson::dom::object object;
+    if (json_parser_.parse(update.json).get(object) != simdjson::SUCCESS) {
+        return update_type::other;
+    }
+    for (const auto field : object) {
+        if (field.key != "update_id") {
+            return update_type_of_field(field.key);
+        }
+    }
+    return update_type::other;
+}
+
+bool telegram_bot::is_admin_stats_request(const incoming_message& message) const {
+    if (message.type != incoming_message::kind::message || options_.admin_ids.empty() ||
+        std::find(options_.admin_ids.begin(), options_.admin_ids.end(), message.user_id) ==
+            options_.admin_ids.end()) {
+        return false;
+    }
+    std::string_view text = message.text;
+    text.remove_prefix(std::min(text.size(), text.find_first_not_of(" \t\r\n")));
+    const std::string_view command = text.substr(0, text.find_first_of(" \t\r\n"));
+    const std::size_t at = command.find('@');
+    const std::string_view name = command.substr(0, at);
+    const auto equal_ignoring_case = [](std::string_view a, std::string_view b) {
+        return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+            return std::tolower(static_cast<unsigned char>(x)) ==
+                   std::tolower(static_cast<unsigned char>(y));
+        });
+    };
+    if (!equal_ignoring_case(name, "/stats")) {
+        return false;
+    }
+    if (at == std::string_view::npos) {
+        // In a group a bare command may be meant for another bot, as the workers decide too.
+        return message.chat_type == "private";
+    }
+    return equal_ignoring_case(command.substr(at + 1), bot_username_);
+}
+
+void telegram_bot::answer_stats(const incoming_message& message) {
+    log_event(spdlog::level::info, {.update_id = message.update_id, .chat_id = message.chat_id},
+              "answering /stats from admin {} in chat {} (update {})", message.user_id,
+              message.chat_id, message.update_id);
+    chats_[message.chat_id].update_ids.push_back(message.update_id);
+    outgoing_reply reply;
+    reply.update_id = message.update_id;
+    reply.chat_id = message.chat_id;
+    if (message.chat_type != "private") {
+        reply.reply_to_message_id = message.message_id;
+    }
+    reply.html = metrics_.stats_html(clock_type::now(), read_state());
+    on_reply(std::move(reply));
+}
+
+asio::awaitable<int> telegram_bot::serve() {
     wait_for_signal();
     if (!co_await fetch_identity()) {
         signals_.cancel();
@@ -502,12 +754,17 @@ asio::awaitable<int> telegram_bot::run() {
     settings.bot_id = bot_id_;
     settings.page_size = options_.page_size;
     settings.pages = &pages_;
+    search_service_metrics search_metrics;
+    search_metrics.message_seconds = metrics_.search_seconds(update_type::message);
+    search_metrics.callback_query_seconds = metrics_.search_seconds(update_type::callback_query);
+    search_metrics.inline_query_seconds = metrics_.search_seconds(update_type::inline_query);
     service_ = std::make_unique<search_service>(
         index_, std::move(settings), options_.workers, options_.ring_capacity,
         [this](outgoing_reply reply) {
             asio::post(io_,
                        [this, reply = std::move(reply)]() mutable { on_reply(std::move(reply)); });
-        });
+        },
+        search_metrics);
     spdlog::info(
         "started {} search workers and 1 inline query worker; {}; {} results per page, result "
         "pages expire {} s after their last use (at most {} kept)",
@@ -546,6 +803,7 @@ asio::awaitable<int> telegram_bot::run() {
         asio::co_spawn(executor, poll_loop(), asio::detached);
     }
     asio::co_spawn(executor, publish_commands(), asio::detached);
+    asio::co_spawn(executor, housekeeping_loop(), asio::detached);
     for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.send_connections); ++i) {
         asio::co_spawn(executor, send_loop(), asio::detached);
     }
@@ -656,7 +914,7 @@ asio::awaitable<int> telegram_bot::run() {
 asio::awaitable<bool> telegram_bot::fetch_identity() {
     clock_type::duration delay{};
     while (!stopping_) {
-        const api_result result = co_await poll_client_.call("getMe", "{}", 30s);
+        const api_result result = co_await call_api(poll_client_, api_method::get_me, "{}", 30s);
         if (result.ok()) {
             simdjson::dom::element root;
             std::string_view username;
@@ -666,6 +924,9 @@ asio::awaitable<bool> telegram_bot::fetch_identity() {
                 root["result"]["id"].get(id) == simdjson::SUCCESS) {
                 bot_username_ = std::string(username);
                 bot_id_ = id;
+                // getMe proves the Bot API reachable and the token good until the first poll
+                // ends, which may take the whole poll timeout.
+                last_api_success_ = clock_type::now();
                 spdlog::info("connected to the Bot API as @{} (bot id {})", bot_username_, id);
                 co_return true;
             }
@@ -682,6 +943,8 @@ asio::awaitable<bool> telegram_bot::fetch_identity() {
         } else {
             spdlog::warn("getMe failed: {}", result.description);
         }
+        last_api_error_ = "getMe: " + result.description;
+        metrics_.call_retried(api_method::get_me);
         const auto wait = next_retry_delay(delay);
         spdlog::info("retrying getMe in {} ms",
                      std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
@@ -703,11 +966,11 @@ asio::awaitable<void> telegram_bot::remove_webhook() {
     // Both calls are repeated after a transport error, 429 or 5xx, because getUpdates keeps
     // failing with 409 while a webhook is set and nothing else deletes it. Any other 4xx is
     // final, such as 404 from a Bot API stand-in without webhook methods.
-    const auto call_until_final = [this](std::string_view method,
+    const auto call_until_final = [this](api_method method,
                                          std::string body) -> asio::awaitable<api_result> {
         clock_type::duration delay{};
         while (true) {
-            api_result result = co_await poll_client_.call(method, body, webhook_call_timeout);
+            api_result result = co_await call_api(poll_client_, method, body, webhook_call_timeout);
             const bool final_error = result.kind == api_result::status::api_error &&
                                      result.error_code >= 400 && result.error_code < 500 &&
                                      result.error_code != 429;
@@ -720,13 +983,15 @@ asio::awaitable<void> telegram_bot::remove_webhook() {
                     ? std::min<clock_type::duration>(std::chrono::seconds(result.retry_after),
                                                      max_retry_after)
                     : next_retry_delay(delay);
-            spdlog::warn("{} failed: {}; retrying in {} ms", method, result.description,
+            spdlog::warn("{} failed: {}; retrying in {} ms", api_method_name(method),
+                         result.description,
                          std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+            metrics_.call_retried(method);
             co_await sleep(wait);
         }
     };
 
-    const api_result info_result = co_await call_until_final("getWebhookInfo", "{}");
+    const api_result info_result = co_await call_until_final(api_method::get_webhook_info, "{}");
     if (stopping_) co_return;
     if (!info_result.ok()) {
         spdlog::warn("getWebhookInfo failed: {}; polling anyway", info_result.description);
@@ -737,7 +1002,7 @@ asio::awaitable<void> telegram_bot::remove_webhook() {
     spdlog::info("deleting the webhook {} set by an earlier run, keeping its {} pending updates",
                  info->url, info->pending_update_count);
     const api_result result =
-        co_await call_until_final("deleteWebhook", make_delete_webhook_body());
+        co_await call_until_final(api_method::delete_webhook, make_delete_webhook_body());
     if (!result.ok() && !stopping_) {
         spdlog::error(
             "deleteWebhook failed: {}; getUpdates fails with 409 until the webhook is deleted",
@@ -756,11 +1021,13 @@ asio::awaitable<bool> telegram_bot::register_webhook() {
     clock_type::duration delay{};
     while (!stopping_) {
         const api_result result =
-            co_await poll_client_.call("setWebhook", body, webhook_call_timeout);
+            co_await call_api(poll_client_, api_method::set_webhook, body, webhook_call_timeout);
         if (result.ok()) {
             spdlog::info("registered the webhook {}", registration.url);
+            webhook_registered_ = true;
             co_return true;
         }
+        last_api_error_ = "setWebhook: " + result.description;
         if (result.kind == api_result::status::cancelled) break;
         if (result.kind == api_result::status::api_error && result.error_code >= 400 &&
             result.error_code < 500 && result.error_code != 429) {
@@ -775,6 +1042,7 @@ asio::awaitable<bool> telegram_bot::register_webhook() {
                                    : next_retry_delay(delay);
         spdlog::warn("setWebhook failed: {}; retrying in {} ms", result.description,
                      std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+        metrics_.call_retried(api_method::set_webhook);
         co_await sleep(wait);
     }
     co_return false;
@@ -833,6 +1101,7 @@ asio::awaitable<webhook_verdict> telegram_bot::on_webhook_update(std::string upd
     if (!batch || batch->updates.size() != 1) {
         // The server checked that it is a JSON object, and a retry would bring the same bytes.
         spdlog::warn("skipped a webhook update that is not a valid Update object");
+        metrics_.update_skipped(skip_reason::malformed);
         co_return webhook_verdict::accepted;
     }
     const std::int64_t update_id = batch->updates.front().update_id;
@@ -879,10 +1148,16 @@ asio::awaitable<void> telegram_bot::poll_loop() {
             R"({{"offset":{},"timeout":{},"limit":{},"allowed_updates":{}}})", polled_offset,
             options_.poll_timeout.count(), max_updates_per_poll, allowed_updates_json);
         const auto started = clock_type::now();
-        const api_result result = co_await poll_client_.call(
-            "getUpdates", request, options_.poll_timeout + poll_read_margin);
+        const api_result result = co_await call_api(poll_client_, api_method::get_updates, request,
+                                                    options_.poll_timeout + poll_read_margin);
         if (stopping_ || result.kind == api_result::status::cancelled) {
             break;
+        }
+        if (result.ok()) {
+            metrics_.poll_succeeded(std::chrono::system_clock::now());
+        } else {
+            ++failed_polls_;
+            last_api_error_ = "getUpdates: " + result.description;
         }
 
         if (result.kind == api_result::status::api_error && result.error_code == 401) {
@@ -920,22 +1195,28 @@ asio::awaitable<void> telegram_bot::poll_loop() {
                 spdlog::warn("getUpdates failed: {}; retrying in {} ms", result.description,
                              std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
             }
+            metrics_.call_retried(api_method::get_updates);
             co_await sleep(wait);
             continue;
         }
 
         std::optional<parsed_batch> batch = parse_updates(result.body);
         if (!batch) {
+            ++failed_polls_;
+            last_api_error_ = "getUpdates returned a body that is not a list of updates";
             // Asking again at once would only fetch the same body, so back off as after errors.
             const clock_type::duration wait = next_retry_delay(delay);
             spdlog::warn(
                 "getUpdates returned a body that is not {{\"ok\":true,\"result\":[...]}} "
                 "even after repair; retrying in {} ms",
                 std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+            metrics_.call_retried(api_method::get_updates);
             co_await sleep(wait);
             continue;
         }
         delay = clock_type::duration::zero();
+        failed_polls_ = 0;
+        last_api_success_ = clock_type::now();
         std::size_t fresh = 0;
         if (store_) {
             fresh = co_await accept_polled_updates(batch->updates);
@@ -1014,8 +1295,8 @@ asio::awaitable<std::size_t> telegram_bot::accept_polled_updates(
             if (tracker_.begin(update.update_id)) {
                 tracker_.finish(update.update_id);
                 ++resent_answered_;
-                spdlog::debug("skipped update {}: answered before the last restart",
-                              update.update_id);
+                log_event(spdlog::level::debug, {.update_id = update.update_id},
+                          "skipped update {}: answered before the last restart", update.update_id);
             }
             continue;
         }
@@ -1167,6 +1448,7 @@ asio::awaitable<void> telegram_bot::submit_or_spill() {
     }
     unqueued_.erase(unqueued_.begin(), unqueued_.begin() + static_cast<std::ptrdiff_t>(spilled));
     spilled_tasks_ += spilled;
+    metrics_.tasks_spilled(spilled);
     if (!was_spilling) {
         spdlog::info("the ring is full: spilling tasks to Redis until it has room");
     }
@@ -1271,11 +1553,14 @@ std::optional<parsed_batch> telegram_bot::parse_updates(const std::string& body)
 
 std::size_t telegram_bot::accept_parsed_updates(std::vector<parsed_update>& updates) {
     std::size_t fresh = 0;
+    const auto now = clock_type::now();
     for (parsed_update& update : updates) {
         if (!begin_update(update.update_id)) {
             continue;  // still in flight, or finished and not yet confirmed
         }
         ++fresh;
+        metrics_.update_received(type_of(update));
+        received_at_.insert_or_assign(update.update_id, now);
         if (update.type != parsed_update::kind::message) {
             log_skipped_update(update);
             finish(update.update_id);
@@ -1287,12 +1572,19 @@ std::size_t telegram_bot::accept_parsed_updates(std::vector<parsed_update>& upda
                 if (!admit_query(update)) {
                     continue;
                 }
-                spdlog::debug("received update {} in chat {}", incoming.update_id,
-                              incoming.chat_id);
+                log_event(spdlog::level::debug,
+                          {.update_id = incoming.update_id, .chat_id = incoming.chat_id},
+                          "received update {} in chat {}", incoming.update_id, incoming.chat_id);
+                if (is_admin_stats_request(incoming)) {
+                    answer_stats(incoming);
+                    continue;
+                }
                 break;
             case incoming_message::kind::callback_query:
-                spdlog::debug("received button press {} in chat {}", incoming.update_id,
-                              incoming.chat_id);
+                log_event(spdlog::level::debug,
+                          {.update_id = incoming.update_id, .chat_id = incoming.chat_id},
+                          "received button press {} in chat {}", incoming.update_id,
+                          incoming.chat_id);
                 if (incoming.chat_id == 0) {
                     // The bot sends buttons only with chat messages, so a button on a message
                     // sent in inline mode is not one of its own. It is answered at once.
@@ -1306,7 +1598,8 @@ std::size_t telegram_bot::accept_parsed_updates(std::vector<parsed_update>& upda
                 }
                 break;
             case incoming_message::kind::inline_query:
-                spdlog::debug("received inline query {}", incoming.update_id);
+                log_event(spdlog::level::debug, {.update_id = incoming.update_id},
+                          "received inline query {}", incoming.update_id);
                 if (incoming.text.find_first_not_of(" \t\r\n") == std::string::npos) {
                     // An empty query is what a user has typed right after "@bot": answer with
                     // no results at once rather than through a worker.
@@ -1368,24 +1661,26 @@ void telegram_bot::log_skipped_update(const parsed_update& update) {
     const bool malformed = update.type == parsed_update::kind::malformed;
     if (malformed) {
         ++malformed_updates_;
+        metrics_.update_skipped(skip_reason::malformed);
     } else {
         ++ignored_updates_;
+        metrics_.update_skipped(skip_reason::ignored);
     }
+    const log_ids ids{.update_id = update.update_id};
     if (!malformed && update.reason == "message has no text") {
         // Photos, stickers and the like are ordinary, so they are not worth a log line.
-        spdlog::debug("ignored update {}: {}", update.update_id, update.reason);
+        log_event(spdlog::level::debug, ids, "ignored update {}: {}", update.update_id,
+                  update.reason);
         return;
     }
     if (logged_skipped_updates_ >= max_logged_skipped_updates) {
-        spdlog::debug("skipped update {}: {}", update.update_id, update.reason);
+        log_event(spdlog::level::debug, ids, "skipped update {}: {}", update.update_id,
+                  update.reason);
         return;
     }
     ++logged_skipped_updates_;
-    if (malformed) {
-        spdlog::warn("skipped update {}: {}", update.update_id, update.reason);
-    } else {
-        spdlog::info("skipped update {}: {}", update.update_id, update.reason);
-    }
+    log_event(malformed ? spdlog::level::warn : spdlog::level::info, ids, "skipped update {}: {}",
+              update.update_id, update.reason);
     if (logged_skipped_updates_ == max_logged_skipped_updates) {
         spdlog::warn("logged {} skipped updates; further ones are only counted until shutdown",
                      max_logged_skipped_updates);
@@ -1426,19 +1721,22 @@ bool telegram_bot::admit_query(const parsed_update& update) {
         return true;
     }
     ++flood_dropped_queries_;
+    metrics_.update_skipped(skip_reason::flood_limited);
     const incoming_message& message = update.message;
+    const log_ids ids{.update_id = update.update_id, .chat_id = message.chat_id};
 
     if (verdict == user_flood_guard::verdict::reject) {
-        spdlog::debug("dropped update {} from user {}: over the flood limit", update.update_id,
-                      update.user_id);
+        log_event(spdlog::level::debug, ids, "dropped update {} from user {}: over the flood limit",
+                  update.update_id, update.user_id);
         finish(update.update_id);
         return false;
     }
     const auto wait = flood_guard_.wait_time(update.user_id, now);
-    spdlog::info(
-        "user {} in chat {} sends queries too fast; dropping their queries for about {} s "
-        "and sending one notice",
-        update.user_id, message.chat_id, std::chrono::ceil<std::chrono::seconds>(wait).count());
+    log_event(spdlog::level::info, ids,
+              "user {} in chat {} sends queries too fast; dropping their queries for about {} s "
+              "and sending one notice (update {})",
+              update.user_id, message.chat_id,
+              std::chrono::ceil<std::chrono::seconds>(wait).count(), update.update_id);
 
     // The notice takes the dropped query's place in its chat, so it is sent in order and
     // finishes the update once it is out.
@@ -1497,6 +1795,7 @@ void telegram_bot::pump_chat(std::int64_t chat_id) {
 }
 
 void telegram_bot::finish(std::int64_t update_id) {
+    received_at_.erase(update_id);
     if (store_) {
         // Marked at once, before the caller awaits anything else, so that only a crash in
         // this very moment can make the next start answer the update again.
@@ -1574,7 +1873,11 @@ asio::awaitable<send_outcome> telegram_bot::send_reply(bot_api_client& client,
         case outgoing_reply::kind::edit:
             co_return co_await send_edit(client, pending);
         case outgoing_reply::kind::callback_answer:
-            co_await answer_callback(client, reply, reply.callback_text);
+            if (co_await answer_callback(client, reply, reply.callback_text)) {
+                reply_sent(api_method::answer_callback_query, reply);
+            } else {
+                metrics_.reply_dropped(api_method::answer_callback_query);
+            }
             co_return send_outcome{};
         case outgoing_reply::kind::message:
         case outgoing_reply::kind::inline_answer:  // on_reply routes these elsewhere
@@ -1627,13 +1930,15 @@ asio::awaitable<send_outcome> telegram_bot::send_message_part(bot_api_client& cl
         }
         std::string body = boost::json::serialize(request);
 
+        const log_ids ids{.update_id = reply.update_id, .chat_id = reply.chat_id};
         const api_result result =
-            co_await client.call("sendMessage", std::move(body), send_timeout);
+            co_await call_api(client, api_method::send_message, std::move(body), send_timeout);
         if (result.ok()) {
-            spdlog::debug("sent part {} of {} of the reply to update {} in chat {}",
-                          pending.next_part + 1, reply.parts.size(), reply.update_id,
-                          reply.chat_id);
+            log_event(spdlog::level::debug, ids,
+                      "sent part {} of {} of the reply to update {} in chat {}",
+                      pending.next_part + 1, reply.parts.size(), reply.update_id, reply.chat_id);
             if (last_part) {
+                reply_sent(api_method::send_message, reply);
                 co_return send_outcome{};
             }
             ++pending.next_part;
@@ -1648,47 +1953,56 @@ asio::awaitable<send_outcome> telegram_bot::send_message_part(bot_api_client& cl
             if (result.error_code == 429) {
                 const auto wait = std::min<clock_type::duration>(
                     std::chrono::seconds(std::max(1, result.retry_after)), max_retry_after);
-                spdlog::warn(
-                    "sendMessage to chat {} rate limited (429, retry_after {} s); resending "
-                    "in {} s while other chats go on",
-                    reply.chat_id, result.retry_after,
-                    std::chrono::duration_cast<std::chrono::seconds>(wait).count());
+                log_event(spdlog::level::warn, ids,
+                          "sendMessage to chat {} rate limited (429, retry_after {} s); resending "
+                          "the reply to update {} in {} s while other chats go on",
+                          reply.chat_id, result.retry_after, reply.update_id,
+                          std::chrono::duration_cast<std::chrono::seconds>(wait).count());
+                metrics_.call_retried(api_method::send_message);
                 co_return send_outcome{send_outcome::kind::retry, clock_type::now() + wait};
             }
             if (result.error_code == 403) {
-                spdlog::info(
-                    "dropped the reply to update {}: chat {} blocked the bot or removed "
-                    "it (403)",
-                    reply.update_id, reply.chat_id);
+                log_event(spdlog::level::info, ids,
+                          "dropped the reply to update {}: chat {} blocked the bot or removed "
+                          "it (403)",
+                          reply.update_id, reply.chat_id);
+                metrics_.reply_dropped(api_method::send_message);
                 co_return send_outcome{};
             }
             if (result.error_code == 400 && result.migrate_to_chat_id != 0 && !pending.migrated) {
-                spdlog::info("chat {} became supergroup {}; resending there", reply.chat_id,
-                             result.migrate_to_chat_id);
+                log_event(spdlog::level::info, ids,
+                          "chat {} became supergroup {}; resending the reply to update {} there",
+                          reply.chat_id, result.migrate_to_chat_id, reply.update_id);
                 migrated_chats_[reply.chat_id] = result.migrate_to_chat_id;
                 reply.chat_id = result.migrate_to_chat_id;
                 pending.migrated = true;
+                metrics_.call_retried(api_method::send_message);
                 continue;
             }
             if (result.error_code == 400 && !pending.as_plain_text &&
                 result.description.find("can't parse entities") != std::string::npos) {
-                spdlog::warn(
-                    "Telegram could not parse the HTML of the reply to update {} ({}); "
-                    "resending as plain text",
-                    reply.update_id, result.description);
+                log_event(spdlog::level::warn, ids,
+                          "Telegram could not parse the HTML of the reply to update {} in chat {} "
+                          "({}); resending as plain text",
+                          reply.update_id, reply.chat_id, result.description);
                 pending.as_plain_text = true;
+                metrics_.call_retried(api_method::send_message);
                 continue;
             }
             if (result.error_code >= 400 && result.error_code < 500) {
-                spdlog::warn("dropped the reply to update {} in chat {}: {} {}", reply.update_id,
-                             reply.chat_id, result.error_code, result.description);
+                log_event(spdlog::level::warn, ids,
+                          "dropped the reply to update {} in chat {}: {} {}", reply.update_id,
+                          reply.chat_id, result.error_code, result.description);
+                metrics_.reply_dropped(api_method::send_message);
                 co_return send_outcome{};
             }
         }
-        co_return retry_later(pending, result);
+        co_return retry_later(api_method::send_message, pending, result);
     }
-    spdlog::warn("left the reply to update {} in chat {} unsent: shutting down", reply.update_id,
-                 reply.chat_id);
+    log_event(spdlog::level::warn, {.update_id = reply.update_id, .chat_id = reply.chat_id},
+              "left the reply to update {} in chat {} unsent: shutting down", reply.update_id,
+              reply.chat_id);
+    metrics_.reply_dropped(api_method::send_message);
     co_return send_outcome{send_outcome::kind::abandoned, {}};
 }
 
@@ -1711,8 +2025,9 @@ asio::awaitable<send_outcome> telegram_bot::send_edit(bot_api_client& client,
         if (!reply.buttons.empty()) {
             request["reply_markup"] = keyboard_markup(reply.buttons);
         }
-        const api_result result =
-            co_await client.call("editMessageText", boost::json::serialize(request), send_timeout);
+        const log_ids ids{.update_id = reply.update_id, .chat_id = reply.chat_id};
+        const api_result result = co_await call_api(client, api_method::edit_message_text,
+                                                    boost::json::serialize(request), send_timeout);
         if (result.kind == api_result::status::cancelled) {
             break;
         }
@@ -1721,8 +2036,10 @@ asio::awaitable<send_outcome> telegram_bot::send_edit(bot_api_client& client,
             result.kind == api_result::status::api_error && result.error_code == 400 &&
             result.description.find("message is not modified") != std::string::npos;
         if (result.ok() || not_modified) {
-            spdlog::debug("edited message {} in chat {} for update {}{}", reply.message_id,
-                          reply.chat_id, reply.update_id, not_modified ? " (not modified)" : "");
+            log_event(spdlog::level::debug, ids, "edited message {} in chat {} for update {}{}",
+                      reply.message_id, reply.chat_id, reply.update_id,
+                      not_modified ? " (not modified)" : "");
+            reply_sent(api_method::edit_message_text, reply);
             co_await answer_callback(client, reply, "");
             co_return send_outcome{};
         }
@@ -1730,43 +2047,49 @@ asio::awaitable<send_outcome> telegram_bot::send_edit(bot_api_client& client,
             if (result.error_code == 429) {
                 const auto wait = std::min<clock_type::duration>(
                     std::chrono::seconds(std::max(1, result.retry_after)), max_retry_after);
-                spdlog::warn(
-                    "editMessageText in chat {} rate limited (429, retry_after {} s); editing "
-                    "again in {} s while other chats go on",
-                    reply.chat_id, result.retry_after,
-                    std::chrono::duration_cast<std::chrono::seconds>(wait).count());
+                log_event(spdlog::level::warn, ids,
+                          "editMessageText in chat {} rate limited (429, retry_after {} s); "
+                          "editing for update {} again in {} s while other chats go on",
+                          reply.chat_id, result.retry_after, reply.update_id,
+                          std::chrono::duration_cast<std::chrono::seconds>(wait).count());
+                metrics_.call_retried(api_method::edit_message_text);
                 co_return send_outcome{send_outcome::kind::retry, clock_type::now() + wait};
             }
             if (result.error_code == 400 && !pending.as_plain_text &&
                 result.description.find("can't parse entities") != std::string::npos) {
-                spdlog::warn(
-                    "Telegram could not parse the HTML of the edit for update {} ({}); editing "
-                    "as plain text",
-                    reply.update_id, result.description);
+                log_event(spdlog::level::warn, ids,
+                          "Telegram could not parse the HTML of the edit for update {} in chat {} "
+                          "({}); editing as plain text",
+                          reply.update_id, reply.chat_id, result.description);
                 pending.as_plain_text = true;
+                metrics_.call_retried(api_method::edit_message_text);
                 continue;
             }
             if (result.error_code >= 400 && result.error_code < 500) {
                 // The message was deleted, is too old to edit, or the bot left the chat.
-                spdlog::info("could not edit message {} in chat {} for update {}: {} {}",
-                             reply.message_id, reply.chat_id, reply.update_id, result.error_code,
-                             result.description);
+                log_event(spdlog::level::info, ids,
+                          "could not edit message {} in chat {} for update {}: {} {}",
+                          reply.message_id, reply.chat_id, reply.update_id, result.error_code,
+                          result.description);
+                metrics_.reply_dropped(api_method::edit_message_text);
                 co_await answer_callback(client, reply, edit_failed_text);
                 co_return send_outcome{};
             }
         }
-        const send_outcome outcome = retry_later(pending, result);
+        const send_outcome outcome = retry_later(api_method::edit_message_text, pending, result);
         if (outcome.result == send_outcome::kind::done) {
             co_await answer_callback(client, reply, edit_failed_text);
         }
         co_return outcome;
     }
-    spdlog::warn("left the edit for update {} in chat {} undone: shutting down", reply.update_id,
-                 reply.chat_id);
+    log_event(spdlog::level::warn, {.update_id = reply.update_id, .chat_id = reply.chat_id},
+              "left the edit for update {} in chat {} undone: shutting down", reply.update_id,
+              reply.chat_id);
+    metrics_.reply_dropped(api_method::edit_message_text);
     co_return send_outcome{send_outcome::kind::abandoned, {}};
 }
 
-asio::awaitable<void> telegram_bot::answer_callback(bot_api_client& client,
+asio::awaitable<bool> telegram_bot::answer_callback(bot_api_client& client,
                                                     const outgoing_reply& reply,
                                                     std::string_view text) {
     boost::json::object request;
@@ -1775,28 +2098,37 @@ asio::awaitable<void> telegram_bot::answer_callback(bot_api_client& client,
         request["text"] = text;
     }
     const std::string body = boost::json::serialize(request);
+    const log_ids ids{.update_id = reply.update_id,
+                      .chat_id = reply.chat_id != 0 ? std::optional(reply.chat_id) : std::nullopt};
     for (int attempt = 0; attempt < 2 && !forced_; ++attempt) {
-        const api_result result = co_await client.call("answerCallbackQuery", body, answer_timeout);
+        const api_result result =
+            co_await call_api(client, api_method::answer_callback_query, body, answer_timeout);
         if (result.ok()) {
-            spdlog::debug("answered button press {}", reply.update_id);
-            co_return;
+            log_event(spdlog::level::debug, ids, "answered button press {}", reply.update_id);
+            co_return true;
         }
         if (result.kind == api_result::status::cancelled) {
-            co_return;
+            co_return false;
         }
         if (result.kind == api_result::status::api_error && result.error_code < 500) {
             if (result.description.find("query is too old") != std::string::npos) {
                 // The answer came too late, and Telegram no longer accepts one.
-                spdlog::debug("button press {} expired before it was answered", reply.update_id);
+                log_event(spdlog::level::debug, ids,
+                          "button press {} expired before it was answered", reply.update_id);
             } else {
-                spdlog::warn("answerCallbackQuery for update {} failed: {} {}", reply.update_id,
-                             result.error_code, result.description);
+                log_event(spdlog::level::warn, ids,
+                          "answerCallbackQuery for update {} failed: {} {}", reply.update_id,
+                          result.error_code, result.description);
             }
-            co_return;
+            co_return false;
         }
-        spdlog::warn("answerCallbackQuery for update {} failed: {}{}", reply.update_id,
-                     result.description, attempt == 0 ? "; trying once more" : "");
+        log_event(spdlog::level::warn, ids, "answerCallbackQuery for update {} failed: {}{}",
+                  reply.update_id, result.description, attempt == 0 ? "; trying once more" : "");
+        if (attempt == 0) {
+            metrics_.call_retried(api_method::answer_callback_query);
+        }
     }
+    co_return false;
 }
 
 void telegram_bot::queue_answer(outgoing_reply reply) {
@@ -1824,7 +2156,11 @@ asio::awaitable<void> telegram_bot::send_answer(bot_api_client& client,
                                                 const pending_answer& answer) {
     const outgoing_reply& reply = answer.reply;
     if (reply.type == outgoing_reply::kind::callback_answer) {
-        co_await answer_callback(client, reply, reply.callback_text);
+        if (co_await answer_callback(client, reply, reply.callback_text)) {
+            reply_sent(api_method::answer_callback_query, reply);
+        } else {
+            metrics_.reply_dropped(api_method::answer_callback_query);
+        }
         co_return;
     }
 
@@ -1857,50 +2193,63 @@ asio::awaitable<void> telegram_bot::send_answer(bot_api_client& client,
     request["next_offset"] = reply.next_offset;
     const std::string body = boost::json::serialize(request);
 
+    const log_ids ids{.update_id = reply.update_id};
     while (!forced_ && !senders_done_) {
         const auto remaining = answer.deadline - clock_type::now();
         if (remaining <= clock_type::duration::zero()) {
-            spdlog::warn(
+            log_event(
+                spdlog::level::warn, ids,
                 "dropped the answer to inline query {}: not sent within {} s", reply.update_id,
                 std::chrono::duration_cast<std::chrono::seconds>(inline_answer_window).count());
+            metrics_.reply_dropped(api_method::answer_inline_query);
             co_return;
         }
         const auto timeout = std::min<clock_type::duration>(remaining, answer_timeout);
-        const api_result result = co_await client.call(
-            "answerInlineQuery", body,
+        const api_result result = co_await call_api(
+            client, api_method::answer_inline_query, body,
             std::max(std::chrono::milliseconds(1),
                      std::chrono::duration_cast<std::chrono::milliseconds>(timeout)));
         if (result.ok()) {
-            spdlog::debug("answered inline query {} with {} results", reply.update_id,
-                          reply.articles.size());
+            log_event(spdlog::level::debug, ids, "answered inline query {} with {} results",
+                      reply.update_id, reply.articles.size());
+            reply_sent(api_method::answer_inline_query, reply);
             co_return;
         }
         if (result.kind == api_result::status::cancelled) {
-            co_return;
+            break;
         }
         if (result.kind == api_result::status::api_error) {
             if (result.error_code == 400 &&
                 result.description.find("query is too old") != std::string::npos) {
                 // Telegram gave up on the query: the user typed on or waited more than 10 s.
-                spdlog::debug("inline query {} expired before it was answered", reply.update_id);
+                log_event(spdlog::level::debug, ids,
+                          "inline query {} expired before it was answered", reply.update_id);
+                metrics_.reply_dropped(api_method::answer_inline_query);
                 co_return;
             }
             if (result.error_code == 429 && std::chrono::seconds(result.retry_after) < remaining) {
-                spdlog::warn("answerInlineQuery rate limited (429, retry_after {} s); retrying",
-                             result.retry_after);
+                log_event(spdlog::level::warn, ids,
+                          "answerInlineQuery for update {} rate limited (429, retry_after {} s); "
+                          "retrying",
+                          reply.update_id, result.retry_after);
+                metrics_.call_retried(api_method::answer_inline_query);
                 co_await sleep(std::chrono::seconds(result.retry_after));
                 continue;
             }
             if (result.error_code < 500) {
-                spdlog::warn("dropped the answer to inline query {}: {} {}", reply.update_id,
-                             result.error_code, result.description);
+                log_event(spdlog::level::warn, ids, "dropped the answer to inline query {}: {} {}",
+                          reply.update_id, result.error_code, result.description);
+                metrics_.reply_dropped(api_method::answer_inline_query);
                 co_return;
             }
         }
-        spdlog::warn("answerInlineQuery for update {} failed: {}; retrying", reply.update_id,
-                     result.description);
+        log_event(spdlog::level::warn, ids, "answerInlineQuery for update {} failed: {}; retrying",
+                  reply.update_id, result.description);
+        metrics_.call_retried(api_method::answer_inline_query);
         co_await sleep(answer_retry_delay);
     }
+    // Cut off by shutdown.
+    metrics_.reply_dropped(api_method::answer_inline_query);
 }
 
 asio::awaitable<void> telegram_bot::publish_commands() {
@@ -1923,7 +2272,8 @@ asio::awaitable<void> telegram_bot::publish_commands() {
     send_clients_.push_back(&client);
     clock_type::duration delay{};
     for (int attempt = 1; attempt <= max_command_attempts && !stopping_; ++attempt) {
-        const api_result result = co_await client.call("setMyCommands", body, send_timeout);
+        const api_result result =
+            co_await call_api(client, api_method::set_my_commands, body, send_timeout);
         if (result.ok()) {
             spdlog::info("published the bot's commands: /search, /help, /about");
             break;
@@ -1939,22 +2289,28 @@ asio::awaitable<void> telegram_bot::publish_commands() {
         if (last) {
             break;
         }
+        metrics_.call_retried(api_method::set_my_commands);
         co_await sleep(next_retry_delay(delay));
     }
     std::erase(send_clients_, &client);
 }
 
-send_outcome telegram_bot::retry_later(pending_reply& pending, const api_result& result) {
+send_outcome telegram_bot::retry_later(api_method method, pending_reply& pending,
+                                       const api_result& result) {
     const outgoing_reply& reply = pending.reply;
+    const log_ids ids{.update_id = reply.update_id, .chat_id = reply.chat_id};
     if (++pending.failed_attempts >= max_send_attempts) {
-        spdlog::error("dropped the reply to update {} in chat {} after {} failed attempts: {}",
-                      reply.update_id, reply.chat_id, pending.failed_attempts, result.description);
+        log_event(spdlog::level::err, ids,
+                  "dropped the reply to update {} in chat {} after {} failed attempts: {}",
+                  reply.update_id, reply.chat_id, pending.failed_attempts, result.description);
+        metrics_.reply_dropped(method);
         return send_outcome{};
     }
     const auto wait = next_retry_delay(pending.retry_delay);
-    spdlog::warn("sendMessage to chat {} failed: {}; retrying in {} ms", reply.chat_id,
-                 result.description,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+    log_event(spdlog::level::warn, ids, "{} to chat {} for update {} failed: {}; retrying in {} ms",
+              api_method_name(method), reply.chat_id, reply.update_id, result.description,
+              std::chrono::duration_cast<std::chrono::milliseconds>(wait).count());
+    metrics_.call_retried(method);
     return send_outcome{send_outcome::kind::retry, clock_type::now() + wait};
 }
 
@@ -1963,7 +2319,8 @@ asio::awaitable<void> telegram_bot::confirm_offset() {
     const std::string request =
         fmt::format(R"({{"offset":{},"timeout":0,"limit":1,"allowed_updates":{}}})", offset,
                     allowed_updates_json);
-    const api_result result = co_await poll_client_.call("getUpdates", request, confirm_timeout);
+    const api_result result =
+        co_await call_api(poll_client_, api_method::get_updates, request, confirm_timeout);
     if (result.ok()) {
         spdlog::info("confirmed updates up to offset {}", offset);
     } else {

@@ -11,8 +11,8 @@
 
 #include <chrono>
 #include <cstddef>
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,15 +55,17 @@ struct telegram_options {
     /// When set, an HTTP server on this address serves Prometheus metrics at /metrics and the
     /// polling health at /healthz.
     std::optional<metrics_endpoint> metrics;
-    /// Telegram user ids that may use /stats.
+    /// Telegram user ids that may use /stats. To anyone else /stats is an unknown command.
     std::vector<std::int64_t> admin_ids;
 };
 
 /// Serves the bot until SIGTERM or SIGINT: getMe and setMyCommands, then long-polls getUpdates,
 /// searches every text message, button press and inline query on the worker pool, and sends
 /// messages and edits through the flood scheduler. Inline answers and button answers without a
-/// chat skip the scheduler, because they are not chat messages. Returns the process exit code:
-/// 0 after an orderly stop, 1 when the Bot API rejects the token.
+/// chat skip the scheduler, because they are not chat messages. With `options.metrics` it also
+/// serves Prometheus metrics and the health check (see docs/metrics.md), and it replies to
+/// /stats from the users in `options.admin_ids`. Returns the process exit code: 0 after an orderly
+/// stop, 1 when the Bot API rejects the token or the metrics server cannot listen.
 int run_telegram_bot(std::shared_ptr<const search_index> index, const telegram_options& options);
 
 }  // namespace tgsearch

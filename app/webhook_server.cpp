@@ -1,6 +1,7 @@
 #include "app/webhook_server.hpp"
 
 #include "app/bot_api_protocol.hpp"
+#include "app/logging.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -74,6 +75,10 @@ constexpr auto accept_retry_pause = std::chrono::milliseconds(100);
 
 /// Maximum length of a forwarding header value quoted in the log.
 constexpr std::size_t max_logged_forwarded_size = 64;
+
+/// Maximum body of a request to the metrics server. Its routes take GET requests, which carry
+/// no body.
+constexpr std::size_t max_metrics_request_bytes = 16 * 1024;
 
 std::string describe_endpoint(const tcp::endpoint& endpoint) {
     const asio::ip::address address = endpoint.address();
@@ -153,35 +158,95 @@ std::string held_back_suffix(std::size_t held_back) {
     return "; " + std::to_string(held_back) + " more since the last such line";
 }
 
+using http_request = http::request<http::string_body>;
+
+/// A response that a site builds. The server adds Server, Content-Length and Connection, and
+/// the Allow and Retry-After headers that the site gives for the status.
+struct site_response {
+    http::status status = http::status::ok;
+    std::string content_type;  ///< none when empty
+    std::string body;
+};
+
+/// Returns a response with `status` and its reason phrase as a one-line plain-text body.
+site_response status_response(http::status status) {
+    return site_response{status, "text/plain; charset=utf-8",
+                         std::string(http::obsolete_reason(status)) + "\n"};
+}
+
+/// Bounds on the connections and requests of one server.
+struct server_limits {
+    std::string listen_address;
+    std::uint16_t port = 0;
+    std::size_t max_body_bytes = 0;
+    std::chrono::milliseconds read_timeout{};
+    std::size_t max_connections = 0;
+};
+
+/// The part of a server that decides which requests it takes and how it responds to them. The
+/// webhook and the metrics endpoints are the two sites. Called on the server's executor.
+class request_site {
+public:
+    virtual ~request_site() = default;
+
+    /// Names the server in log lines, such as "webhook".
+    virtual std::string_view name() const = 0;
+
+    /// Describes the paths served for the line that logs the listen address, such as
+    /// "at path /telegram".
+    virtual std::string describe_paths() const = 0;
+
+    /// Throws std::invalid_argument when the site's settings cannot work. Called by start().
+    virtual void check_settings() const {}
+
+    /// Returns the value of the Allow header of a 405 response.
+    virtual std::string_view allowed_methods() const = 0;
+
+    /// Returns the Retry-After value of a response with `status`, or "" for none.
+    virtual std::string_view retry_after([[maybe_unused]] http::status status) const { return {}; }
+
+    /// Returns the status for a request head that fails a check, or nothing when its body is
+    /// to be read and the request handled.
+    virtual std::optional<http::status> check_head(const http_request& request,
+                                                   const std::string& peer,
+                                                   std::uint64_t connection) = 0;
+
+    /// Returns the response to a request that passed check_head, with its body read. When it
+    /// throws, the server responds 500.
+    virtual asio::awaitable<site_response> handle(const http_request& request,
+                                                  const std::string& peer,
+                                                  std::uint64_t connection) = 0;
+};
+
 }  // namespace
 
-struct webhook_server::impl : std::enable_shared_from_this<impl> {
-    impl(asio::any_io_executor executor, webhook_options options, webhook_handler on_update)
+namespace detail {
+
+/// The HTTP/1.1 server that webhook_server and metrics_server run: it accepts connections up
+/// to a bound, reads requests with a timeout, and writes the responses that its site decides.
+class http_server : public std::enable_shared_from_this<http_server> {
+public:
+    http_server(asio::any_io_executor executor, server_limits limits,
+                std::unique_ptr<request_site> site)
         : executor_(std::move(executor)),
-          options_(std::move(options)),
-          on_update_(std::move(on_update)),
+          limits_(std::move(limits)),
+          site_(std::move(site)),
           acceptor_(executor_),
           slot_freed_(executor_, clock_type::time_point::max()) {}
 
     void start() {
         if (started_) {
-            throw std::logic_error("webhook_server::start called twice");
+            throw std::logic_error(std::string(site_->name()) + " server started twice");
         }
-        if (options_.secret_token.empty()) {
-            // Without a secret, any client that reaches the port could inject updates.
-            throw std::invalid_argument("webhook_server needs a non-empty secret token");
-        }
-        if (options_.path.empty() || options_.path.front() != '/') {
-            throw std::invalid_argument("invalid webhook path \"" + options_.path +
-                                        "\": expected a path that starts with \"/\"");
-        }
+        site_->check_settings();
         error_code error;
-        const asio::ip::address address = asio::ip::make_address(options_.listen_address, error);
+        const asio::ip::address address = asio::ip::make_address(limits_.listen_address, error);
         if (error) {
-            throw boost::system::system_error(
-                error, "invalid webhook listen address \"" + options_.listen_address + "\"");
+            throw boost::system::system_error(error, "invalid " + std::string(site_->name()) +
+                                                         " listen address \"" +
+                                                         limits_.listen_address + "\"");
         }
-        const tcp::endpoint endpoint(address, options_.port);
+        const tcp::endpoint endpoint(address, limits_.port);
         const std::string where = describe_endpoint(endpoint);
         acceptor_.open(endpoint.protocol(), error);
         if (!error) {
@@ -201,8 +266,9 @@ struct webhook_server::impl : std::enable_shared_from_this<impl> {
         }
         local_port_ = acceptor_.local_endpoint().port();
         started_ = true;
-        spdlog::info("listening for webhook requests on {} at path {}",
-                     describe_endpoint(tcp::endpoint(address, local_port_)), options_.path);
+        spdlog::info("listening for {} requests on {} {}", site_->name(),
+                     describe_endpoint(tcp::endpoint(address, local_port_)),
+                     site_->describe_paths());
         asio::co_spawn(executor_, accept_loop(shared_from_this()), asio::detached);
     }
 
@@ -224,20 +290,20 @@ private:
             stream->socket().close(ignored);
         }
         if (started_) {
-            spdlog::info("stopped the webhook server and closed {}",
+            spdlog::info("stopped the {} server and closed {}", site_->name(),
                          count_of(connections_.size(), "open connection", "open connections"));
         }
     }
 
-    asio::awaitable<void> accept_loop(std::shared_ptr<impl> self) {
+    asio::awaitable<void> accept_loop(std::shared_ptr<http_server> self) {
         bool cap_logged = false;
         while (!stopped_) {
-            if (connections_.size() >= options_.max_connections) {
+            if (connections_.size() >= limits_.max_connections) {
                 if (!cap_logged) {
                     spdlog::warn(
-                        "webhook server reached its cap of {}; further ones wait until one "
-                        "closes",
-                        count_of(options_.max_connections, "concurrent connection",
+                        "{} server reached its cap of {}; further ones wait until one closes",
+                        site_->name(),
+                        count_of(limits_.max_connections, "concurrent connection",
                                  "concurrent connections"));
                     cap_logged = true;
                 }
@@ -251,7 +317,7 @@ private:
                 break;
             }
             if (error) {
-                spdlog::warn("failed to accept a webhook connection: {}; retrying",
+                spdlog::warn("failed to accept a {} connection: {}; retrying", site_->name(),
                              error.message());
                 asio::steady_timer pause(executor_, accept_retry_pause);
                 co_await pause.async_wait(use_tuple);
@@ -264,7 +330,7 @@ private:
     }
 
     // `self` keeps the server state alive for as long as the connection is served.
-    asio::awaitable<void> serve_connection([[maybe_unused]] std::shared_ptr<impl> self,
+    asio::awaitable<void> serve_connection([[maybe_unused]] std::shared_ptr<http_server> self,
                                            tcp::socket socket, std::uint64_t id) {
         error_code error;
         const tcp::endpoint remote = socket.remote_endpoint(error);
@@ -275,16 +341,20 @@ private:
 
         beast::tcp_stream stream(std::move(socket));
         connections_.emplace(id, &stream);
-        spdlog::debug("webhook connection {} opened from {}", id, peer);
+        log_event(spdlog::level::debug, {.connection = id}, "{} connection {} opened from {}",
+                  site_->name(), id, peer);
         try {
             co_await serve_requests(stream, peer, id);
         } catch (const std::exception& failure) {
-            spdlog::warn("webhook connection {} from {} failed: {}", id, peer, failure.what());
+            log_event(spdlog::level::warn, {.connection = id},
+                      "{} connection {} from {} failed: {}", site_->name(), id, peer,
+                      failure.what());
         }
         connections_.erase(id);
         stream.socket().close(error);
         slot_freed_.cancel();
-        spdlog::debug("webhook connection {} closed", id);
+        log_event(spdlog::level::debug, {.connection = id}, "{} connection {} closed",
+                  site_->name(), id);
     }
 
     asio::awaitable<void> serve_requests(beast::tcp_stream& stream, const std::string& peer,
@@ -293,23 +363,24 @@ private:
         while (!stopped_) {
             http::request_parser<http::string_body> parser;
             parser.header_limit(max_header_bytes);
-            parser.body_limit(options_.max_body_bytes);
+            parser.body_limit(limits_.max_body_bytes);
 
-            stream.expires_after(options_.read_timeout);
+            stream.expires_after(limits_.read_timeout);
             auto [head_error, head_size] =
                 co_await http::async_read_header(stream, buffer, parser, use_tuple);
             if (head_error) {
                 co_await reject_unreadable(stream, buffer, head_error, id);
                 co_return;
             }
-            const http::request<http::string_body>& request = parser.get();
+            const http_request& request = parser.get();
             const unsigned version = request.version();
 
-            if (const std::optional<http::status> rejection = check_head(request, peer)) {
+            if (const std::optional<http::status> rejection =
+                    site_->check_head(request, peer, id)) {
                 // A request whose body was not read leaves bytes that would be taken for the
                 // next request, so its connection closes.
                 const bool keep_alive = request.keep_alive() && parser.is_done();
-                if (!co_await respond(stream, *rejection, version, keep_alive)) {
+                if (!co_await respond(stream, status_response(*rejection), version, keep_alive)) {
                     co_return;
                 }
                 if (!keep_alive) {
@@ -336,11 +407,28 @@ private:
             }
 
             const bool keep_alive = parser.get().keep_alive();
-            const http::status status = co_await handle_update(parser.get().body(), peer);
-            if (!co_await respond(stream, status, version, keep_alive) || !keep_alive) {
+            const site_response response = co_await handle(parser.get(), peer, id);
+            if (!co_await respond(stream, response, version, keep_alive) || !keep_alive) {
                 co_return;
             }
         }
+    }
+
+    /// Returns the site's response to a whole request, or 503 once the server is stopping, and
+    /// 500 when the site throws.
+    asio::awaitable<site_response> handle(const http_request& request, const std::string& peer,
+                                          std::uint64_t id) {
+        if (stopped_) {
+            co_return status_response(http::status::service_unavailable);
+        }
+        try {
+            co_return co_await site_->handle(request, peer, id);
+        } catch (const std::exception& failure) {
+            log_event(spdlog::level::err, {.connection = id},
+                      "the {} request handler failed on connection {}: {}; responding 500",
+                      site_->name(), id, failure.what());
+        }
+        co_return status_response(http::status::internal_server_error);
     }
 
     /// Responds to a request that could not be read whole, when a response is due at all, and
@@ -349,8 +437,9 @@ private:
                                             const error_code& error, std::uint64_t id) {
         if (error == beast::error::timeout) {
             // Also the normal end of an idle keep-alive connection.
-            spdlog::debug("closed webhook connection {}: no complete request within {} ms", id,
-                          options_.read_timeout.count());
+            log_event(spdlog::level::debug, {.connection = id},
+                      "closed {} connection {}: no complete request within {} ms", site_->name(),
+                      id, limits_.read_timeout.count());
             co_return;
         }
         if (is_connection_end(error) || stopped_) {
@@ -359,109 +448,43 @@ private:
         http::status status = http::status::bad_request;
         if (error == http::error::body_limit) {
             status = http::status::payload_too_large;
-            spdlog::warn("rejected a webhook request on connection {}: body over {} bytes (413)",
-                         id, options_.max_body_bytes);
+            log_event(spdlog::level::warn, {.connection = id},
+                      "rejected a {} request on connection {}: body over {} bytes (413)",
+                      site_->name(), id, limits_.max_body_bytes);
         } else if (error == http::error::header_limit) {
             status = http::status::request_header_fields_too_large;
         } else {
-            spdlog::debug("rejected a webhook request on connection {}: {}", id, error.message());
+            log_event(spdlog::level::debug, {.connection = id},
+                      "rejected a {} request on connection {}: {}", site_->name(), id,
+                      error.message());
         }
         buffer.clear();
-        if (co_await respond(stream, status, 11, false)) {
+        if (co_await respond(stream, status_response(status), 11, false)) {
             co_await discard_and_close(stream);
         }
     }
 
-    /// Returns the status for a request head that fails a check, or nothing when its body
-    /// is to be read and handed over.
-    std::optional<http::status> check_head(const http::request<http::string_body>& request,
-                                           const std::string& peer) {
-        if (target_path(request.target()) != options_.path) {
-            return http::status::not_found;
+    /// Writes `response`. Returns false when the write failed, after which the connection is
+    /// done.
+    asio::awaitable<bool> respond(beast::tcp_stream& stream, const site_response& response,
+                                  unsigned version, bool keep_alive) {
+        http::response<http::string_body> message{response.status, version};
+        message.set(http::field::server, "tgsearch");
+        if (!response.content_type.empty()) {
+            message.set(http::field::content_type, response.content_type);
         }
-        if (request.method() != http::verb::post) {
-            return http::status::method_not_allowed;
+        message.body() = response.body;
+        if (response.status == http::status::method_not_allowed) {
+            message.set(http::field::allow, site_->allowed_methods());
         }
-        const std::size_t secrets = request.count(secret_header);
-        if (secrets == 1 && secret_matches(request[secret_header], options_.secret_token)) {
-            return std::nullopt;
+        if (const std::string_view retry_after = site_->retry_after(response.status);
+            !retry_after.empty()) {
+            message.set(http::field::retry_after, retry_after);
         }
-        if (const auto held_back = unauthorized_log_.admit(clock_type::now())) {
-            const char* reason = secrets == 0  ? "no X-Telegram-Bot-Api-Secret-Token header"
-                                 : secrets > 1 ? "more than one X-Telegram-Bot-Api-Secret-Token"
-                                               : "a wrong X-Telegram-Bot-Api-Secret-Token";
-            spdlog::warn(
-                "rejected a webhook request from {}{} with {} (401); only Telegram, through the "
-                "reverse proxy, should reach this port{}",
-                peer, forwarded_for(request), reason, held_back_suffix(*held_back));
-        }
-        return http::status::unauthorized;
-    }
-
-    /// Describes the client address that a reverse proxy forwarded, if any, for the log.
-    static std::string forwarded_for(const http::request<http::string_body>& request) {
-        std::string_view value = request["X-Real-IP"];
-        if (value.empty()) {
-            value = request["X-Forwarded-For"];
-        }
-        if (value.empty()) {
-            return {};
-        }
-        return " (forwarded for " + printable(value, max_logged_forwarded_size) + ")";
-    }
-
-    asio::awaitable<http::status> handle_update(const std::string& body, const std::string& peer) {
-        if (!detail::is_json_object(body)) {
-            if (const auto held_back = invalid_body_log_.admit(clock_type::now())) {
-                spdlog::warn(
-                    "rejected a webhook request from {}: the body is not a JSON object "
-                    "(400){}",
-                    peer, held_back_suffix(*held_back));
-            }
-            co_return http::status::bad_request;
-        }
-        if (stopped_) {
-            co_return http::status::service_unavailable;
-        }
-        webhook_verdict verdict = webhook_verdict::unavailable;
-        try {
-            verdict = co_await on_update_(body);
-        } catch (const std::exception& failure) {
-            spdlog::error("the webhook update handler failed: {}; responding 500", failure.what());
-            co_return http::status::internal_server_error;
-        }
-        switch (verdict) {
-            case webhook_verdict::accepted:
-                co_return http::status::ok;
-            case webhook_verdict::busy:
-                co_return http::status::too_many_requests;
-            case webhook_verdict::unavailable:
-                co_return http::status::service_unavailable;
-        }
-        co_return http::status::internal_server_error;
-    }
-
-    /// Writes a response with no body for 200 and a one-line reason otherwise. Returns false
-    /// when the write failed, after which the connection is done.
-    asio::awaitable<bool> respond(beast::tcp_stream& stream, http::status status, unsigned version,
-                                  bool keep_alive) {
-        http::response<http::string_body> response{status, version};
-        response.set(http::field::server, "tgsearch");
-        if (status != http::status::ok) {
-            response.set(http::field::content_type, "text/plain; charset=utf-8");
-            response.body() = std::string(http::obsolete_reason(status)) + "\n";
-        }
-        if (status == http::status::method_not_allowed) {
-            response.set(http::field::allow, "POST");
-        } else if (status == http::status::too_many_requests) {
-            response.set(http::field::retry_after, busy_retry_after);
-        } else if (status == http::status::service_unavailable) {
-            response.set(http::field::retry_after, unavailable_retry_after);
-        }
-        response.keep_alive(keep_alive && !stopped_);
-        response.prepare_payload();
-        stream.expires_after(options_.read_timeout);
-        auto [error, size] = co_await http::async_write(stream, response, use_tuple);
+        message.keep_alive(keep_alive && !stopped_);
+        message.prepare_payload();
+        stream.expires_after(limits_.read_timeout);
+        auto [error, size] = co_await http::async_write(stream, message, use_tuple);
         co_return !error;
     }
 
@@ -488,8 +511,8 @@ private:
     }
 
     asio::any_io_executor executor_;
-    webhook_options options_;
-    webhook_handler on_update_;
+    server_limits limits_;
+    std::unique_ptr<request_site> site_;
     tcp::acceptor acceptor_;
     /// Never expires: cancelled whenever a connection closes, to wake an accept loop that
     /// waits for a free connection slot.
@@ -501,24 +524,208 @@ private:
     bool started_ = false;
     /// Set by stop() from any thread; read on the executor.
     std::atomic<bool> stopped_{false};
+};
+
+}  // namespace detail
+
+namespace {
+
+/// The webhook's requests: a POST on the webhook path with the secret token, whose body is
+/// an Update for the handler.
+class webhook_site final : public request_site {
+public:
+    webhook_site(webhook_options options, webhook_handler on_update)
+        : options_(std::move(options)), on_update_(std::move(on_update)) {}
+
+    std::string_view name() const override { return "webhook"; }
+
+    std::string describe_paths() const override { return "at path " + options_.path; }
+
+    void check_settings() const override {
+        if (options_.secret_token.empty()) {
+            // Without a secret, any client that reaches the port could inject updates.
+            throw std::invalid_argument("webhook_server needs a non-empty secret token");
+        }
+        if (options_.path.empty() || options_.path.front() != '/') {
+            throw std::invalid_argument("invalid webhook path \"" + options_.path +
+                                        "\": expected a path that starts with \"/\"");
+        }
+    }
+
+    std::string_view allowed_methods() const override { return "POST"; }
+
+    std::string_view retry_after(http::status status) const override {
+        if (status == http::status::too_many_requests) {
+            return busy_retry_after;
+        }
+        if (status == http::status::service_unavailable) {
+            return unavailable_retry_after;
+        }
+        return {};
+    }
+
+    std::optional<http::status> check_head(const http_request& request, const std::string& peer,
+                                           std::uint64_t connection) override {
+        if (target_path(request.target()) != options_.path) {
+            return http::status::not_found;
+        }
+        if (request.method() != http::verb::post) {
+            return http::status::method_not_allowed;
+        }
+        const std::size_t secrets = request.count(secret_header);
+        if (secrets == 1 && secret_matches(request[secret_header], options_.secret_token)) {
+            return std::nullopt;
+        }
+        if (const auto held_back = unauthorized_log_.admit(clock_type::now())) {
+            const char* reason = secrets == 0  ? "no X-Telegram-Bot-Api-Secret-Token header"
+                                 : secrets > 1 ? "more than one X-Telegram-Bot-Api-Secret-Token"
+                                               : "a wrong X-Telegram-Bot-Api-Secret-Token";
+            log_event(spdlog::level::warn, {.connection = connection},
+                      "rejected a webhook request from {}{} on connection {} with {} (401); only "
+                      "Telegram, through the reverse proxy, should reach this port{}",
+                      peer, forwarded_for(request), connection, reason,
+                      held_back_suffix(*held_back));
+        }
+        return http::status::unauthorized;
+    }
+
+    asio::awaitable<site_response> handle(const http_request& request, const std::string& peer,
+                                          std::uint64_t connection) override {
+        const std::string& body = request.body();
+        if (!detail::is_json_object(body)) {
+            if (const auto held_back = invalid_body_log_.admit(clock_type::now())) {
+                log_event(spdlog::level::warn, {.connection = connection},
+                          "rejected a webhook request from {} on connection {}: the body is not "
+                          "a JSON object (400){}",
+                          peer, connection, held_back_suffix(*held_back));
+            }
+            co_return status_response(http::status::bad_request);
+        }
+        const webhook_verdict verdict = co_await on_update_(body);
+        switch (verdict) {
+            case webhook_verdict::accepted:
+                // Telegram reads only the status, so 200 comes with no body.
+                co_return site_response{};
+            case webhook_verdict::busy:
+                co_return status_response(http::status::too_many_requests);
+            case webhook_verdict::unavailable:
+                co_return status_response(http::status::service_unavailable);
+        }
+        co_return status_response(http::status::internal_server_error);
+    }
+
+private:
+    /// Describes the client address that a reverse proxy forwarded, if any, for the log.
+    static std::string forwarded_for(const http_request& request) {
+        std::string_view value = request["X-Real-IP"];
+        if (value.empty()) {
+            value = request["X-Forwarded-For"];
+        }
+        if (value.empty()) {
+            return {};
+        }
+        return " (forwarded for " + printable(value, max_logged_forwarded_size) + ")";
+    }
+
+    webhook_options options_;
+    webhook_handler on_update_;
     log_limiter unauthorized_log_;
     log_limiter invalid_body_log_;
 };
 
+/// The metrics server's requests: a GET of one of the routes.
+class metrics_site final : public request_site {
+public:
+    explicit metrics_site(std::map<std::string, http_get_handler, std::less<>> routes)
+        : routes_(std::move(routes)) {
+        for (const auto& [path, handler] : routes_) {
+            if (!path.starts_with('/')) {
+                throw std::invalid_argument("invalid metrics server path \"" + path +
+                                            "\": expected a path that starts with \"/\"");
+            }
+        }
+    }
+
+    std::string_view name() const override { return "metrics"; }
+
+    std::string describe_paths() const override {
+        std::string paths;
+        for (const auto& [path, handler] : routes_) {
+            paths += paths.empty() ? "at paths " : ", ";
+            paths += path;
+        }
+        return paths;
+    }
+
+    std::string_view allowed_methods() const override { return "GET"; }
+
+    std::optional<http::status> check_head(const http_request& request,
+                                           [[maybe_unused]] const std::string& peer,
+                                           [[maybe_unused]] std::uint64_t connection) override {
+        if (!routes_.contains(target_path(request.target()))) {
+            return http::status::not_found;
+        }
+        if (request.method() != http::verb::get) {
+            return http::status::method_not_allowed;
+        }
+        return std::nullopt;
+    }
+
+    asio::awaitable<site_response> handle(const http_request& request,
+                                          [[maybe_unused]] const std::string& peer,
+                                          [[maybe_unused]] std::uint64_t connection) override {
+        const auto route = routes_.find(target_path(request.target()));
+        const http_text_response reply = route->second();
+        if (reply.status < 100 || reply.status > 599) {
+            throw std::logic_error("the handler of " + route->first + " returned status " +
+                                   std::to_string(reply.status));
+        }
+        co_return site_response{static_cast<http::status>(reply.status), reply.content_type,
+                                reply.body};
+    }
+
+private:
+    std::map<std::string, http_get_handler, std::less<>> routes_;
+};
+
+}  // namespace
+
 webhook_server::webhook_server(boost::asio::any_io_executor executor, webhook_options options,
-                               webhook_handler on_update)
-    : impl_(std::make_shared<impl>(std::move(executor), std::move(options), std::move(on_update))) {
+                               webhook_handler on_update) {
+    server_limits limits{options.listen_address, options.port, options.max_body_bytes,
+                         options.read_timeout, options.max_connections};
+    server_ = std::make_shared<detail::http_server>(
+        std::move(executor), std::move(limits),
+        std::make_unique<webhook_site>(std::move(options), std::move(on_update)));
 }
 
-webhook_server::~webhook_server() { impl_->stop(); }
+webhook_server::~webhook_server() { server_->stop(); }
 
-void webhook_server::start() { impl_->start(); }
+void webhook_server::start() { server_->start(); }
 
-void webhook_server::stop() { impl_->stop(); }
+void webhook_server::stop() { server_->stop(); }
 
-std::uint16_t webhook_server::local_port() const { return impl_->local_port(); }
+std::uint16_t webhook_server::local_port() const { return server_->local_port(); }
 
-listen_endpoint parse_listen_endpoint(std::string_view text, std::string_view setting) {
+metrics_server::metrics_server(boost::asio::any_io_executor executor,
+                               metrics_server_options options,
+                               std::map<std::string, http_get_handler, std::less<>> routes) {
+    server_limits limits{options.listen_address, options.port, max_metrics_request_bytes,
+                         options.read_timeout, options.max_connections};
+    server_ = std::make_shared<detail::http_server>(
+        std::move(executor), std::move(limits), std::make_unique<metrics_site>(std::move(routes)));
+}
+
+metrics_server::~metrics_server() { server_->stop(); }
+
+void metrics_server::start() { server_->start(); }
+
+void metrics_server::stop() { server_->stop(); }
+
+std::uint16_t metrics_server::local_port() const { return server_->local_port(); }
+
+listen_endpoint parse_listen_endpoint(std::string_view text, std::string_view setting,
+                                      listen_port ports) {
     const auto invalid = [text, setting](const std::string& reason) {
         return std::invalid_argument("invalid " + std::string(setting) + " \"" + std::string(text) +
                                      "\": " + reason);
@@ -552,9 +759,12 @@ listen_endpoint parse_listen_endpoint(std::string_view text, std::string_view se
 
     unsigned number = 0;
     const auto [end, parse_error] = std::from_chars(port.data(), port.data() + port.size(), number);
+    const unsigned lowest = ports == listen_port::fixed_or_any ? 0 : 1;
     if (port.empty() || parse_error != std::errc() || end != port.data() + port.size() ||
-        number == 0 || number > 65535) {
-        throw invalid("the port must be a number from 1 to 65535");
+        number < lowest || number > 65535) {
+        throw invalid(ports == listen_port::fixed_or_any
+                          ? "the port must be a number from 0 (any free port) to 65535"
+                          : "the port must be a number from 1 to 65535");
     }
 
     error_code error;

@@ -1,9 +1,11 @@
 #pragma once
 
-// The HTTP server that receives Telegram's webhook requests, one Update per POST. It speaks
-// plain HTTP/1.1 and is meant to sit behind a TLS reverse proxy such as nginx or Caddy, which
-// terminates the HTTPS connection that Telegram makes. Beast stays out of this header; only
-// webhook_server.cpp compiles it.
+// The HTTP servers of the bot: the one that receives Telegram's webhook requests, one Update
+// per POST, and the one that serves Prometheus metrics and the health check. Both speak plain
+// HTTP/1.1 through one implementation, with the same limits on connections, request sizes and
+// time. The webhook server is meant to sit behind a TLS reverse proxy such as nginx or Caddy,
+// which terminates the HTTPS connection that Telegram makes. Beast stays out of this header;
+// only webhook_server.cpp compiles it.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -12,11 +14,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace tgsearch {
+
+namespace detail {
+/// The server both webhook_server and metrics_server run on.
+class http_server;
+}  // namespace detail
 
 /// Maximum webhook request body in bytes. One Update is a message of at most 4096 characters
 /// with its entities and a replied-to message, a few tens of kB at most (an estimate).
@@ -110,8 +118,74 @@ public:
     std::uint16_t local_port() const;
 
 private:
-    struct impl;
-    std::shared_ptr<impl> impl_;
+    std::shared_ptr<detail::http_server> server_;
+};
+
+/// Default bound on the concurrent connections of a metrics_server. A Prometheus server
+/// scrapes over one keep-alive connection, and a health monitor opens one now and then.
+constexpr std::size_t default_metrics_max_connections = 16;
+
+/// Settings of a metrics_server.
+struct metrics_server_options {
+    /// IPv4 or IPv6 address to listen on, without brackets.
+    std::string listen_address = "127.0.0.1";
+    /// TCP port to listen on. With 0 the server picks a free port, which local_port() returns.
+    std::uint16_t port = 0;
+    /// Time a client has to send one whole request, and the server to write its response.
+    /// An idle keep-alive connection is closed after this long too.
+    std::chrono::milliseconds read_timeout{30'000};
+    /// Connections served at once. Further ones wait in the listen backlog until one closes.
+    std::size_t max_connections = default_metrics_max_connections;
+};
+
+/// A response of a metrics_server route.
+struct http_text_response {
+    /// HTTP status code, such as 200 or 503.
+    unsigned status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+};
+
+/// Builds the response to a GET of one path. Runs on the server's executor, so it must be
+/// quick and must not block.
+using http_get_handler = std::function<http_text_response()>;
+
+/// HTTP/1.1 server that serves GET requests from handlers by path, such as "/metrics" and
+/// "/healthz", built on the same code as webhook_server and with its limits: bounded
+/// connections, a read timeout per request, keep-alive, and a bound of 16 KiB on request
+/// heads and bodies.
+///
+/// Responds to a GET of a path in `routes` (the query part of the target is ignored) with the
+/// handler's response. Other paths get 404, and other methods on a known path 405 with
+/// "Allow: GET". A handler that throws gets the request answered with 500.
+class metrics_server {
+public:
+    /// Stores the settings. Nothing listens before start(). `executor` must be a strand when
+    /// its io_context runs on more than one thread. Throws std::invalid_argument when a
+    /// route's path does not start with "/".
+    metrics_server(boost::asio::any_io_executor executor, metrics_server_options options,
+                   std::map<std::string, http_get_handler, std::less<>> routes);
+
+    /// Stops the server as stop() does. Destroy it on its executor's thread, or once the
+    /// executor no longer runs, so that no handler call is in progress.
+    ~metrics_server();
+
+    metrics_server(const metrics_server&) = delete;
+    metrics_server& operator=(const metrics_server&) = delete;
+
+    /// Binds the listen address, logs it with the port bound at info, and starts accepting
+    /// connections. Throws as webhook_server::start does.
+    void start();
+
+    /// Stops accepting and closes every connection. Safe to call from any thread and more than
+    /// once. The sockets close on the executor.
+    void stop();
+
+    /// Port the server listens on, useful after binding port 0. Valid after start().
+    std::uint16_t local_port() const;
+
+private:
+    std::shared_ptr<detail::http_server> server_;
 };
 
 /// Address and port of --listen.
@@ -120,10 +194,20 @@ struct listen_endpoint {
     std::uint16_t port = 0;
 };
 
+/// Ports that parse_listen_endpoint accepts.
+enum class listen_port {
+    /// 1 to 65535: the webhook server, whose port the reverse proxy in front of it must know.
+    fixed,
+    /// 0 to 65535, where 0 makes the server pick a free port and log it: the metrics server,
+    /// which tests start on port 0.
+    fixed_or_any,
+};
+
 /// Parses `text` of the form "ADDR:PORT", where ADDR is an IPv4 address or an IPv6 address in
-/// brackets ("127.0.0.1:8080", "[::1]:8080") and PORT is 1 to 65535. Throws
+/// brackets ("127.0.0.1:8080", "[::1]:8080") and PORT is a number that `ports` allows. Throws
 /// std::invalid_argument naming `setting` (such as "--listen"), `text` and the expected form.
-listen_endpoint parse_listen_endpoint(std::string_view text, std::string_view setting = "--listen");
+listen_endpoint parse_listen_endpoint(std::string_view text, std::string_view setting = "--listen",
+                                      listen_port ports = listen_port::fixed);
 
 /// Generates a secret token for setWebhook: 32 bytes from OpenSSL's CSPRNG in base64url
 /// without padding, 43 characters of A-Z, a-z, 0-9, '_' and '-'. Throws std::runtime_error

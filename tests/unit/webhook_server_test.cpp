@@ -616,3 +616,195 @@ TEST_CASE("webhook start names an unbindable address", "[webhook]") {
         CHECK_THAT(error.what(), Catch::Contains("127.0.0.1:" + std::to_string(first.port())));
     }
 }
+
+namespace {
+
+using tgsearch::http_get_handler;
+using tgsearch::http_text_response;
+using tgsearch::metrics_server;
+using tgsearch::metrics_server_options;
+
+/// A metrics_server on 127.0.0.1 and port 0 with a /metrics route that counts its calls and a
+/// /healthz route whose status the test sets, run by a thread of its own.
+class running_metrics_server {
+public:
+    explicit running_metrics_server(metrics_server_options options = {}) {
+        options.listen_address = "127.0.0.1";
+        options.port = 0;
+        std::map<std::string, http_get_handler, std::less<>> routes;
+        routes["/metrics"] = [this] {
+            ++scrapes_;
+            return http_text_response{200, "text/plain; version=0.0.4; charset=utf-8",
+                                      "tgsearch_up 1\n"};
+        };
+        routes["/healthz"] = [this] {
+            return healthy_ ? http_text_response{200, "text/plain; charset=utf-8", "ok\n"}
+                            : http_text_response{503, "text/plain; charset=utf-8",
+                                                 "the last 3 getUpdates calls failed\n"};
+        };
+        routes["/throws"] = []() -> http_text_response {
+            throw std::runtime_error("handler failure");
+        };
+        server_ = std::make_unique<metrics_server>(io_.get_executor(), options, std::move(routes));
+        server_->start();
+        thread_ = std::thread([this] { io_.run(); });
+    }
+
+    ~running_metrics_server() {
+        server_->stop();
+        thread_.join();
+    }
+
+    std::uint16_t port() const { return server_->local_port(); }
+    int scrapes() const { return scrapes_; }
+    void set_healthy(bool healthy) { healthy_ = healthy; }
+
+private:
+    asio::io_context io_;
+    std::unique_ptr<metrics_server> server_;
+    std::thread thread_;
+    std::atomic<int> scrapes_{0};
+    std::atomic<bool> healthy_{true};
+};
+
+std::string make_get(std::string_view target, std::string_view extra_headers = "") {
+    return "GET " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+           std::string(extra_headers) + "\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("metrics server answers GET /metrics", "[metrics_server]") {
+    running_metrics_server server;
+    CHECK(server.port() != 0);
+    const auto response = exchange(server.port(), make_get("/metrics"));
+    REQUIRE(response);
+    CHECK(response->status == 200);
+    CHECK(header_of(*response, "content-type") == "text/plain; version=0.0.4; charset=utf-8");
+    CHECK(response->body == "tgsearch_up 1\n");
+    CHECK(server.scrapes() == 1);
+}
+
+TEST_CASE("metrics server ignores the query in the path", "[metrics_server]") {
+    running_metrics_server server;
+    CHECK(status_of(server.port(), make_get("/metrics?name[]=tgsearch_up")) == 200);
+    CHECK(server.scrapes() == 1);
+}
+
+TEST_CASE("metrics server passes the handler status on", "[metrics_server]") {
+    running_metrics_server server;
+    const auto healthy = exchange(server.port(), make_get("/healthz"));
+    REQUIRE(healthy);
+    CHECK(healthy->status == 200);
+    CHECK(healthy->body == "ok\n");
+
+    server.set_healthy(false);
+    const auto unhealthy = exchange(server.port(), make_get("/healthz"));
+    REQUIRE(unhealthy);
+    CHECK(unhealthy->status == 503);
+    CHECK(unhealthy->body == "the last 3 getUpdates calls failed\n");
+    // Retry-After belongs to the webhook's 503, which tells Telegram when to send again.
+    CHECK(header_of(*unhealthy, "retry-after").empty());
+}
+
+TEST_CASE("metrics server answers 404 to other paths", "[metrics_server]") {
+    running_metrics_server server;
+    for (const std::string_view target : {"/", "/metrics/", "/metricsx", "/Metrics", "/telegram"}) {
+        CAPTURE(target);
+        CHECK(status_of(server.port(), make_get(target)) == 404);
+    }
+    CHECK(server.scrapes() == 0);
+}
+
+TEST_CASE("metrics server answers 405 to other methods", "[metrics_server]") {
+    running_metrics_server server;
+    for (const std::string_view method : {"POST", "PUT", "DELETE", "HEAD"}) {
+        CAPTURE(method);
+        const auto response =
+            exchange(server.port(), make_request(method, "/metrics", "", std::nullopt));
+        REQUIRE(response);
+        CHECK(response->status == 405);
+        CHECK(header_of(*response, "allow") == "GET");
+    }
+    CHECK(server.scrapes() == 0);
+}
+
+TEST_CASE("metrics server answers 500 when a handler throws", "[metrics_server]") {
+    running_metrics_server server;
+    CHECK(status_of(server.port(), make_get("/throws")) == 500);
+    // The connection's failure leaves the server serving.
+    CHECK(status_of(server.port(), make_get("/metrics")) == 200);
+}
+
+TEST_CASE("metrics server serves scrapes on one connection", "[metrics_server]") {
+    running_metrics_server server;
+    test_client client(server.port());
+    for (int scrape = 1; scrape <= 3; ++scrape) {
+        CAPTURE(scrape);
+        REQUIRE(client.send(make_get("/metrics")));
+        const auto response = client.read_response();
+        REQUIRE(response);
+        CHECK(response->status == 200);
+    }
+    CHECK(server.scrapes() == 3);
+}
+
+TEST_CASE("metrics server closes idle connections", "[metrics_server]") {
+    metrics_server_options options;
+    options.read_timeout = 200ms;
+    running_metrics_server server(options);
+    test_client client(server.port());
+    const auto started = std::chrono::steady_clock::now();
+    CHECK(client.closed_by_server());
+    CHECK(std::chrono::steady_clock::now() - started < 2s);
+}
+
+TEST_CASE("metrics server caps concurrent connections", "[metrics_server]") {
+    metrics_server_options options;
+    options.max_connections = 1;
+    running_metrics_server server(options);
+    auto first = std::make_unique<test_client>(server.port());
+    REQUIRE(first->send(make_get("/metrics")));
+    REQUIRE(first->read_response());
+
+    test_client second(server.port(), 300ms);
+    REQUIRE(second.send(make_get("/metrics")));
+    CHECK_FALSE(second.read_response());
+
+    first.reset();
+    second.set_receive_timeout(5s);
+    const auto response = second.read_response();
+    REQUIRE(response);
+    CHECK(response->status == 200);
+    CHECK(server.scrapes() == 2);
+}
+
+TEST_CASE("metrics server rejects a large request body", "[metrics_server]") {
+    running_metrics_server server;
+    const std::string body(64 * 1024, 'x');
+    CHECK(status_of(server.port(), make_request("GET", "/metrics", body, std::nullopt)) == 413);
+    CHECK(server.scrapes() == 0);
+}
+
+TEST_CASE("metrics server rejects a relative route", "[metrics_server]") {
+    asio::io_context io;
+    std::map<std::string, http_get_handler, std::less<>> routes;
+    routes["metrics"] = [] { return http_text_response{}; };
+    CHECK_THROWS_AS(metrics_server(io.get_executor(), metrics_server_options{}, std::move(routes)),
+                    std::invalid_argument);
+}
+
+TEST_CASE("listen endpoint takes port 0 only when allowed", "[metrics_server]") {
+    using tgsearch::listen_port;
+    using tgsearch::parse_listen_endpoint;
+    const auto any = parse_listen_endpoint("127.0.0.1:0", "--metrics", listen_port::fixed_or_any);
+    CHECK(any.address == "127.0.0.1");
+    CHECK(any.port == 0);
+    const auto fixed = parse_listen_endpoint("[::1]:9464", "--metrics", listen_port::fixed_or_any);
+    CHECK(fixed.address == "::1");
+    CHECK(fixed.port == 9464);
+    CHECK_THROWS_AS(parse_listen_endpoint("127.0.0.1:0", "--listen"), std::invalid_argument);
+    CHECK_THROWS_AS(
+        parse_listen_endpoint("127.0.0.1:65536", "--metrics", listen_port::fixed_or_any),
+        std::invalid_argument);
+}
