@@ -7,10 +7,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
+#include <iterator>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -327,13 +330,15 @@ void reply_builder::render_search_reply(std::string_view query, std::int64_t cha
     }
     // A reply with buttons is edited in place when a button is pressed, so it must fit one
     // message. A reply without buttons lists all results with full snippets, and may be
-    // split into several messages.
-    rendered_page page = render_page(query, 0, false);
-    if (!page.has_next) {
+    // split into several messages. The search shows which of the two it is, so the page is
+    // rendered once.
+    const searched_page found = search_page(query, 0);
+    const bool has_next = found.result.hits.size() > settings_.page_size;
+    rendered_page page = render_found_page(query, 0, found, has_next);
+    if (!has_next) {
         reply.html = std::move(page.html);
         return;
     }
-    page = render_page(query, 0, true);
     const std::string key = settings_.pages->add(paged_search{chat_id, std::string(query)});
     reply.buttons = page_buttons(key, 0, page);
     reply.html = std::move(page.html);
@@ -390,18 +395,22 @@ outgoing_reply reply_builder::reply_to_inline_query(const incoming_message& mess
     const std::vector<std::string> terms = query_terms(searched);
 
     const std::size_t shown = std::min(result.hits.size(), max_inline_results);
+    reply.articles.reserve(shown);
+    // The description and the message show passages of two lengths of the same text.
+    constexpr std::array<std::size_t, 2> snippet_chars = {max_inline_description_chars,
+                                                          max_inline_snippet_chars};
     for (std::size_t i = 0; i < shown; ++i) {
         const document_view doc = index->document_at(result.hits[i].doc);
+        const std::vector<std::string> snippets =
+            make_snippets_html(doc.text, terms, snippet_chars);
         inline_article article;
-        article.id = "d" + std::to_string(result.hits[i].doc);
+        article.id = fmt::format("d{}", result.hits[i].doc);
         article.title = clip(display_title(doc), max_inline_title_chars);
-        article.description = clip(
-            html_to_plain_text(make_snippet_html(doc.text, terms, max_inline_description_chars)),
-            max_inline_description_chars);
+        article.description = clip(html_to_plain_text(snippets[0]), max_inline_description_chars);
         article.message_html = title_html(doc, max_title_chars);
-        const std::string snippet = make_snippet_html(doc.text, terms, max_inline_snippet_chars);
-        if (!snippet.empty()) {
-            article.message_html += "\n" + snippet;
+        if (!snippets[1].empty()) {
+            article.message_html += '\n';
+            article.message_html += snippets[1];
         }
         if (is_linkable(doc.url)) {
             article.url = std::string(doc.url);
@@ -418,25 +427,39 @@ std::string reply_builder::render_search(std::string_view query) const {
     return render_page(cut_query(query), 0, true).html;
 }
 
-reply_builder::rendered_page reply_builder::render_page(std::string_view query, std::size_t page,
-                                                        bool one_message) const {
+reply_builder::searched_page reply_builder::search_page(std::string_view query,
+                                                        std::size_t page) const {
     const std::size_t page_size = settings_.page_size;
     const std::size_t offset = std::min(page * page_size, max_ranked_hits);
-    rendered_page rendered;
-
+    searched_page found;
     // One snapshot serves the search and the documents of its hits, even when a reload
     // replaces the index meanwhile.
-    const std::shared_ptr<const search_index> index = index_.snapshot();
+    found.index = index_.snapshot();
     search_options options;
     options.offset = offset;
     // One more hit than a page shows whether another page follows.
     options.limit = std::min(page_size + 1, max_ranked_hits - offset);
-    const search_result result = index->search(query, options);
-    std::vector<search_hit> hits = result.hits;
-    rendered.has_next = hits.size() > page_size;
-    if (hits.size() > page_size) {
-        hits.resize(page_size);
-    }
+    found.result = found.index->search(query, options);
+    return found;
+}
+
+reply_builder::rendered_page reply_builder::render_page(std::string_view query, std::size_t page,
+                                                        bool one_message) const {
+    return render_found_page(query, page, search_page(query, page), one_message);
+}
+
+reply_builder::rendered_page reply_builder::render_found_page(std::string_view query,
+                                                              std::size_t page,
+                                                              const searched_page& found,
+                                                              bool one_message) const {
+    const std::size_t page_size = settings_.page_size;
+    const std::size_t offset = std::min(page * page_size, max_ranked_hits);
+    rendered_page rendered;
+    const search_index& index = *found.index;
+    const search_result& result = found.result;
+    rendered.has_next = result.hits.size() > page_size;
+    const std::span<const search_hit> hits(result.hits.data(),
+                                           std::min(result.hits.size(), page_size));
     const std::size_t ranked = std::min(result.total_matches, max_ranked_hits);
     const std::size_t pages = (ranked + page_size - 1) / page_size;
     if (hits.empty() && page > 0) {
@@ -479,22 +502,29 @@ reply_builder::rendered_page reply_builder::render_page(std::string_view query, 
         }
     }
 
+    // The heading and every entry are whole tags and escaped text, so the length of the page
+    // is the sum of their lengths.
+    std::size_t html_chars = one_message ? telegram_html_length(html) : 0;
     std::size_t rank = offset;
+    std::string entry;
     for (const search_hit& hit : hits) {
-        const document_view doc = index->document_at(hit.doc);
-        std::string entry = "\n" + std::to_string(++rank) + ". " + title_html(doc, max_title_chars);
+        const document_view doc = index.document_at(hit.doc);
+        entry.clear();
+        fmt::format_to(std::back_inserter(entry), "\n{}. ", ++rank);
+        entry += title_html(doc, max_title_chars);
         const std::string snippet =
             snippet_chars == 0 ? std::string() : make_snippet_html(doc.text, terms, snippet_chars);
         if (!snippet.empty()) {
-            entry += "\n";
+            entry += '\n';
             entry += snippet;
         }
-        entry += "\n";
+        entry += '\n';
         // The budgets above keep a one-message page inside the limit. This check keeps the
         // promise should a budget change.
-        if (one_message &&
-            telegram_html_length(html) + telegram_html_length(entry) > telegram_max_message_chars) {
-            break;
+        if (one_message) {
+            const std::size_t entry_chars = telegram_html_length(entry);
+            if (html_chars + entry_chars > telegram_max_message_chars) break;
+            html_chars += entry_chars;
         }
         html += entry;
         ++rendered.hit_count;

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -91,10 +92,22 @@ private:
     /// Renders the search reply to a message, with buttons when there is more than one page.
     void render_search_reply(std::string_view query, std::int64_t chat_id,
                              outgoing_reply& reply) const;
+    /// The results of one page of a query, with the snapshot of the index they refer to.
+    struct searched_page {
+        std::shared_ptr<const search_index> index;
+        search_result result;  ///< the page's hits, and one more when another page follows
+    };
+
+    /// Searches `page` (0-based) of `query` on one snapshot of the index.
+    searched_page search_page(std::string_view query, std::size_t page) const;
     /// Renders `page` (0-based) of `query`. With `one_message` the snippets are shortened as
     /// needed and results that would still not fit are left out, so the page fits one
     /// message.
     rendered_page render_page(std::string_view query, std::size_t page, bool one_message) const;
+    /// Renders `page` of `query` as render_page does, from the results `found` of
+    /// search_page(query, page).
+    rendered_page render_found_page(std::string_view query, std::size_t page,
+                                    const searched_page& found, bool one_message) const;
     std::vector<inline_button> page_buttons(std::string_view key, std::size_t page,
                                             const rendered_page& rendered) const;
 

@@ -162,11 +162,30 @@ std::size_t append_sequence_or_replacement(std::string& out, std::string_view te
     return pos + static_cast<std::size_t>(length);
 }
 
+/// Returns whether `c` is a byte that append_html_escaped cannot copy as it is: one of the
+/// characters it replaces, or a byte of a UTF-8 sequence, which must be checked.
+bool needs_escape_check(char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte >= 0x80 || c == '<' || c == '>' || c == '&' || c == '"';
+}
+
+bool is_html_space(std::int32_t code_point) {
+    return code_point == ' ' || code_point == '\t' || code_point == '\n' || code_point == '\r';
+}
+
 }  // namespace
 
 void append_html_escaped(std::string& out, std::string_view text) {
     out.reserve(out.size() + text.size());
     for (std::size_t i = 0; i < text.size();) {
+        // Most text is ASCII without special characters, and is copied a run at a time.
+        std::size_t run_end = i;
+        while (run_end < text.size() && !needs_escape_check(text[run_end])) ++run_end;
+        if (run_end > i) {
+            out.append(text.data() + i, run_end - i);
+            i = run_end;
+            continue;
+        }
         const auto byte = static_cast<unsigned char>(text[i]);
         if (byte < 0x80) {
             switch (byte) {
@@ -255,6 +274,29 @@ std::size_t telegram_html_length(std::string_view html) {
         ++i;
     }
     return count;
+}
+
+bool has_visible_content(std::string_view html) {
+    for (std::size_t i = 0; i < html.size();) {
+        const char c = html[i];
+        if (c == '<') {
+            const std::size_t close = find_tag_end(html, i);
+            if (close != std::string_view::npos) {
+                i = close + 1;
+                continue;
+            }
+        } else if (c == '&') {
+            if (const auto parsed = parse_entity(html, i)) {
+                if (!is_html_space(parsed->code_point)) return true;
+                i += parsed->length;
+                continue;
+            }
+        }
+        // Any other byte starts a character, and only the ASCII spaces are not content.
+        if (!is_html_space(static_cast<unsigned char>(c))) return true;
+        ++i;
+    }
+    return false;
 }
 
 std::string html_to_plain_text(std::string_view html) {

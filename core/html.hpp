@@ -28,6 +28,10 @@ std::size_t utf8_floor(std::string_view text, std::size_t max_bytes);
 /// length Telegram limits to 4096.
 std::size_t telegram_html_length(std::string_view html);
 
+/// Returns whether `html` shows a character other than a space, tab or line break: text
+/// outside tags, or an entity, as tokenize_html splits them.
+bool has_visible_content(std::string_view html);
+
 /// Converts Telegram HTML to plain text the way a chat shows it: tags removed, entities
 /// decoded, and links written as "text (url)" so a terminal user can see them.
 std::string html_to_plain_text(std::string_view html);

@@ -92,6 +92,11 @@ void apply_tag(std::vector<const html_token*>& open_tags, const html_token& toke
 
 std::vector<std::string> split_html_message(std::string_view html, std::size_t max_chars,
                                             std::size_t max_bytes) {
+    // Most replies fit one message, which two linear scans show without tokenizing.
+    if (html.size() <= max_bytes && telegram_html_length(html) <= max_chars) {
+        if (!has_visible_content(html)) return {};
+        return {std::string(html)};
+    }
     const std::vector<split_token> tokens = classify(html);
     std::size_t last_content = tokens.size();
     for (std::size_t i = tokens.size(); i-- > 0;) {
@@ -102,9 +107,6 @@ std::vector<std::string> split_html_message(std::string_view html, std::size_t m
     }
     if (last_content == tokens.size()) {
         return {};
-    }
-    if (telegram_html_length(html) <= max_chars && html.size() <= max_bytes) {
-        return {std::string(html)};
     }
 
     std::vector<std::string> parts;

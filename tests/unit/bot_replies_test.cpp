@@ -1,5 +1,7 @@
 #include "core/bot_replies.hpp"
 #include "core/html.hpp"
+#include "core/snippet.hpp"
+#include "core/text_normalizer.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -488,5 +490,35 @@ TEST_CASE("reply answers inline queries page by page", "[replies]") {
         CHECK(empty.type == outgoing_reply::kind::inline_answer);
         CHECK(empty.articles.empty());
         CHECK(empty.next_offset.empty());
+    }
+}
+
+TEST_CASE("reply inline article shows both snippet lengths", "[replies]") {
+    std::vector<document> docs;
+    for (int i = 0; i < 3; ++i) {
+        std::string text = "Start of document " + std::to_string(i) + ".\n";
+        for (int j = 0; j < 40; ++j) {
+            text += "filler words without the query, line " + std::to_string(j) + "\n";
+        }
+        text += "A reverse proxy & cache <" + std::to_string(i) + ">.\n";
+        for (int j = 0; j < 40; ++j) {
+            text += "more filler after it, line " + std::to_string(j) + "\n";
+        }
+        docs.push_back({"doc" + std::to_string(i), "Document " + std::to_string(i), text, ""});
+    }
+    const auto index = search_index::build(docs);
+    const reply_builder builder(*index, reply_settings{"tgsearch_bot", bot_id, 5, nullptr});
+    const outgoing_reply reply = builder.reply_to(inline_query("reverse proxy", ""));
+    REQUIRE(reply.articles.size() == 3);
+    const std::vector<std::string> terms = query_terms("reverse proxy");
+    for (const inline_article& article : reply.articles) {
+        const std::string& text = docs[std::stoul(article.id.substr(1))].text;
+        const std::string short_snippet = make_snippet_html(text, terms, 200);
+        const std::string long_snippet = make_snippet_html(text, terms, 600);
+        CAPTURE(article.id, short_snippet, long_snippet);
+        CHECK(short_snippet.find("<b>reverse</b> <b>proxy</b> &amp; cache") != std::string::npos);
+        CHECK(article.description == html_to_plain_text(short_snippet));
+        CHECK(article.message_html.ends_with("</b>\n" + long_snippet));
+        CHECK(long_snippet.size() > short_snippet.size());
     }
 }

@@ -1,8 +1,13 @@
 #include "core/html.hpp"
 
+#include <utf8proc.h>
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <random>
 #include <string>
+#include <string_view>
+#include <vector>
 
 using tgsearch::append_html_escaped;
 using tgsearch::html_escape;
@@ -119,4 +124,114 @@ TEST_CASE("replace_invalid_utf8 replaces bad bytes", "[html]") {
           "y");
     // An overlong encoding of '/' is not valid UTF-8.
     CHECK(tgsearch::replace_invalid_utf8("\xC0\xAF") == "\uFFFD\uFFFD");
+}
+
+namespace {
+
+/// Escapes one character at a time, the way append_html_escaped is specified, to check its
+/// faster copy of whole runs.
+std::string escape_by_character(std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size();) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        if (byte < 0x80) {
+            switch (byte) {
+                case '<':
+                    out += "&lt;";
+                    break;
+                case '>':
+                    out += "&gt;";
+                    break;
+                case '&':
+                    out += "&amp;";
+                    break;
+                case '"':
+                    out += "&quot;";
+                    break;
+                default:
+                    out += static_cast<char>(byte);
+            }
+            ++i;
+            continue;
+        }
+        utf8proc_int32_t code_point = 0;
+        const auto length =
+            utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(text.data() + i),
+                             static_cast<utf8proc_ssize_t>(text.size() - i), &code_point);
+        if (length <= 0) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        } else {
+            out.append(text.substr(i, static_cast<std::size_t>(length)));
+            i += static_cast<std::size_t>(length);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("append_html_escaped copies runs like single characters", "[html]") {
+    // Runs of 0 to 19 plain ASCII bytes between the characters that need work.
+    const std::vector<std::string> pieces = {"<", ">",    "&",         "\"",           "ё",
+                                             "😂", "\xFF", "\xC3",      "\xED\xA0\x80", "'",
+                                             " ", "\n",   "plain text"};
+    std::mt19937 random(7);
+    for (int round = 0; round < 2000; ++round) {
+        std::string text;
+        const std::size_t count = random() % 12;
+        for (std::size_t i = 0; i < count; ++i) {
+            text += std::string(random() % 20, 'x');
+            text += pieces[random() % pieces.size()];
+        }
+        CAPTURE(text);
+        CHECK(html_escape(text) == escape_by_character(text));
+    }
+}
+
+namespace {
+
+/// Returns whether `html` has a visible character other than white space, found from the
+/// tokens of tokenize_html.
+bool has_content_token(std::string_view html) {
+    for (const tgsearch::html_token& token : tgsearch::tokenize_html(html)) {
+        const bool visible = token.type == tgsearch::html_token::kind::character ||
+                             token.type == tgsearch::html_token::kind::entity;
+        const std::int32_t cp = token.code_point;
+        if (visible && cp != ' ' && cp != '\t' && cp != '\n' && cp != '\r') return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("has_visible_content skips tags and white space", "[html]") {
+    using tgsearch::has_visible_content;
+    CHECK_FALSE(has_visible_content(""));
+    CHECK_FALSE(has_visible_content(" \n\t\r"));
+    CHECK_FALSE(has_visible_content("<b> </b>\n<a href=\"x y\">\t</a>"));
+    CHECK_FALSE(has_visible_content("&#32;&#10;&#x9;&#13;"));
+    CHECK(has_visible_content(" x"));
+    CHECK(has_visible_content("<b>&amp;</b>"));
+    CHECK(has_visible_content("&#160;"));  // a no-break space is shown
+    // Telegram supports only four named entities, so this one is text.
+    CHECK(has_visible_content("&nbsp;"));
+    CHECK(has_visible_content("<unterminated"));
+    CHECK(has_visible_content(" & "));
+    CHECK(has_visible_content("\xFF"));
+    CHECK(has_visible_content(" 😂"));
+}
+
+TEST_CASE("has_visible_content agrees with tokenize_html", "[html]") {
+    const std::vector<std::string> pieces = {" ", "\n",    "\t",    "<b>",   "</b>", "<a href='<'>",
+                                             "&", "&amp;", "&#32;", "&#x20", "<",    ">",
+                                             "x", "ё",     "\xFF",  "&#10;", "&lt;", "<i"};
+    std::mt19937 random(11);
+    for (int round = 0; round < 3000; ++round) {
+        std::string html;
+        const std::size_t count = random() % 8;
+        for (std::size_t i = 0; i < count; ++i) html += pieces[random() % pieces.size()];
+        CAPTURE(html);
+        CHECK(tgsearch::has_visible_content(html) == has_content_token(html));
+    }
 }

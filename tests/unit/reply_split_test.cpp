@@ -196,3 +196,25 @@ TEST_CASE("split keeps each part within the byte bound", "[reply_split]") {
     }
     CHECK(joined_text(parts) == visible_text(html));
 }
+
+TEST_CASE("split keeps a reply at the limits whole", "[reply_split]") {
+    // Exactly max_chars characters, and exactly max_bytes bytes, still fit one message.
+    std::string html = "<b>" + std::string(4000, 'a') + "</b>&amp;" + std::string(95, 'b');
+    REQUIRE(telegram_html_length(html) == telegram_max_message_chars);
+    std::vector<std::string> parts = split_html_message(html);
+    REQUIRE(parts.size() == 1);
+    CHECK(parts[0] == html);
+
+    html += "c";
+    parts = split_html_message(html);
+    CHECK(parts.size() == 2);
+
+    const std::string bytes = std::string(99, 'a') + "ёж";  // 103 bytes
+    CHECK(split_html_message(bytes, 200, 103) == std::vector<std::string>{bytes});
+    CHECK(split_html_message(bytes, 200, 102).size() == 2);
+}
+
+TEST_CASE("split returns nothing for spaces written as entities", "[reply_split]") {
+    CHECK(split_html_message("&#32;<b>&#10;</b>&#x9;").empty());
+    CHECK(split_html_message("&#32;x") == std::vector<std::string>{"&#32;x"});
+}

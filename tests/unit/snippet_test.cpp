@@ -2,8 +2,12 @@
 #include "core/html.hpp"
 #include "core/text_normalizer.hpp"
 
+#include <utf8proc.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -243,4 +247,199 @@ TEST_CASE("snippet never splits a grapheme cluster", "[snippet]") {
             CHECK(telegram_html_length(html) <= max_chars);
         }
     }
+}
+
+namespace {
+
+using tgsearch::find_snippet_words;
+using tgsearch::snippet_word;
+using tgsearch::snippet_word_scan;
+
+/// Texts that use every ASCII rule of tokenize, and lines of other scripts between them.
+const std::vector<std::string> tokenizer_rule_texts = {
+    "e-mail x86-64 don't snake_case user@example.org a.b.c 3.14 1.2.3 1,000 v2.0-rc1",
+    "C++ and C# and F#, c++11 g++-12 x++y #hashtag @username .net (#tag) [@user] {.ext}",
+    "\"#quoted\" '@quoted' /#slash ~.tilde <#angle> a#b a@b a.b #a #1 ## #",
+    "trailing punctuation. end! (brackets) [and] {braces}, semi; colon: dash - dash --",
+    "a-b-c-d-e-f-g-h-i-j-k-l-m-n-o-p-q-r-s-t-u-v-w-x-y-z 1.2.3.4.5.6.7.8.9.10.11.12.13",
+    "CamelCase UPPER lower MiXeD 123abc abc123 __init__ --flag -x +plus ++pre post++",
+    "tabs\tand  spaces\r\nCRLF line\r\nquotes 'single' \"double\" it's o'clock",
+    "ends with a hyphen-\nnext line starts.after a dot\n#tag at a line start\n@user too",
+    "Съешь же ещё этих мягких французских булок, да выпей чаю e-mail x86-64",
+    "ٱلۡحَمۡدُ لِلَّهِ رَبِّ ٱلۡعَٰلَمِينَ and c++ می خواهم "
+    "کتاب‌ها",
+    "😂👍🏽 family 👨\u200D👩\u200D👧 flag 🇮🇷 #emoji @😂 keycap 1\uFE0F\u20E3 "
+    "c#",
+    "mixed line: café naïve Straße ﬁle ①② x²",
+};
+
+/// Returns the words of `text` as written, one per token, for use as queries.
+std::vector<std::string> words_of(const std::string& text) {
+    std::vector<std::string> words;
+    std::vector<tgsearch::token> tokens;
+    tgsearch::tokenize(text, tokens);
+    for (const tgsearch::token& token : tokens) {
+        words.push_back(text.substr(token.begin, token.end - token.begin));
+    }
+    return words;
+}
+
+/// Checks that the three scans find the same words of `text` for `query`.
+void check_scans_agree(const std::string& text, const std::string& query) {
+    const std::vector<std::string> terms = query_terms(query);
+    const std::vector<snippet_word> fast =
+        find_snippet_words(text, terms, snippet_word_scan::ascii_fast_path);
+    const std::vector<snippet_word> by_line =
+        find_snippet_words(text, terms, snippet_word_scan::by_line);
+    const std::vector<snippet_word> whole =
+        find_snippet_words(text, terms, snippet_word_scan::whole_text);
+    CAPTURE(text, query);
+    CHECK(fast == whole);
+    CHECK(by_line == whole);
+}
+
+}  // namespace
+
+TEST_CASE("snippet word scans agree on tokenizer rules", "[snippet]") {
+    std::string all_lines;
+    for (const std::string& text : tokenizer_rule_texts) {
+        all_lines += text + "\n";
+        check_scans_agree(text, "");
+        for (const std::string& word : words_of(text)) {
+            check_scans_agree(text, word);
+        }
+    }
+    // All lines at once: pure ASCII lines take the fast path between the others.
+    for (const std::string& text : tokenizer_rule_texts) {
+        for (const std::string& word : words_of(text)) {
+            check_scans_agree(all_lines, word);
+        }
+    }
+}
+
+TEST_CASE("snippet word scans agree on random text", "[snippet]") {
+    // Letters, digits, the punctuation tokenize treats specially, and line breaks, so that
+    // every rule meets every neighbor. Some texts get a line of Cyrillic and Arabic.
+    const std::string alphabet = "aAbZz09 .'-_@,\"+#/(~\n\t";
+    std::mt19937 random(20240607);
+    for (int round = 0; round < 3000; ++round) {
+        std::string text;
+        const std::size_t length = 1 + random() % 60;
+        for (std::size_t i = 0; i < length; ++i) text += alphabet[random() % alphabet.size()];
+        if (round % 4 == 0) text.insert(random() % (text.size() + 1), "\nёлка-палка ٱلۡعَٰلَمِينَ\n");
+        // The query is a piece of the text, so that it often matches joined words and parts.
+        const std::size_t begin = random() % text.size();
+        const std::string query = text.substr(begin, 1 + random() % 12);
+        check_scans_agree(text, query);
+    }
+}
+
+TEST_CASE("snippet ASCII fast path matches mixed scripts", "[snippet]") {
+    // Pure ASCII lines between Arabic, Russian and emoji lines give the same snippet as the
+    // text with every line tokenized.
+    const std::string text =
+        "nginx-full is a web-server\n"
+        "Веб-сервер nginx для e-mail и x86-64\n"
+        "ٱلۡحَمۡدُ لِلَّهِ nginx 😂👍🏽 #nginx\n"
+        "the #nginx @nginx .nginx nginx.conf e-mail x86-64 server\n";
+    for (const char* query : {"nginx", "e-mail", "x86", "#nginx", "server", "mail", "сервер"}) {
+        check_scans_agree(text, query);
+    }
+    const std::string html = snippet(text, "e-mail", 300);
+    CAPTURE(html);
+    CHECK(html.find("<b>e</b>-<b>mail</b> и") != std::string::npos);
+    CHECK(html.find("<b>e</b>-<b>mail</b> x86-64 server") != std::string::npos);
+}
+
+TEST_CASE("snippet whitespace is Unicode space and control", "[snippet]") {
+    // The snippet collapses exactly the characters of general category Zs, Zl, Zp and Cc.
+    for (std::int32_t cp = 0; cp <= 0x10FFFF; ++cp) {
+        if (cp >= 0xD800 && cp <= 0xDFFF) continue;  // surrogates have no UTF-8 form
+        const auto category = utf8proc_category(cp);
+        const bool space = category == UTF8PROC_CATEGORY_ZS || category == UTF8PROC_CATEGORY_ZL ||
+                           category == UTF8PROC_CATEGORY_ZP || category == UTF8PROC_CATEGORY_CC;
+        utf8proc_uint8_t bytes[4];
+        const auto length = utf8proc_encode_char(cp, bytes);
+        const std::string text =
+            "a" + std::string(reinterpret_cast<const char*>(bytes), length) + "b";
+        const bool collapsed = make_snippet_html(text, {}, 10) == "a b";
+        if (collapsed != space) {
+            FAIL_CHECK("code point " << cp << " is whitespace " << space << " in utf8proc");
+        }
+    }
+}
+
+TEST_CASE("snippets of several lengths equal single snippets", "[snippet]") {
+    const std::string text = "The quick brown fox jumps over the lazy dog.\n" + repeat("Pack", 40) +
+                             "\nmy box with five dozen liquor jugs. ٱلۡعَٰلَمِينَ 😂";
+    const std::vector<std::size_t> lengths = {0, 1, 2, 3, 20, 40, 200, 600, 5000};
+    for (const char* query : {"fox", "liquor jugs", "nothing", "pack box", "العالمين"}) {
+        const std::vector<std::string> terms = query_terms(query);
+        const std::vector<std::string> snippets =
+            tgsearch::make_snippets_html(text, terms, lengths);
+        REQUIRE(snippets.size() == lengths.size());
+        for (std::size_t i = 0; i < lengths.size(); ++i) {
+            CAPTURE(query, lengths[i]);
+            CHECK(snippets[i] == make_snippet_html(text, terms, lengths[i]));
+        }
+    }
+}
+
+namespace {
+
+/// Returns `lines` lines of filler text without any query word, 39 characters each when the
+/// line break counts as one space.
+std::string filler_lines(std::size_t lines) {
+    std::string text;
+    for (std::size_t i = 0; i < lines; ++i) text += "lorem ipsum dolor sit amet consectetur\n";
+    return text;
+}
+
+}  // namespace
+
+TEST_CASE("snippet finds a match deep in a long text", "[snippet]") {
+    // 195,000 characters before the only match: the scan goes on until it finds one.
+    const std::string text = filler_lines(5000) + "the needle is here\n" + filler_lines(100);
+    const std::string html = snippet(text, "needle", 100);
+    CAPTURE(html);
+    CHECK(starts_with(html, ellipsis));
+    CHECK(html.find("<b>needle</b>") != std::string::npos);
+    CHECK(ends_with(html, ellipsis));
+    CHECK(telegram_html_length(html) <= 100);
+}
+
+TEST_CASE("snippet prefers a better passage within the scan", "[snippet]") {
+    // The better passage is 195,000 characters past the first match, inside the scan.
+    const std::string text = "alpha\n" + filler_lines(5000) + "alpha and beta\n" + filler_lines(10);
+    const std::string html = snippet(text, "alpha beta", 100);
+    CAPTURE(html);
+    CHECK(html.find("<b>alpha</b> and <b>beta</b>") != std::string::npos);
+}
+
+TEST_CASE("snippet stops scanning far past the first match", "[snippet]") {
+    // The better passage is 273,000 characters past the first match, past the 262,144 that a
+    // long text is scanned, so the first match is shown. The same text on one line has no
+    // line break to stop at and is scanned whole.
+    const std::string text = "alpha\n" + filler_lines(7000) + "alpha and beta\n";
+    const std::string html = snippet(text, "alpha beta", 100);
+    CAPTURE(html);
+    CHECK(starts_with(html, "<b>alpha</b> lorem"));
+    CHECK(html.find("beta") == std::string::npos);
+    CHECK(ends_with(html, ellipsis));
+
+    std::string one_line = text;
+    std::replace(one_line.begin(), one_line.end(), '\n', ' ');
+    const std::string whole = snippet(one_line, "alpha beta", 100);
+    CAPTURE(whole);
+    CHECK(whole.find("<b>alpha</b> and <b>beta</b>") != std::string::npos);
+}
+
+TEST_CASE("snippet of a huge text without match shows its start", "[snippet]") {
+    // A match past 1,048,576 characters is not looked for.
+    const std::string text = "Start of text.\n" + filler_lines(27000) + "needle\n";
+    const std::string html = snippet(text, "needle", 60);
+    CAPTURE(html);
+    CHECK(starts_with(html, "Start of text."));
+    CHECK(html.find("<b>") == std::string::npos);
+    CHECK(ends_with(html, ellipsis));
 }
