@@ -525,7 +525,8 @@ private:
                      options_.label.c_str(), count);
         flood_limits_config flood;
         flood.enabled = true;
-        const double minimum_s = count / flood.messages_per_second;
+        // The first `burst` messages may leave at once, and the rest at the overall rate.
+        const double minimum_s = std::max(0.0, count - flood.burst) / flood.messages_per_second;
         const planner nothing = [](clock_type::time_point) {
             return std::vector<planned_update>();
         };
@@ -541,12 +542,16 @@ private:
         line["messages"] = count;
         line["chats"] = count;
         line["minimum_s"] = minimum_s;
+        line["flood_rate"] = flood.messages_per_second;
+        line["flood_burst"] = flood.burst;
         if (outcome.counters.answered > 0) {
             const double completion =
                 std::chrono::duration<double>(outcome.counters.last_answer - outcome.measure_start)
                     .count();
             line["completion_s"] = std::round(completion * 100) / 100;
-            line["completion_over_minimum"] = std::round(completion / minimum_s * 1000) / 1000;
+            if (minimum_s > 0) {
+                line["completion_over_minimum"] = std::round(completion / minimum_s * 1000) / 1000;
+            }
         }
         write(std::move(line));
     }
