@@ -37,6 +37,15 @@ constexpr std::int64_t max_ring_capacity = std::int64_t{1} << 20;
 /// getUpdates long-poll timeouts above this are clamped by Telegram.
 constexpr std::int64_t max_poll_timeout_seconds = 50;
 
+/// Upper bound on shutdown-timeout, 1 hour. systemd stops waiting long before (its
+/// DefaultTimeoutStopSec is 90 s), and seconds near the int64 limit overflow when converted to
+/// nanoseconds, which would end the drain at once.
+constexpr std::int64_t max_shutdown_timeout_seconds = 3600;
+
+/// Upper bound on page-expiry, 365 days. Seconds overflow as int64 nanoseconds at about 292
+/// years (106752 d), and then every page button reports that its search has expired.
+constexpr std::int64_t max_page_expiry_seconds = 365 * 86400;
+
 /// Values longer than this are cut in error messages.
 constexpr std::size_t max_shown_value_chars = 120;
 
@@ -472,7 +481,7 @@ void add_server_options(CLI::App& app, command_line_values& flags, option_map& o
 
     options["shutdown-timeout"].push_back(
         app.add_option("--shutdown-timeout", values.shutdown_timeout_seconds,
-                       "Seconds to finish queued work after SIGTERM or SIGINT")
+                       "Seconds to finish queued work after SIGTERM or SIGINT (0 to 3600)")
             ->capture_default_str());
     options["page-size"].push_back(
         app.add_option("--page-size", values.page_size,
@@ -482,8 +491,8 @@ void add_server_options(CLI::App& app, command_line_values& flags, option_map& o
     options["page-expiry"].push_back(
         app.add_option("--page-expiry", values.page_expiry_seconds,
                        "How long the buttons of a result page keep working after their last "
-                       "use: seconds, or a number with s, m, h or d, such as 30m or 48h "
-                       "(default: 48h)")
+                       "use: seconds, or a number with s, m, h or d, such as 30m or 48h, "
+                       "up to 365d (default: 48h)")
             ->transform(CLI::AsNumberWithUnit(
                 std::map<std::string, std::int64_t>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
                 CLI::AsNumberWithUnit::CASE_SENSITIVE)));
@@ -1064,7 +1073,9 @@ std::variant<loaded_settings, command_line_exit> load_settings(
             // check-config exits 2 for every invalid setting, flags included.
             exit_code = 2;
         }
-        return command_line_exit{exit_code, output.str(), error_output.str()};
+        // CLI11 quotes the value it rejects, which may be a token or a URL with a password.
+        // The help text is left alone: its URL templates contain "password@".
+        return command_line_exit{exit_code, output.str(), mask_secrets_in(error_output.str(), "")};
     }
 
     loaded_settings loaded;
@@ -1093,6 +1104,10 @@ std::variant<loaded_settings, command_line_exit> load_settings(
     if (loaded.command != command::index) {
         choose_corpus_or_index(loaded.values);
     }
+    // The token is not known before check_settings reads it, so only values of its form and
+    // URL passwords are masked here. The caller masks the token itself once it is known.
+    mask_secrets_in(loaded.errors, "");
+    mask_secrets_in(loaded.warnings, "");
     return loaded;
 }
 
@@ -1121,6 +1136,135 @@ std::string mask_bot_token(std::string_view token) {
         return "****";
     }
     return std::string(token.substr(0, token.find(':'))) + ":****";
+}
+
+namespace {
+
+bool is_token_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
+}
+
+/// Ends of a value inside a message: values are shown bare, in TOML quotes or after '='.
+bool ends_value(char c) {
+    return std::isspace(static_cast<unsigned char>(c)) != 0 || c == '"' || c == '\'';
+}
+
+void replace_all(std::string& text, std::string_view secret, std::string_view mask) {
+    if (secret.empty()) {
+        return;
+    }
+    for (std::size_t found = text.find(secret); found != std::string::npos;
+         found = text.find(secret, found + mask.size())) {
+        text.replace(found, secret.size(), mask);
+    }
+}
+
+/// Masks the secret of every run that has the form of a bot token: three or more digits that
+/// follow no digit or '.', a colon, then five or more token characters with a letter among
+/// them. Addresses such as 127.0.0.1:8080 and IPv6 groups, of at most four characters, never
+/// have that form.
+void mask_token_forms(std::string& text) {
+    for (std::size_t colon = text.find(':'); colon != std::string::npos;
+         colon = text.find(':', colon + 1)) {
+        std::size_t id_start = colon;
+        while (id_start > 0 && std::isdigit(static_cast<unsigned char>(text[id_start - 1]))) {
+            --id_start;
+        }
+        if (colon - id_start < 3 || (id_start > 0 && text[id_start - 1] == '.')) {
+            continue;
+        }
+        std::size_t secret_end = colon + 1;
+        bool has_letter = false;
+        while (secret_end < text.size() && is_token_char(text[secret_end])) {
+            has_letter = has_letter || std::isalpha(static_cast<unsigned char>(text[secret_end]));
+            ++secret_end;
+        }
+        if (secret_end - colon - 1 >= 5 && has_letter) {
+            text.replace(colon + 1, secret_end - colon - 1, "****");
+        }
+    }
+}
+
+/// Masks the password of every URL of the form scheme://user:password@host. The whole user info
+/// of a redis:// URL is masked when it has no colon, because Redis clients read it as a password.
+void mask_url_user_info(std::string& text) {
+    for (std::size_t scheme_end = text.find("://"); scheme_end != std::string::npos;
+         scheme_end = text.find("://", scheme_end + 3)) {
+        const std::size_t start = scheme_end + 3;
+        std::size_t end = start;
+        while (end < text.size() && !ends_value(text[end]) && text[end] != '?') {
+            ++end;
+        }
+        // A password may contain '/' or '@', so the user info ends at the last '@'.
+        const std::size_t at = text.rfind('@', end == start ? start : end - 1);
+        if (at == std::string::npos || at < start) {
+            continue;
+        }
+        const std::string_view user_info = std::string_view(text).substr(start, at - start);
+        const std::size_t colon = user_info.find(':');
+        std::size_t scheme_start = scheme_end;
+        while (scheme_start > 0 &&
+               std::isalpha(static_cast<unsigned char>(text[scheme_start - 1]))) {
+            --scheme_start;
+        }
+        const bool redis =
+            lower_case(text.substr(scheme_start, scheme_end - scheme_start)).starts_with("redis");
+        if (colon != std::string::npos) {
+            text.replace(start + colon + 1, at - start - colon - 1, "****");
+        } else if (redis) {
+            text.replace(start, at - start, "****");
+        }
+    }
+}
+
+/// Masks the value of every password= or pass= query parameter, as in
+/// unix:///run/redis.sock?password=SECRET.
+void mask_password_parameters(std::string& text) {
+    std::string masked;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        std::size_t name_size = 0;
+        if (i == 0 || !is_token_char(text[i - 1])) {
+            for (const std::string_view name : {"password=", "pass="}) {
+                if (lower_case(std::string_view(text).substr(i, name.size())) == name) {
+                    name_size = name.size();
+                }
+            }
+        }
+        if (name_size == 0) {
+            masked += text[i];
+            ++i;
+            continue;
+        }
+        masked += text.substr(i, name_size) + "****";
+        i += name_size;
+        while (i < text.size() && !ends_value(text[i]) && text[i] != '&' && text[i] != '#') {
+            ++i;
+        }
+    }
+    text = std::move(masked);
+}
+
+}  // namespace
+
+std::string mask_secrets_in(std::string_view text, std::string_view token) {
+    std::string masked(text);
+    if (!token.empty()) {
+        replace_all(masked, token, mask_bot_token(token));
+        if (const std::size_t colon = token.find(':'); colon != std::string_view::npos) {
+            replace_all(masked, token.substr(colon + 1), "****");
+        }
+    }
+    mask_token_forms(masked);
+    mask_url_user_info(masked);
+    mask_password_parameters(masked);
+    return masked;
+}
+
+void mask_secrets_in(std::vector<std::string>& lines, std::string_view token) {
+    for (std::string& line : lines) {
+        line = mask_secrets_in(line, token);
+    }
 }
 
 namespace {
@@ -1338,18 +1482,22 @@ void check_numbers(const settings& values, server_plan& plan, settings_checker& 
         checker.invalid_number("poll-timeout", values.poll_timeout_seconds,
                                fmt::format("expected 0 to {} seconds", max_poll_timeout_seconds));
     }
-    if (values.shutdown_timeout_seconds < 0) {
-        checker.invalid_number("shutdown-timeout", values.shutdown_timeout_seconds,
-                               "expected 0 or more seconds");
+    if (values.shutdown_timeout_seconds < 0 ||
+        values.shutdown_timeout_seconds > max_shutdown_timeout_seconds) {
+        checker.invalid_number(
+            "shutdown-timeout", values.shutdown_timeout_seconds,
+            fmt::format("expected 0 to {} seconds", max_shutdown_timeout_seconds));
     }
     if (values.page_size < 1 ||
         values.page_size > static_cast<std::int64_t>(max_results_per_page)) {
         checker.invalid_number("page-size", values.page_size,
                                fmt::format("expected 1 to {}", max_results_per_page));
     }
-    if (values.page_expiry_seconds < 1) {
-        checker.invalid("page-expiry", std::to_string(values.page_expiry_seconds) + " s",
-                        "expected 1 s or more");
+    if (values.page_expiry_seconds < 1 || values.page_expiry_seconds > max_page_expiry_seconds) {
+        checker.invalid(
+            "page-expiry", std::to_string(values.page_expiry_seconds) + " s",
+            fmt::format("expected 1 s to {} ({} s)", format_duration(max_page_expiry_seconds),
+                        max_page_expiry_seconds));
     }
 }
 
@@ -1406,7 +1554,7 @@ bot_token read_bot_token(const settings& values, const environment_map& environm
         }
         if (!looks_like_token(*token)) {
             checker.error("token-file", "invalid bot token in token file " + values.token_file +
-                                            ": expected the form 123456789:ABC-DEF..., as "
+                                            ": expected the form <bot id>:<secret>, as "
                                             "@BotFather gives it");
             return {};
         }
@@ -1417,15 +1565,63 @@ bot_token read_bot_token(const settings& values, const environment_map& environm
     }
     if (!looks_like_token(from_environment)) {
         checker.error("", fmt::format("invalid bot token in {}: expected the form "
-                                      "123456789:ABC-DEF..., as @BotFather gives it",
+                                      "<bot id>:<secret>, as @BotFather gives it",
                                       token_variable));
         return {};
     }
     return bot_token{std::move(from_environment), std::string(token_variable)};
 }
 
+/// Tells whether `url` contains a Bot API method path, "/bot<bot id>:", which carries a token.
+bool has_token_path(std::string_view url) {
+    for (std::size_t found = url.find("/bot"); found != std::string_view::npos;
+         found = url.find("/bot", found + 1)) {
+        std::size_t end = found + 4;
+        while (end < url.size() && std::isdigit(static_cast<unsigned char>(url[end]))) {
+            ++end;
+        }
+        if (end > found + 4 && end < url.size() && url[end] == ':') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/// Reports an error when the webhook server and the metrics server would bind the same port on
+/// overlapping addresses. An unspecified address (0.0.0.0 or ::) overlaps every address, and
+/// port 0 never conflicts, because the system picks a free port for it.
+void check_listen_conflict(const server_plan& plan, const settings& values,
+                           settings_checker& checker) {
+    if (!plan.webhook || !plan.metrics || plan.metrics->port == 0 ||
+        plan.webhook->listen.port != plan.metrics->port) {
+        return;
+    }
+    const auto unspecified = [](const std::string& address) {
+        return address == "0.0.0.0" || address == "::";
+    };
+    const std::string& webhook_address = plan.webhook->listen.address;
+    const std::string& metrics_address = plan.metrics->address;
+    if (webhook_address != metrics_address && !unspecified(webhook_address) &&
+        !unspecified(metrics_address)) {
+        return;
+    }
+    checker.error("metrics",
+                  fmt::format("{} {} and {} {} use the same port on overlapping addresses, so the "
+                              "second server would fail with \"Address already in use\": give "
+                              "them different ports",
+                              checker.name("metrics"), values.metrics, checker.name("listen"),
+                              values.listen));
+}
+
 void check_connections(const settings& values, const environment_map& environment,
                        server_plan& plan, settings_checker& checker) {
+    if (has_token_path(values.api_url)) {
+        checker.error("api-url",
+                      fmt::format("{} contains a bot token in its path (/bot<bot id>:...): give "
+                                  "only the base URL, such as https://api.telegram.org, and put "
+                                  "the token in the file that token-file names",
+                                  checker.name("api-url")));
+    }
     std::optional<detail::base_url> api;
     checker.attempt("api-url",
                     [&] { api = detail::parse_base_url(values.api_url, plan.token.value); });
@@ -1497,6 +1693,7 @@ void check_connections(const settings& values, const environment_map& environmen
     if (!values.redis.empty()) {
         checker.attempt("redis", [&] { plan.redis = parse_redis_url(values.redis); });
     }
+    check_listen_conflict(plan, values, checker);
 }
 
 }  // namespace
@@ -1515,6 +1712,9 @@ settings_check check_settings(const settings& values, const environment_map& env
         check_connections(values, environment, check.plan, checker);
     }
     checker.finish();
+    // Any setting may contain the token or a password, and parsers quote the values they reject.
+    mask_secrets_in(check.errors, check.plan.token.value);
+    mask_secrets_in(check.warnings, check.plan.token.value);
     return check;
 }
 
@@ -1575,6 +1775,7 @@ std::vector<std::string> describe_settings(const settings& values, const server_
     if (plan.proxy) {
         lines.push_back("# " + plan.proxy->summary);
     }
+    mask_secrets_in(lines, plan.token.value);
     return lines;
 }
 

@@ -187,6 +187,15 @@ std::vector<std::string> describe_settings(const settings& values, const server_
 /// shows. A value that is not of the form "<digits>:<secret>" becomes "****".
 std::string mask_bot_token(std::string_view token);
 
+/// Returns `text`, a message about the settings, with its secrets masked: the bot token `token`
+/// as mask_bot_token shows it, the token's secret wherever it appears alone, the secret of any
+/// other text of the form of a bot token, the password of every URL (scheme://user:password@),
+/// and the value of every password= or pass= query parameter. `token` may be empty.
+std::string mask_secrets_in(std::string_view text, std::string_view token);
+
+/// Applies mask_secrets_in to every line of `lines`.
+void mask_secrets_in(std::vector<std::string>& lines, std::string_view token);
+
 /// Tells whether `token` has the form "<bot id>:<secret>": a numeric id, then a secret of
 /// letters, digits, '_' and '-'.
 bool looks_like_token(std::string_view token);

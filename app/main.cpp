@@ -32,6 +32,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -578,16 +579,19 @@ int run_index_command(const settings& options) {
 
 /// Runs `tgsearch check-config`. Prints the effective settings with their sources and returns 0,
 /// or prints every problem and returns 2. Warnings go to stderr in both cases.
-int run_check_config(const loaded_settings& loaded, const environment_map& environment) {
+int run_check_config(loaded_settings loaded, const environment_map& environment) {
     const settings_check check = check_settings(loaded.values, environment, command::check_config);
-    for (const auto* warnings : {&loaded.warnings, &check.warnings}) {
+    // Only now is the token known, and any setting may contain it.
+    mask_secrets_in(loaded.errors, check.plan.token.value);
+    mask_secrets_in(loaded.warnings, check.plan.token.value);
+    for (const auto* warnings : {&std::as_const(loaded.warnings), &check.warnings}) {
         for (const std::string& warning : *warnings) {
             std::cerr << "warning: " << warning << '\n';
         }
     }
     const std::size_t error_count = loaded.errors.size() + check.errors.size();
     if (error_count > 0) {
-        for (const auto* errors : {&loaded.errors, &check.errors}) {
+        for (const auto* errors : {&std::as_const(loaded.errors), &check.errors}) {
             for (const std::string& error : *errors) {
                 std::cerr << "error: " << error << '\n';
             }
@@ -618,6 +622,9 @@ environment_map read_environment() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A write to a closed pipe, such as stderr piped to a process that has exited, must fail
+    // with EPIPE instead of killing the bot.
+    std::signal(SIGPIPE, SIG_IGN);
     const environment_map environment = read_environment();
     std::variant<loaded_settings, command_line_exit> parsed =
         load_settings(std::vector<std::string>(argv, argv + argc), environment);
@@ -626,16 +633,20 @@ int main(int argc, char** argv) {
         std::cerr << exit->error_output << std::flush;
         return exit->exit_code;
     }
-    const loaded_settings& loaded = std::get<loaded_settings>(parsed);
+    loaded_settings& loaded = std::get<loaded_settings>(parsed);
     if (loaded.command == command::check_config) {
-        return run_check_config(loaded, environment);
+        return run_check_config(std::move(loaded), environment);
     }
 
     const settings& options = loaded.values;
     setup_logging(spdlog::level::info,
                   options.log_format == "json" ? log_format::json : log_format::text);
     const settings_check check = check_settings(options, environment, loaded.command);
+    // The token is registered with the logger before any settings message is logged, and the
+    // messages are masked as well, because the logger redacts only the whole token.
     set_redacted_secret(check.plan.token.value);
+    mask_secrets_in(loaded.errors, check.plan.token.value);
+    mask_secrets_in(loaded.warnings, check.plan.token.value);
     try {
         spdlog::set_level(parse_log_level(options.log_level));
     } catch (const std::invalid_argument&) {
@@ -644,13 +655,13 @@ int main(int argc, char** argv) {
     if (!options.config_path.empty()) {
         spdlog::info("read settings from config file {}", options.config_path);
     }
-    for (const auto* warnings : {&loaded.warnings, &check.warnings}) {
+    for (const auto* warnings : {&std::as_const(loaded.warnings), &check.warnings}) {
         for (const std::string& warning : *warnings) {
             spdlog::warn("{}", warning);
         }
     }
     if (!loaded.errors.empty() || !check.errors.empty()) {
-        for (const auto* errors : {&loaded.errors, &check.errors}) {
+        for (const auto* errors : {&std::as_const(loaded.errors), &check.errors}) {
             for (const std::string& error : *errors) {
                 spdlog::error("{}", error);
             }
@@ -663,8 +674,8 @@ int main(int argc, char** argv) {
         }
         return run(options, check.plan);
     } catch (const std::exception& error) {
-        // The logger redacts the token, and no message built above contains it.
-        spdlog::error("{}", error.what());
+        // The logger redacts the token, and the mask also covers URL passwords.
+        spdlog::error("{}", mask_secrets_in(error.what(), check.plan.token.value));
         return 1;
     }
 }

@@ -21,16 +21,27 @@ install(FILES ${tgsearch_doc_pages} DESTINATION share/doc/tgsearch/docs)
 set(tgsearch_package_version "${PROJECT_VERSION}")
 find_package(Git QUIET)
 if(GIT_FOUND AND EXISTS "${PROJECT_SOURCE_DIR}/.git")
+  # safe.directory lets git read a checkout that another user owns, as when root packages a
+  # clone of an unprivileged user; git 2.35.2 and later refuse that with "dubious ownership".
   execute_process(
     COMMAND "${CMAKE_COMMAND}" -E env TZ=UTC
-            "${GIT_EXECUTABLE}" log -1 --format=%cd.%h --date=format-local:%Y%m%d%H%M%S
+            "${GIT_EXECUTABLE}" -c "safe.directory=${PROJECT_SOURCE_DIR}"
+            log -1 --format=%cd.%h --date=format-local:%Y%m%d%H%M%S
     WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}"
     OUTPUT_VARIABLE tgsearch_commit
     OUTPUT_STRIP_TRAILING_WHITESPACE
     RESULT_VARIABLE tgsearch_git_result
-    ERROR_QUIET)
+    ERROR_VARIABLE tgsearch_git_error
+    ERROR_STRIP_TRAILING_WHITESPACE)
   if(tgsearch_git_result EQUAL 0 AND tgsearch_commit MATCHES "^[0-9]+\\.[0-9a-f]+$")
     set(tgsearch_package_version "${PROJECT_VERSION}+git${tgsearch_commit}")
+  else()
+    message(WARNING
+      "git log failed in ${PROJECT_SOURCE_DIR} (exit status ${tgsearch_git_result}: "
+      "${tgsearch_git_error}${tgsearch_commit}), so the package version is ${PROJECT_VERSION} "
+      "without the commit date. dpkg will not install such a package over one built from a "
+      "later commit, so an upgrade would install nothing. Fix git access to the checkout, for "
+      "example its ownership, and configure again.")
   endif()
 endif()
 

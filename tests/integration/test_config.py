@@ -10,15 +10,19 @@
    the value. The values are a quoted integer, an unknown key with a near miss, a value out of
    range, an unknown duration unit, a bad list item and a duplicate key. The files that do not
    exist are an index file, a corpus file and a token file. The last cases are listen without
-   webhook-url and a TLS Redis URL. Neither the token nor a password is printed.
+   webhook-url, a TLS Redis URL, URLs with passwords, the token in other settings, durations
+   above their maximum, and one address for listen and metrics. Neither the token nor a
+   password is printed.
 3. Warnings: an unknown TGSEARCH_* variable and a token file that other users may read are
    reported, and check-config still exits 0.
 4. A server started with --config and TGSEARCH_* variables serves the fake Bot API: page-size
    from the file shows in the reply (3 results and a ▶ button), poll-timeout from the
    environment overrides the file's in getUpdates, and --api-url on the command line overrides
    the file's unreachable URL. The bot exits 0 on SIGTERM.
-5. A server with an invalid config file exits 1 before any Bot API call, naming the key.
+5. A server with an invalid config file exits 1 before any Bot API call, naming the key, and
+   masks the token and passwords that other settings contain.
 6. `tgsearch index --config FILE` takes the corpus and the output file from the config file.
+7. A server whose stderr is a pipe with no reader keeps serving, because it ignores SIGPIPE.
 
 Usage: test_config.py --binary build/app/tgsearch
 Prints one line per failed check and a final "N passed, N failed"; exits 1 on any failure.
@@ -30,7 +34,9 @@ import argparse
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +55,7 @@ PROCESS_TIMEOUT_SECONDS = 20
 TOKEN_SECRET = TOKEN.split(":")[1]
 MASKED_TOKEN = TOKEN.split(":")[0] + ":****"
 REDIS_PASSWORD = "redis-pass-1234"
+WEBHOOK_PASSWORD = "webhook-pass-5678"
 PAGED_DOCS = 8  # "quasar" matches all of them, so page-size 3 gives pages of 3, 3 and 2
 
 
@@ -100,6 +107,9 @@ def check_no_secrets(output: str, name: str, checks: Checks) -> None:
                  "the token's secret is in the output")
     checks.check(REDIS_PASSWORD not in output, f"{name}: the Redis password is not printed",
                  "the Redis password is in the output")
+    checks.check(WEBHOOK_PASSWORD not in output,
+                 f"{name}: the webhook URL password is not printed",
+                 "the webhook URL password is in the output")
 
 
 # ------------------------------------------------------------------------------------------
@@ -188,6 +198,29 @@ def run_invalid_checks(binary: Path, workdir: Path, corpus: Path, token_file: Pa
          [":3: listen 127.0.0.1:8443 needs webhook-url"]),
         ("Redis URL", f"redis = \"rediss://:{REDIS_PASSWORD}@127.0.0.1\"",
          [":3: redis:", "rediss://:****@127.0.0.1", "TLS to Redis is not supported"]),
+        ("Redis socket password", f"redis = \"unix:///run/r.sock?password={REDIS_PASSWORD}\"",
+         [":3: redis:", "password=****"]),
+        ("webhook password",
+         f"webhook-url = \"https://u:{WEBHOOK_PASSWORD}@x.example/h\"\n"
+         "listen = \"127.0.0.1:8443\"",
+         [":3: invalid webhook-url", "u:****@x.example"]),
+        ("token in unknown key", f"tokn = \"{TOKEN}\"", [":3: unknown key tokn", MASKED_TOKEN]),
+        ("token in api-url", f"api-url = \"https://api.telegram.org/bot{TOKEN}\"",
+         [":3: api-url contains a bot token"]),
+        ("token in channel-username", f"channel-username = \"{TOKEN}\"",
+         [":3: channel-username", MASKED_TOKEN]),
+        ("token in page-size", f"page-size = \"{TOKEN}\"",
+         [":3: invalid page-size", MASKED_TOKEN]),
+        ("token in corpus path", f"index = \"/nonexistent/{TOKEN}.tgs\"",
+         [f":3: index /nonexistent/{MASKED_TOKEN}.tgs not found"]),
+        ("page-expiry too long", "page-expiry = \"106752d\"",
+         [":3: invalid page-expiry", "expected 1 s to 365d"]),
+        ("shutdown-timeout too long", "shutdown-timeout = 9223372036854775807",
+         [":3: invalid shutdown-timeout = 9223372036854775807", "expected 0 to 3600 seconds"]),
+        ("listen equal to metrics",
+         "webhook-url = \"https://x.example/h\"\nlisten = \"127.0.0.1:8443\"\n"
+         "metrics = \"127.0.0.1:8443\"",
+         [":5: metrics 127.0.0.1:8443 and listen 127.0.0.1:8443 use the same port"]),
     ]
     for index, (name, line, expected) in enumerate(cases):
         config = write_private(workdir / f"invalid{index}.toml", base + line + "\n")
@@ -220,6 +253,22 @@ def run_invalid_checks(binary: Path, workdir: Path, corpus: Path, token_file: Pa
                  "/nonexistent/tgsearch/token" in stderr,
                  "invalid: a token file that does not exist is named with its line",
                  f"{describe_exit(exit_code)}; {stderr[-500:]}")
+
+    token_path = write_private(workdir / "token-path.toml",
+                               f"corpus = [\"{corpus}\"]\ntoken-file = \"{TOKEN}\"\n")
+    exit_code, stdout, stderr = run_binary(binary, ["check-config", "--config", str(token_path)],
+                                           child_env(None), workdir, "check-token-path", deadline)
+    checks.check(exit_code == 2 and "relative path" in stderr,
+                 "invalid: a token given as the token-file path draws a warning and an error",
+                 f"{describe_exit(exit_code)}; {stderr[-500:]}")
+    check_no_secrets(stdout + stderr, "invalid token-file path", checks)
+
+    exit_code, stdout, stderr = run_binary(binary, ["check-config", "--page-size", TOKEN],
+                                           child_env(None), workdir, "check-token-flag", deadline)
+    checks.check(exit_code == 2 and "--page-size" in stderr,
+                 "invalid: a token given to a number flag is rejected",
+                 f"{describe_exit(exit_code)}; {stderr[-500:]}")
+    check_no_secrets(stdout + stderr, "invalid number flag", checks)
 
     several = write_private(workdir / "several.toml",
                             base + "page-size = 0\nworkers = \"2\"\ncolour = 1\n")
@@ -312,7 +361,7 @@ def run_server(binary: Path, fake: FakeBotApi, workdir: Path, corpus: Path, toke
 
 
 # ------------------------------------------------------------------------------------------
-# Runs 5 and 6: a server with an invalid file, and the index command
+# Runs 5 to 7: a server with an invalid file, the index command, and a closed stderr
 
 def run_invalid_server(binary: Path, fake: FakeBotApi, workdir: Path, corpus: Path,
                        token_file: Path, checks: Checks, deadline: Deadline) -> None:
@@ -331,6 +380,53 @@ def run_invalid_server(binary: Path, fake: FakeBotApi, workdir: Path, corpus: Pa
                  "invalid server: no Bot API call is made",
                  [record.method for record in fake.requests()[requests_before:]])
     check_no_secrets(stdout + stderr, "invalid server", checks)
+
+    # The logger redacts only the whole token, so the settings errors must be masked as well.
+    config = write_private(
+        workdir / "server-token.toml",
+        f"corpus = [\"{corpus}\"]\ntoken-file = \"{token_file}\"\n"
+        f"api-url = \"{fake.url}/bot{TOKEN}\"\nchannel-username = \"{TOKEN_SECRET}\"\n"
+        f"webhook-url = \"https://u:{WEBHOOK_PASSWORD}@x.example/h\"\n"
+        "listen = \"127.0.0.1:8443\"\n")
+    exit_code, stdout, stderr = run_binary(binary, ["--config", str(config)], child_env(None),
+                                           workdir, "server-token", deadline)
+    checks.check(exit_code == 1 and f"{config}:3: api-url contains a bot token" in stderr,
+                 "invalid server: an api-url with the token stops the start",
+                 f"{describe_exit(exit_code)}; {stderr[-500:]}")
+    check_no_secrets(stdout + stderr, "invalid server with the token in settings", checks)
+
+
+def run_closed_stderr(binary: Path, fake: FakeBotApi, workdir: Path, corpus: Path,
+                      token_file: Path, checks: Checks, deadline: Deadline) -> None:
+    """A bot whose stderr is a pipe with no reader keeps serving instead of dying of SIGPIPE."""
+    print("== run 7: a server whose stderr pipe is closed", flush=True)
+    env = child_env(None)
+    env["TGSEARCH_POLL_TIMEOUT"] = "1"
+    env["TGSEARCH_SHUTDOWN_TIMEOUT"] = "5"
+    requests_before = len(fake.requests("getUpdates"))
+    bot = subprocess.Popen(
+        [str(binary), "--corpus", str(corpus), "--token-file", str(token_file), "--api-url",
+         fake.url], cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+    assert bot.stderr is not None
+    bot.stderr.close()
+    try:
+        polling = fake.wait_for(
+            lambda api: len(api.requests("getUpdates")) > requests_before + 1
+            or bot.poll() is not None, deadline.bound(20))
+        checks.check(polling and bot.poll() is None,
+                     "closed stderr: the bot polls and keeps running",
+                     f"exit status {bot.poll()}")
+    finally:
+        if bot.poll() is None:
+            bot.send_signal(signal.SIGTERM)
+        try:
+            exit_code = bot.wait(deadline.bound(10))
+        except subprocess.TimeoutExpired:
+            bot.kill()
+            exit_code = bot.wait()
+        checks.check(exit_code == 0, "closed stderr: SIGTERM stops the bot with exit code 0",
+                     describe_exit(exit_code))
 
 
 def run_index_command(binary: Path, workdir: Path, corpus: Path, checks: Checks,
@@ -369,6 +465,7 @@ def main() -> int:
             run_server(binary, fake, workdir, corpus, token_file, checks, deadline)
             run_invalid_server(binary, fake, workdir, corpus, token_file, checks, deadline)
             run_index_command(binary, workdir, corpus, checks, deadline)
+            run_closed_stderr(binary, fake, workdir, corpus, token_file, checks, deadline)
     except Exception:
         checks.check(False, "the test ran without an exception", traceback.format_exc())
     finally:

@@ -195,7 +195,7 @@ TEST_CASE("flag overrides environment, file and default", "[config]") {
     }
 }
 
-TEST_CASE("--config overrides TGSEARCH_CONFIG", "[config]") {
+TEST_CASE("config flag overrides TGSEARCH_CONFIG", "[config]") {
     const loaded_settings from_variable =
         load({{}, {{"TGSEARCH_CONFIG", config_path}}, "page-size = 3\n"});
     CHECK(from_variable.errors.empty());
@@ -513,10 +513,10 @@ TEST_CASE("every range check reports its value", "[config]") {
                                                         "format = \"docx\"\n"});
     CHECK(errors.size() == 9);
     CHECK(any_line_has(errors, {"test.toml:1:", "poll-timeout = 51", "0 to 50 seconds"}));
-    CHECK(any_line_has(errors, {"test.toml:2:", "shutdown-timeout = -1", "0 or more"}));
+    CHECK(any_line_has(errors, {"test.toml:2:", "shutdown-timeout = -1", "0 to 3600 seconds"}));
     CHECK(any_line_has(errors, {"test.toml:3:", "workers = 5000", "1 to 1024"}));
     CHECK(any_line_has(errors, {"test.toml:4:", "ring-capacity = 1000", "power of two"}));
-    CHECK(any_line_has(errors, {"test.toml:5:", "page-expiry = 0 s", "1 s or more"}));
+    CHECK(any_line_has(errors, {"test.toml:5:", "page-expiry = 0 s", "1 s to 365d"}));
     CHECK(any_line_has(errors, {"test.toml:6:", "log-level", "loud"}));
     CHECK(any_line_has(errors, {"test.toml:7:", "log-format = \"xml\"", "text or json"}));
     CHECK(any_line_has(errors, {"test.toml:8:", "flood-limits = \"none\"", "telegram or off"}));
@@ -716,4 +716,136 @@ TEST_CASE("described proxy flag is masked", "[config]") {
     CHECK_FALSE(contains(joined(lines), "sock-pw"));
     CHECK(any_line_has(lines, {"proxy = \"socks5://carol:****@127.0.0.1:1080\"", "flag --proxy"}));
     CHECK(any_line_has(lines, {"no bot token"}));
+}
+
+namespace {
+
+/// Returns the masked errors and warnings of loading and checking, as check-config prints them.
+std::vector<std::string> masked_messages(const config_run& run) {
+    const loaded_settings loaded = load(run);
+    const settings_check check =
+        check_settings(loaded.values, run.environment, command::check_config);
+    std::vector<std::string> lines = loaded.errors;
+    lines.insert(lines.end(), loaded.warnings.begin(), loaded.warnings.end());
+    tgsearch::mask_secrets_in(lines, check.plan.token.value);
+    lines.insert(lines.end(), check.errors.begin(), check.errors.end());
+    lines.insert(lines.end(), check.warnings.begin(), check.warnings.end());
+    return lines;
+}
+
+}  // namespace
+
+TEST_CASE("token in any setting is masked", "[config]") {
+    const temporary_file token_file("token", std::string(token) + "\n", 0600);
+    const std::string token_line = "token-file = \"" + token_file.path() + "\"\n";
+    const std::string quoted = std::string("\"") + token + "\"";
+    const std::vector<std::string> files{
+        "tokn = " + quoted + "\n",
+        "api-url = \"https://api.telegram.org/bot" + std::string(token) + "\"\n",
+        "corpus = [\"/data/" + std::string(token) + ".jsonl\"]\n",
+        "channel-username = " + quoted + "\n",
+        "page-size = " + quoted + "\n",
+        "webhook-url = \"https://x.example/h/" + std::string(token) + "\"\nlisten = \"x\"\n",
+        // The secret alone carries no bot id, so only the known token can mask it.
+        "id-column = \"" + std::string(token_secret) + "\"\nformat = \"x\"\n",
+    };
+    for (const std::string& file : files) {
+        INFO(file);
+        const std::vector<std::string> lines =
+            masked_messages({{"--config", config_path}, {}, token_line + file});
+        CHECK_FALSE(lines.empty());
+        CHECK_FALSE(contains(joined(lines), token_secret));
+    }
+}
+
+TEST_CASE("token as token-file path is masked", "[config]") {
+    const loaded_settings loaded = load_file(std::string("token-file = \"") + token + "\"\n");
+    REQUIRE(loaded.warnings.size() == 1);
+    CHECK(contains(loaded.warnings[0], "relative path"));
+    CHECK_FALSE(contains(loaded.warnings[0], token_secret));
+    const settings_check check = check_settings(loaded.values, {}, command::serve);
+    REQUIRE(check.errors.size() == 1);
+    CHECK_FALSE(contains(check.errors[0], token_secret));
+}
+
+TEST_CASE("token in rejected flag is masked", "[config]") {
+    const auto result = load_any({{"--page-size", token}});
+    const auto* exit = std::get_if<command_line_exit>(&result);
+    REQUIRE(exit != nullptr);
+    CHECK(exit->exit_code != 0);
+    CHECK(contains(exit->error_output, "--page-size"));
+    CHECK_FALSE(contains(exit->error_output, token_secret));
+}
+
+TEST_CASE("api-url with token path is rejected", "[config]") {
+    const std::vector<std::string> errors =
+        all_errors({{"--api-url", "https://api.telegram.org/bot123:AAH-other"}});
+    REQUIRE(errors.size() == 1);
+    CHECK(contains(errors[0], "--api-url contains a bot token"));
+    CHECK_FALSE(contains(errors[0], "AAH-other"));
+    // A path segment that only starts like one is not a token.
+    CHECK(all_errors({{"--api-url", "http://127.0.0.1:8081/botapi"}}).empty());
+}
+
+TEST_CASE("mask_secrets_in masks URL passwords", "[config]") {
+    using tgsearch::mask_secrets_in;
+    CHECK(mask_secrets_in("url https://u:S3CRETPW@x.example/h failed", "") ==
+          "url https://u:****@x.example/h failed");
+    CHECK(mask_secrets_in("\"redis://:p/w@127.0.0.1:6379/2\"", "") ==
+          "\"redis://:****@127.0.0.1:6379/2\"");
+    CHECK(mask_secrets_in("redis://hunter2@127.0.0.1", "") == "redis://****@127.0.0.1");
+    CHECK(mask_secrets_in("unix:///r.sock?db=1&password=hunter2&x=1", "") ==
+          "unix:///r.sock?db=1&password=****&x=1");
+    CHECK(mask_secrets_in("\"PASS=hunter2\" is unknown", "") == "\"PASS=****\" is unknown");
+    // Addresses, ports and IPv6 groups do not have the form of a token.
+    const std::string plain =
+        "listen 127.0.0.1:8080, [2001:db8::1]:443, redis://127.0.0.1:6379, test.toml:12: x";
+    CHECK(mask_secrets_in(plain, "") == plain);
+    CHECK(mask_secrets_in(std::string("t ") + token + " " + token_secret, token) ==
+          "t 123456789:**** ****");
+}
+
+TEST_CASE("webhook and redis passwords are masked", "[config]") {
+    const std::vector<std::string> webhook = all_errors(
+        {{"--webhook-url", "https://u:S3CRETPW@x.example/h", "--listen", "127.0.0.1:8080"}});
+    REQUIRE(webhook.size() == 1);
+    CHECK(contains(webhook[0], "u:****@x.example"));
+    CHECK_FALSE(contains(webhook[0], "S3CRETPW"));
+
+    const std::vector<std::string> redis =
+        all_errors({{}, {{"TGSEARCH_REDIS_URL", "unix:///run/r.sock?password=hunter2"}}});
+    REQUIRE(redis.size() == 1);
+    CHECK(contains(redis[0], "password=****"));
+    CHECK_FALSE(contains(redis[0], "hunter2"));
+}
+
+TEST_CASE("durations above their maximum are rejected", "[config]") {
+    const std::vector<std::string> expiry = all_errors({{}, {{"TGSEARCH_PAGE_EXPIRY", "106752d"}}});
+    REQUIRE(expiry.size() == 1);
+    CHECK(contains(expiry[0], "TGSEARCH_PAGE_EXPIRY"));
+    CHECK(contains(expiry[0], "expected 1 s to 365d"));
+    CHECK(all_errors({{}, {{"TGSEARCH_PAGE_EXPIRY", "365d"}}}).empty());
+    CHECK(all_errors({{}, {{"TGSEARCH_PAGE_EXPIRY", "366d"}}}).size() == 1);
+
+    const std::vector<std::string> shutdown =
+        all_errors({{"--shutdown-timeout", "9223372036854775807"}});
+    REQUIRE(shutdown.size() == 1);
+    CHECK(contains(shutdown[0], "expected 0 to 3600 seconds"));
+    CHECK(all_errors({{"--shutdown-timeout", "3600"}}).empty());
+    CHECK(all_errors({{"--shutdown-timeout", "3601"}}).size() == 1);
+}
+
+TEST_CASE("listen and metrics on one port are rejected", "[config]") {
+    const auto errors_for = [](const std::string& listen, const std::string& metrics) {
+        return all_errors(
+            {{"--webhook-url", "https://x.example/h", "--listen", listen, "--metrics", metrics}});
+    };
+    const std::vector<std::string> same = errors_for("127.0.0.1:8080", "127.0.0.1:8080");
+    REQUIRE(same.size() == 1);
+    CHECK(contains(same[0], "--metrics 127.0.0.1:8080 and --listen 127.0.0.1:8080"));
+    CHECK(errors_for("0.0.0.0:8080", "127.0.0.1:8080").size() == 1);
+    CHECK(errors_for("[::1]:8080", "[::]:8080").size() == 1);
+    CHECK(errors_for("127.0.0.1:8080", "127.0.0.1:9464").empty());
+    CHECK(errors_for("127.0.0.1:8080", "127.0.0.2:8080").empty());
+    CHECK(errors_for("127.0.0.1:8080", "127.0.0.1:0").empty());
 }
