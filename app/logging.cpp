@@ -9,6 +9,7 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iterator>
@@ -48,6 +49,35 @@ void append_json_string(spdlog::memory_buf_t& out, std::string_view text) {
             out.push_back(c);
         }
     }
+}
+
+/// Returns `text` with each control character (bytes below 0x20, and 0x7f) escaped: a newline
+/// as the two characters \n and any other as \xNN, such as \x0d. A text log line then stays
+/// one line even when its message quotes outside bytes, such as a Bot API error description.
+std::string escape_control_characters(std::string text) {
+    const auto is_control = [](char c) {
+        const auto byte = static_cast<unsigned char>(c);
+        return byte < 0x20 || byte == 0x7f;
+    };
+    if (std::none_of(text.begin(), text.end(), is_control)) {
+        return text;
+    }
+    constexpr std::string_view hex = "0123456789abcdef";
+    std::string escaped;
+    escaped.reserve(text.size() + 8);
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '\n') {
+            escaped += "\\n";
+        } else if (is_control(c)) {
+            escaped += "\\x";
+            escaped += hex[byte >> 4];
+            escaped += hex[byte & 0xf];
+        } else {
+            escaped += c;
+        }
+    }
+    return escaped;
 }
 
 /// Formats a line as one JSON object: time in UTC, level, message and the ids of the line.
@@ -96,8 +126,10 @@ public:
 /// Redacts the token from every line, holds back repeats, and passes the lines to a writer.
 class filtering_sink final : public spdlog::sinks::base_sink<std::mutex> {
 public:
-    explicit filtering_sink(std::function<void(std::string_view)> write)
-        : write_(std::move(write)) {}
+    /// `escape_controls` escapes control characters in each message, for the text format,
+    /// whose lines would otherwise break at a newline inside a message.
+    filtering_sink(std::function<void(std::string_view)> write, bool escape_controls)
+        : write_(std::move(write)), escape_controls_(escape_controls) {}
 
     /// Writes the summaries of the windows of repeats that have ended, or of all of them.
     void flush_repeats(bool all_windows) {
@@ -114,6 +146,9 @@ protected:
         // The message is redacted before the filter keeps a copy of it as an example, and the
         // whole line once more after formatting.
         std::string text = redact(std::string(message.payload.data(), message.payload.size()));
+        if (escape_controls_) {
+            text = escape_control_characters(std::move(text));
+        }
         if (message.level >= spdlog::level::info) {
             const log_repeat_filter::decision decision =
                 filter_.admit(message.level, text, message.time);
@@ -152,6 +187,7 @@ private:
     }
 
     std::function<void(std::string_view)> write_;
+    bool escape_controls_;
     log_repeat_filter filter_;
 };
 
@@ -255,7 +291,7 @@ std::vector<repeated_log_summary> log_repeat_filter::drain(clock_type::time_poin
 
 std::shared_ptr<spdlog::logger> make_logger(log_format format,
                                             std::function<void(std::string_view line)> write) {
-    auto sink = std::make_shared<filtering_sink>(std::move(write));
+    auto sink = std::make_shared<filtering_sink>(std::move(write), format == log_format::text);
     if (format == log_format::json) {
         sink->set_formatter(std::make_unique<json_formatter>());
     } else {

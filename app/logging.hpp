@@ -23,7 +23,9 @@ enum class log_format { text, json };
 
 /// Installs the default spdlog logger: one line per event on stderr, at `level`.
 ///
-/// Text lines read "2024-06-07T12:00:00.123 info message" in local time. JSON lines are
+/// Text lines read "2024-06-07T12:00:00.123 info message" in local time. Control characters
+/// in a text message are escaped, a newline as \n and any other as \xNN, so that a message
+/// that quotes outside text stays on one line; a backslash is written as it is. JSON lines are
 /// objects with "time" (ISO 8601 in UTC), "level", "message" and, when a line is about them,
 /// "update_id", "chat_id" and "connection" (see log_event).
 ///

@@ -35,6 +35,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -317,8 +318,11 @@ private:
     bool is_admin_stats_request(const incoming_message& message) const;
     /// Queues the /stats reply to `message` in its chat.
     void answer_stats(const incoming_message& message);
-    /// Records that Telegram accepted `reply`, with its latency when its arrival is known.
+    /// Records that Telegram accepted `reply`, with its latency when its arrival is known,
+    /// unless it is a flood notice.
     void reply_sent(api_method method, const outgoing_reply& reply);
+    /// Counts `reply` as given up in the metrics, unless it is a flood notice.
+    void reply_dropped(api_method method, const outgoing_reply& reply);
     /// Returns the metrics type of a parsed update.
     update_type type_of(const parsed_update& update);
     asio::awaitable<bool> fetch_identity();
@@ -391,11 +395,13 @@ private:
     void remember_webhook_finished(std::int64_t update_id);
     /// Queues an answer that needs no search and no chat turn.
     void queue_answer(outgoing_reply reply);
-    /// Runs user_flood_guard on a text message. Returns true when it goes on to the search.
+    /// Runs user_flood_guard on a text message addressed to the bot. Returns true when it goes
+    /// on to the search.
     bool admit_query(const parsed_update& update);
     /// Tells whether the bot would reply to `message`: any private message, and in groups its
     /// own commands, commands without a bot name and replies to the bot's messages. The
-    /// workers decide the same way again when they build the reply.
+    /// workers decide the same way again when they build the reply, but only messages for
+    /// which this returns true reach them.
     bool addressed_to_bot(const incoming_message& message) const;
     void log_skipped_update(const parsed_update& update);
     /// Logs a warning about the updates of a getUpdates response at most once per
@@ -493,6 +499,11 @@ private:
     std::size_t conflicts_ = 0;
     std::size_t malformed_updates_ = 0;
     std::size_t ignored_updates_ = 0;  ///< valid updates of types the bot does not answer
+    /// Group messages not addressed to the bot, and channel posts.
+    std::size_t unaddressed_messages_ = 0;
+    /// Updates answered by a flood notice, which metrics count as flood_limited and not as
+    /// replies. Each is removed when its update finishes.
+    std::unordered_set<std::int64_t> flood_notice_updates_;
     std::size_t logged_skipped_updates_ = 0;
     std::size_t flood_dropped_queries_ = 0;
 };
@@ -669,11 +680,20 @@ asio::awaitable<api_result> telegram_bot::call_api(bot_api_client& client, api_m
 }
 
 void telegram_bot::reply_sent(api_method method, const outgoing_reply& reply) {
+    if (flood_notice_updates_.contains(reply.update_id)) {
+        return;  // already counted as flood_limited
+    }
     std::optional<std::chrono::nanoseconds> latency;
     if (const auto received = received_at_.find(reply.update_id); received != received_at_.end()) {
         latency = clock_type::now() - received->second;
     }
     metrics_.reply_sent(method, latency);
+}
+
+void telegram_bot::reply_dropped(api_method method, const outgoing_reply& reply) {
+    if (!flood_notice_updates_.contains(reply.update_id)) {
+        metrics_.reply_dropped(method);
+    }
 }
 
 update_type telegram_bot::type_of(const parsed_update& update) {
@@ -738,7 +758,13 @@ void telegram_bot::answer_stats(const incoming_message& message) {
     if (message.chat_type != "private") {
         reply.reply_to_message_id = message.message_id;
     }
-    reply.html = metrics_.stats_html(clock_type::now(), read_state());
+    // Built here rather than by a worker, but timed as a worker times a reply, so that every
+    // command is in search_duration_seconds.
+    const auto started = clock_type::now();
+    reply.html = metrics_.stats_html(started, read_state());
+    if (histogram* const seconds = metrics_.search_seconds(update_type::message)) {
+        seconds->observe(clock_type::now() - started);
+    }
     on_reply(std::move(reply));
 }
 
@@ -892,12 +918,14 @@ asio::awaitable<int> telegram_bot::serve() {
 
     service_->shutdown();
     signals_.cancel();
-    if (malformed_updates_ > 0 || ignored_updates_ > 0 || flood_dropped_queries_ > 0) {
+    if (malformed_updates_ > 0 || ignored_updates_ > 0 || unaddressed_messages_ > 0 ||
+        flood_dropped_queries_ > 0) {
         spdlog::info(
-            "while running: skipped {}, ignored {} without a text message, dropped {} from "
-            "users over the flood limit",
+            "while running: skipped {}, ignored {} without a text message and {} not addressed "
+            "to the bot, dropped {} from users over the flood limit",
             count_of(malformed_updates_, "malformed update", "malformed updates"),
             count_of(ignored_updates_, "update", "updates"),
+            count_of(unaddressed_messages_, "message", "messages"),
             count_of(flood_dropped_queries_, "query", "queries"));
     }
     if (conflicts_ > 1) {
@@ -1569,6 +1597,18 @@ std::size_t telegram_bot::accept_parsed_updates(std::vector<parsed_update>& upda
         incoming_message& incoming = update.message;
         switch (incoming.type) {
             case incoming_message::kind::message:
+                if (!addressed_to_bot(incoming)) {
+                    // The workers would build no reply, so the message is finished here and
+                    // counted as ignored rather than as a search.
+                    ++unaddressed_messages_;
+                    metrics_.update_skipped(skip_reason::ignored);
+                    log_event(spdlog::level::debug,
+                              {.update_id = incoming.update_id, .chat_id = incoming.chat_id},
+                              "ignored update {} in chat {}: not addressed to the bot",
+                              incoming.update_id, incoming.chat_id);
+                    finish(incoming.update_id);
+                    continue;
+                }
                 if (!admit_query(update)) {
                     continue;
                 }
@@ -1691,6 +1731,9 @@ bool telegram_bot::addressed_to_bot(const incoming_message& message) const {
     if (message.chat_type == "private") {
         return true;
     }
+    if (message.chat_type != "group" && message.chat_type != "supergroup") {
+        return false;  // a channel post, which the workers never answer either
+    }
     // In groups the bot replies only to its commands, "/command" or "/command@ThisBot", and
     // to replies to its own messages.
     const std::string_view text = message.text;
@@ -1711,10 +1754,6 @@ bool telegram_bot::addressed_to_bot(const incoming_message& message) const {
 }
 
 bool telegram_bot::admit_query(const parsed_update& update) {
-    // Group chatter that the bot ignores anyway neither counts nor earns a notice.
-    if (!addressed_to_bot(update.message)) {
-        return true;
-    }
     const auto now = clock_type::now();
     const user_flood_guard::verdict verdict = flood_guard_.check(update.user_id, now);
     if (verdict == user_flood_guard::verdict::accept) {
@@ -1746,6 +1785,7 @@ bool telegram_bot::admit_query(const parsed_update& update) {
     notice.chat_id = message.chat_id;
     notice.reply_to_message_id = message.message_id;
     notice.html = flood_notice_html(wait);
+    flood_notice_updates_.insert(update.update_id);
     on_reply(std::move(notice));
     return false;
 }
@@ -1796,6 +1836,7 @@ void telegram_bot::pump_chat(std::int64_t chat_id) {
 
 void telegram_bot::finish(std::int64_t update_id) {
     received_at_.erase(update_id);
+    flood_notice_updates_.erase(update_id);
     if (store_) {
         // Marked at once, before the caller awaits anything else, so that only a crash in
         // this very moment can make the next start answer the update again.
@@ -1966,7 +2007,7 @@ asio::awaitable<send_outcome> telegram_bot::send_message_part(bot_api_client& cl
                           "dropped the reply to update {}: chat {} blocked the bot or removed "
                           "it (403)",
                           reply.update_id, reply.chat_id);
-                metrics_.reply_dropped(api_method::send_message);
+                reply_dropped(api_method::send_message, reply);
                 co_return send_outcome{};
             }
             if (result.error_code == 400 && result.migrate_to_chat_id != 0 && !pending.migrated) {
@@ -1993,7 +2034,7 @@ asio::awaitable<send_outcome> telegram_bot::send_message_part(bot_api_client& cl
                 log_event(spdlog::level::warn, ids,
                           "dropped the reply to update {} in chat {}: {} {}", reply.update_id,
                           reply.chat_id, result.error_code, result.description);
-                metrics_.reply_dropped(api_method::send_message);
+                reply_dropped(api_method::send_message, reply);
                 co_return send_outcome{};
             }
         }
@@ -2002,7 +2043,7 @@ asio::awaitable<send_outcome> telegram_bot::send_message_part(bot_api_client& cl
     log_event(spdlog::level::warn, {.update_id = reply.update_id, .chat_id = reply.chat_id},
               "left the reply to update {} in chat {} unsent: shutting down", reply.update_id,
               reply.chat_id);
-    metrics_.reply_dropped(api_method::send_message);
+    reply_dropped(api_method::send_message, reply);
     co_return send_outcome{send_outcome::kind::abandoned, {}};
 }
 

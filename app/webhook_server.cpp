@@ -76,8 +76,8 @@ constexpr auto accept_retry_pause = std::chrono::milliseconds(100);
 /// Maximum length of a forwarding header value quoted in the log.
 constexpr std::size_t max_logged_forwarded_size = 64;
 
-/// Maximum body of a request to the metrics server. Its routes take GET requests, which carry
-/// no body.
+/// Maximum body of a request to the metrics server. Its routes take GET and HEAD requests,
+/// which carry no body.
 constexpr std::size_t max_metrics_request_bytes = 16 * 1024;
 
 std::string describe_endpoint(const tcp::endpoint& endpoint) {
@@ -95,6 +95,11 @@ bool secret_matches(std::string_view received, std::string_view expected) {
         return false;
     }
     return CRYPTO_memcmp(received.data(), expected.data(), expected.size()) == 0;
+}
+
+/// Returns whether `request` is a HEAD request, whose response carries no body.
+bool is_head(const http::request<http::string_body>& request) {
+    return request.method() == http::verb::head;
 }
 
 /// Returns the request target without its query.
@@ -369,7 +374,9 @@ private:
             auto [head_error, head_size] =
                 co_await http::async_read_header(stream, buffer, parser, use_tuple);
             if (head_error) {
-                co_await reject_unreadable(stream, buffer, head_error, id);
+                // The request line may have parsed before the error, such as a Content-Length
+                // over the limit; otherwise the method is still unknown.
+                co_await reject_unreadable(stream, buffer, head_error, id, is_head(parser.get()));
                 co_return;
             }
             const http_request& request = parser.get();
@@ -380,7 +387,8 @@ private:
                 // A request whose body was not read leaves bytes that would be taken for the
                 // next request, so its connection closes.
                 const bool keep_alive = request.keep_alive() && parser.is_done();
-                if (!co_await respond(stream, status_response(*rejection), version, keep_alive)) {
+                if (!co_await respond(stream, status_response(*rejection), version, keep_alive,
+                                      is_head(request))) {
                     co_return;
                 }
                 if (!keep_alive) {
@@ -402,13 +410,14 @@ private:
             auto [body_error, body_size] =
                 co_await http::async_read(stream, buffer, parser, use_tuple);
             if (body_error) {
-                co_await reject_unreadable(stream, buffer, body_error, id);
+                co_await reject_unreadable(stream, buffer, body_error, id, is_head(parser.get()));
                 co_return;
             }
 
             const bool keep_alive = parser.get().keep_alive();
             const site_response response = co_await handle(parser.get(), peer, id);
-            if (!co_await respond(stream, response, version, keep_alive) || !keep_alive) {
+            if (!co_await respond(stream, response, version, keep_alive, is_head(parser.get())) ||
+                !keep_alive) {
                 co_return;
             }
         }
@@ -432,9 +441,10 @@ private:
     }
 
     /// Responds to a request that could not be read whole, when a response is due at all, and
-    /// leaves the connection to be closed.
+    /// leaves the connection to be closed. `head` is true when the request line was read and
+    /// names HEAD, whose response has no body.
     asio::awaitable<void> reject_unreadable(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                            const error_code& error, std::uint64_t id) {
+                                            const error_code& error, std::uint64_t id, bool head) {
         if (error == beast::error::timeout) {
             // Also the normal end of an idle keep-alive connection.
             log_event(spdlog::level::debug, {.connection = id},
@@ -459,15 +469,16 @@ private:
                       error.message());
         }
         buffer.clear();
-        if (co_await respond(stream, status_response(status), 11, false)) {
+        if (co_await respond(stream, status_response(status), 11, false, head)) {
             co_await discard_and_close(stream);
         }
     }
 
-    /// Writes `response`. Returns false when the write failed, after which the connection is
-    /// done.
+    /// Writes `response`. With `head` set, for a HEAD request, writes its header alone, with
+    /// the Content-Length that the body would have (RFC 9110, section 9.3.2). Returns false
+    /// when the write failed, after which the connection is done.
     asio::awaitable<bool> respond(beast::tcp_stream& stream, const site_response& response,
-                                  unsigned version, bool keep_alive) {
+                                  unsigned version, bool keep_alive, bool head) {
         http::response<http::string_body> message{response.status, version};
         message.set(http::field::server, "tgsearch");
         if (!response.content_type.empty()) {
@@ -484,6 +495,13 @@ private:
         message.keep_alive(keep_alive && !stopped_);
         message.prepare_payload();
         stream.expires_after(limits_.read_timeout);
+        if (head) {
+            // A response to HEAD never has a body (RFC 9112, section 6.3), so only the header
+            // is written.
+            http::response<http::empty_body> header_only{std::move(message.base())};
+            auto [error, size] = co_await http::async_write(stream, header_only, use_tuple);
+            co_return !error;
+        }
         auto [error, size] = co_await http::async_write(stream, message, use_tuple);
         co_return !error;
     }
@@ -633,7 +651,7 @@ private:
     log_limiter invalid_body_log_;
 };
 
-/// The metrics server's requests: a GET of one of the routes.
+/// The metrics server's requests: a GET or HEAD of one of the routes.
 class metrics_site final : public request_site {
 public:
     explicit metrics_site(std::map<std::string, http_get_handler, std::less<>> routes)
@@ -657,7 +675,7 @@ public:
         return paths;
     }
 
-    std::string_view allowed_methods() const override { return "GET"; }
+    std::string_view allowed_methods() const override { return "GET, HEAD"; }
 
     std::optional<http::status> check_head(const http_request& request,
                                            [[maybe_unused]] const std::string& peer,
@@ -665,7 +683,8 @@ public:
         if (!routes_.contains(target_path(request.target()))) {
             return http::status::not_found;
         }
-        if (request.method() != http::verb::get) {
+        // HEAD gets the response to GET without its body (RFC 9110, section 9.3.2).
+        if (request.method() != http::verb::get && request.method() != http::verb::head) {
             return http::status::method_not_allowed;
         }
         return std::nullopt;

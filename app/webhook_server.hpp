@@ -81,6 +81,7 @@ using webhook_handler =
 /// - 404 for another path, and 405 for another method;
 /// - 413 for a body over the limit, and 431 for a header over 16 KiB;
 /// - 400 for a body that is not a JSON object, or a request that is not valid HTTP.
+/// A response to a HEAD request, such as the 405 for HEAD on the webhook path, has no body.
 ///
 /// Keeps connections alive between requests when the client asks for it. Sends "100 Continue"
 /// to "Expect: 100-continue" only after the header passed the checks. Closes a connection
@@ -146,18 +147,19 @@ struct http_text_response {
     std::string body;
 };
 
-/// Builds the response to a GET of one path. Runs on the server's executor, so it must be
-/// quick and must not block.
+/// Builds the response to a GET or HEAD of one path. Runs on the server's executor, so it must
+/// be quick and must not block.
 using http_get_handler = std::function<http_text_response()>;
 
-/// HTTP/1.1 server that serves GET requests from handlers by path, such as "/metrics" and
-/// "/healthz", built on the same code as webhook_server and with its limits: bounded
-/// connections, a read timeout per request, keep-alive, and a bound of 16 KiB on request
-/// heads and bodies.
+/// HTTP/1.1 server that serves GET and HEAD requests from handlers by path, such as
+/// "/metrics" and "/healthz", built on the same code as webhook_server and with its limits:
+/// bounded connections, a read timeout per request, keep-alive, and a bound of 16 KiB on
+/// request heads and bodies.
 ///
 /// Responds to a GET of a path in `routes` (the query part of the target is ignored) with the
-/// handler's response. Other paths get 404, and other methods on a known path 405 with
-/// "Allow: GET". A handler that throws gets the request answered with 500.
+/// handler's response, and to a HEAD with the same status and headers but no body. Other
+/// paths get 404, and other methods on a known path 405 with "Allow: GET, HEAD". A handler
+/// that throws gets the request answered with 500. No response to HEAD has a body.
 class metrics_server {
 public:
     /// Stores the settings. Nothing listens before start(). `executor` must be a strand when

@@ -8,10 +8,14 @@ the fake Bot API.
    queries, an edited message and an update of another type. Then /metrics parses with
    prometheus_client's parser and with the strict checks below, and its counters match what
    was sent: updates by type, Bot API calls and errors, replies, latency and search-time
-   histograms, ring capacity and index size. Another path gets 404, a POST 405.
+   histograms, ring capacity and index size. A group message not addressed to the bot is
+   skipped as ignored and never searched. Another path gets 404, a POST 405, and HEAD gets
+   the status and headers of GET without a body.
 2. /stats: an admin's private "/stats" and "/stats@bot" in a group get the statistics; a
    non-admin's "/stats" gets the same reply as any unknown command, and an admin's bare
-   "/stats" in a group gets no reply, as unknown commands there do.
+   "/stats" in a group gets no reply, as unknown commands there do. Each of these commands
+   is timed once in the search-time histogram. 17 queries at once from one user: 15 are
+   answered, the 16th gets the flood notice, and the notice counts as flood_limited only.
 3. Health: getUpdates answered 500 four times in a row turns /healthz to 503 with a one-line
    reason, and it turns back to 200 once polls succeed again.
 4. JSON logs (--log-format json --log-level debug): every line of stderr is a JSON object
@@ -38,6 +42,7 @@ import http.client
 import json
 import math
 import re
+import socket
 import sys
 import tempfile
 import time
@@ -98,6 +103,24 @@ def http_get(port: int, path: str, method: str = "GET") -> tuple[int, dict[str, 
         return response.status, headers, body
     finally:
         connection.close()
+
+
+def raw_head(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+    """Send HEAD `path` with "Connection: close" and read until the server closes. Return
+    the status, the headers and every byte after the header, which must be none."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(f"HEAD {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Connection: close\r\n\r\n".encode())
+        received = b""
+        while chunk := connection.recv(4096):
+            received += chunk
+    head, _, rest = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, rest
 
 
 def unescape_label(value: str) -> str:
@@ -327,6 +350,11 @@ def send_traffic(fake: FakeBotApi, checks: Checks, deadline: Deadline) -> dict[s
     inline_ids = [fake.push_inline_query("nginx"), fake.push_inline_query(SECRET_QUERY_WORDS[1])]
     fake.wait_for(lambda api: len(api.inline_answers()) >= 2, deadline.bound(10))
 
+    # Group chatter not addressed to the bot: received and skipped, never searched.
+    chatter_group = group_chat(-4101, "Chatter group")
+    fake.push_message(chatter_group, "lunch at noon?",
+                      sender={"id": 9201, "is_bot": False, "first_name": "Member"})
+
     # Types that get no reply: counted, skipped and confirmed.
     edited = fake.make_message_update(chats[1], "edited text")
     fake.push_update({"edited_message": edited["message"]}, ignore_allowed_updates=True)
@@ -336,7 +364,8 @@ def send_traffic(fake: FakeBotApi, checks: Checks, deadline: Deadline) -> dict[s
                      ignore_allowed_updates=True)
     checks.check(wait_confirmed(fake, deadline), "metrics: every update is confirmed",
                  fake.pending_update_ids())
-    return {"messages": len(queries) + 1, "callback_queries": 1 if buttons else 0,
+    return {"messages": len(queries) + 2, "searched_messages": len(queries) + 1,
+            "unaddressed": 1, "callback_queries": 1 if buttons else 0,
             "inline_queries": len(inline_ids), "edited": 1, "other": 1,
             "replies": len(queries) + 1}
 
@@ -353,7 +382,8 @@ def check_counters(samples: Samples, sent: dict[str, int], fake: FakeBotApi,
     expect(received, sent["inline_queries"], type="inline_query")
     expect(received, sent["edited"], type="edited")
     expect(received, sent["other"], type="other")
-    expect("tgsearch_updates_skipped_total", sent["edited"] + sent["other"], reason="ignored")
+    expect("tgsearch_updates_skipped_total", sent["edited"] + sent["other"] + sent["unaddressed"],
+           reason="ignored")
 
     requests = "tgsearch_bot_api_requests_total"
     accepted = len([r for r in fake.requests("sendMessage") if r.status == 200])
@@ -393,7 +423,7 @@ def check_counters(samples: Samples, sent: dict[str, int], fake: FakeBotApi,
     checks.check(slow is not None and slow <= sent["replies"] - 1,
                  "metrics: the reply held back by a 429 is slower than 1 s", slow)
     search = "tgsearch_search_duration_seconds_count"
-    expect(search, sent["messages"], type="message")
+    expect(search, sent["searched_messages"], type="message")
     expect(search, sent["inline_queries"], type="inline_query")
     expect(search, sent["callback_queries"], type="callback_query")
 
@@ -457,6 +487,62 @@ def check_stats(fake: FakeBotApi, checks: Checks, deadline: Deadline) -> None:
                      replies[1].reply_to_message_id)
 
 
+def check_stats_searched(port: int, before: Samples, checks: Checks) -> None:
+    """Check that each of the 6 messages check_stats sends, all addressed to the bot, is in
+    the search-time histogram once, /stats answers included."""
+    search = "tgsearch_search_duration_seconds_count"
+    after = scrape(port, checks, "stats")
+    added = (sample(after, search, type="message") or 0) - (sample(before, search,
+                                                                    type="message") or 0)
+    checks.check(added == 6, "stats: each command, /stats included, is timed once", added)
+
+
+def check_flood_counted_once(port: int, fake: FakeBotApi, checks: Checks,
+                             deadline: Deadline) -> None:
+    """Send 17 queries at once from one user: the default limit searches a burst of 15, the
+    16th gets the flood notice and the 17th is dropped. The notice is no reply in the
+    metrics, so each update is counted under one outcome."""
+    before = scrape(port, checks, "flood")
+    chat = private_chat(9301)
+    for index in range(17):
+        fake.push_message(chat, f"nginx {index}")
+    checks.check(wait_confirmed(fake, deadline), "flood: every update is confirmed",
+                 fake.pending_update_ids())
+    replies = replies_in(fake, chat["id"])
+    checks.check(len(replies) == 16, "flood: 15 replies and one notice are sent", len(replies))
+    after = scrape(port, checks, "flood")
+
+    def added(name: str, **labels: str) -> float:
+        return (sample(after, name, **labels) or 0) - (sample(before, name, **labels) or 0)
+
+    for name, labels, expected in (
+            ("tgsearch_updates_received_total", {"type": "message"}, 17),
+            ("tgsearch_updates_skipped_total", {"reason": "flood_limited"}, 2),
+            ("tgsearch_replies_total", {"method": "sendMessage", "result": "ok"}, 15),
+            ("tgsearch_reply_latency_seconds_count", {"type": "message"}, 15),
+            ("tgsearch_search_duration_seconds_count", {"type": "message"}, 15),
+            ("tgsearch_bot_api_requests_total", {"method": "sendMessage", "result": "ok"}, 16)):
+        checks.check(added(name, **labels) == expected,
+                     f"flood: {name}{labels} grows by {expected}", added(name, **labels))
+
+
+def check_head(port: int, checks: Checks) -> None:
+    """HEAD gets the status and headers of GET without a body, errors included."""
+    for path in ("/metrics", "/healthz"):
+        status, headers, rest = raw_head(port, path)
+        get_status, get_headers, get_body = http_get(port, path)
+        checks.check(status == get_status == 200, f"head: HEAD {path} answers as GET",
+                     (status, get_status))
+        checks.check(headers.get("content-type") == get_headers.get("content-type"),
+                     f"head: HEAD {path} has the content type of GET", headers)
+        checks.check("content-length" in headers, f"head: HEAD {path} has a Content-Length",
+                     headers)
+        checks.check(rest == b"", f"head: HEAD {path} has no body", rest[:60])
+    status, _, rest = raw_head(port, "/nope")
+    checks.check(status == 404 and rest == b"", "head: HEAD /nope answers 404 without a body",
+                 (status, rest[:60]))
+
+
 def check_health_flip(port: int, fake: FakeBotApi, checks: Checks, deadline: Deadline) -> None:
     fake.fail_next("getUpdates", 500, "Internal Server Error", times=4)
     status, body = wait_health(port, 503, deadline, 20)
@@ -489,7 +575,13 @@ def run_metrics(binary: Path, fixtures: Path, workdir: Path, checks: Checks,
             checks.check(status == expected, f"metrics: {method} {path} answers {expected}",
                          status)
 
+        check_head(port, checks)
+        before_stats = scrape(port, checks, "stats")
         check_stats(fake, checks, deadline)
+        checks.check(wait_confirmed(fake, deadline), "stats: every update is confirmed",
+                     fake.pending_update_ids())
+        check_stats_searched(port, before_stats, checks)
+        check_flood_counted_once(port, fake, checks, deadline)
         check_health_flip(port, fake, checks, deadline)
         samples = scrape(port, checks, "health")
         checks.check(sample(samples, "tgsearch_bot_api_errors_total", method="getUpdates",

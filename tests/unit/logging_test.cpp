@@ -147,6 +147,33 @@ TEST_CASE("text log lines keep their format", "[logging]") {
             R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} info skipped update 5: <redacted>\n)")));
 }
 
+TEST_CASE("text log lines escape control characters", "[logging]") {
+    captured_log log(log_format::text);
+    // A Bot API error description and a file name that try to forge a second line.
+    spdlog::warn("sendMessage failed: Bad Request\n2026-01-01T00:00:00.000 info forged");
+    spdlog::error("failed to load {}: not found", "a\r\nb\tc\x1b[31m\x7f.txt");
+    const std::vector<std::string> lines = log.lines();
+    REQUIRE(lines.size() == 2);
+    for (const std::string& line : lines) {
+        CAPTURE(line);
+        CHECK(line.find('\n') == line.size() - 1);
+        CHECK(line.find('\r') == std::string::npos);
+    }
+    CHECK(lines[0].ends_with(
+        " warning sendMessage failed: Bad Request\\n2026-01-01T00:00:00.000 info forged\n"));
+    CHECK(lines[1].ends_with(
+        " error failed to load a\\x0d\\nb\\x09c\\x1b[31m\\x7f.txt: not found\n"));
+}
+
+TEST_CASE("json log lines keep control characters", "[logging]") {
+    captured_log log(log_format::json);
+    spdlog::warn("first\nsecond\r");
+    const std::vector<std::string> lines = log.lines();
+    REQUIRE(lines.size() == 1);
+    // JSON escapes them itself, so the message must reach it unchanged.
+    CHECK(parse_line(lines[0]).at("message").as_string() == "first\nsecond\r");
+}
+
 TEST_CASE("repeat filter lets the first lines through", "[logging]") {
     log_repeat_filter filter({.burst = 3, .window = 60s, .max_kinds = 16});
     const auto start = log_repeat_filter::clock_type::now();

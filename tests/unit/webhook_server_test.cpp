@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -152,9 +153,10 @@ public:
         return true;
     }
 
-    /// Reads one response. Returns nothing when the connection ends or the receive timeout
-    /// passes before a whole response arrived.
-    std::optional<http_response> read_response() {
+    /// Reads one response. With `header_only` set, as for a response to HEAD, reads the header
+    /// alone and ignores its Content-Length. Returns nothing when the connection ends or the
+    /// receive timeout passes before a whole response arrived.
+    std::optional<http_response> read_response(bool header_only = false) {
         std::size_t head_end = 0;
         while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
             if (!receive_more()) {
@@ -178,7 +180,7 @@ public:
             line_end = next;
         }
         const auto length = response.headers.find("content-length");
-        const std::size_t body_size = length == response.headers.end()
+        const std::size_t body_size = header_only || length == response.headers.end()
                                           ? 0
                                           : static_cast<std::size_t>(std::stoul(length->second));
         while (buffer_.size() < body_size) {
@@ -318,6 +320,22 @@ TEST_CASE("webhook answers 405 to other methods", "[webhook]") {
         REQUIRE(response);
         CHECK(response->status == 405);
         CHECK(header_of(*response, "allow") == "POST");
+    }
+    CHECK(server.updates().empty());
+}
+
+TEST_CASE("webhook answers HEAD without a body", "[webhook]") {
+    running_server server;
+    for (const std::string_view target : {"/telegram", "/other"}) {
+        CAPTURE(target);
+        test_client client(server.port());
+        REQUIRE(
+            client.send(make_request("HEAD", target, "", test_secret, "Connection: close\r\n")));
+        const auto response = client.read_response(true);
+        REQUIRE(response);
+        CHECK(response->status == (target == "/telegram" ? 405 : 404));
+        // Any byte after the header would be a body, which a response to HEAD must not have.
+        CHECK(client.closed_by_server());
     }
     CHECK(server.updates().empty());
 }
@@ -718,13 +736,60 @@ TEST_CASE("metrics server answers 404 to other paths", "[metrics_server]") {
 
 TEST_CASE("metrics server answers 405 to other methods", "[metrics_server]") {
     running_metrics_server server;
-    for (const std::string_view method : {"POST", "PUT", "DELETE", "HEAD"}) {
+    for (const std::string_view method : {"POST", "PUT", "DELETE"}) {
         CAPTURE(method);
         const auto response =
             exchange(server.port(), make_request(method, "/metrics", "", std::nullopt));
         REQUIRE(response);
         CHECK(response->status == 405);
-        CHECK(header_of(*response, "allow") == "GET");
+        CHECK(header_of(*response, "allow") == "GET, HEAD");
+    }
+    CHECK(server.scrapes() == 0);
+}
+
+TEST_CASE("metrics server answers HEAD as GET without a body", "[metrics_server]") {
+    running_metrics_server server;
+    for (const bool healthy : {true, false}) {
+        server.set_healthy(healthy);
+        for (const std::string_view target : {"/metrics", "/healthz"}) {
+            CAPTURE(healthy, target);
+            test_client client(server.port());
+            const std::string head =
+                "HEAD " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+            // The GET on the same connection parses only if the HEAD response sent no body.
+            REQUIRE(client.send(head + make_get(target)));
+            const auto head_response = client.read_response(true);
+            const auto get_response = client.read_response();
+            REQUIRE(head_response);
+            REQUIRE(get_response);
+            CHECK(head_response->status == get_response->status);
+            CHECK(header_of(*head_response, "content-type") ==
+                  header_of(*get_response, "content-type"));
+            CHECK(header_of(*head_response, "content-length") ==
+                  std::to_string(get_response->body.size()));
+            CHECK_FALSE(get_response->body.empty());
+        }
+    }
+    CHECK(server.scrapes() == 4);
+}
+
+TEST_CASE("metrics server errors to HEAD have no body", "[metrics_server]") {
+    running_metrics_server server;
+    const std::string close = "Connection: close\r\n";
+    const std::string large_body(64 * 1024, 'x');
+    const std::vector<std::pair<std::string, int>> cases = {
+        {make_request("HEAD", "/other", "", std::nullopt, close), 404},
+        {make_request("HEAD", "/throws", "", std::nullopt, close), 500},
+        {make_request("HEAD", "/metrics", large_body, std::nullopt, close), 413},
+    };
+    for (const auto& [request, status] : cases) {
+        CAPTURE(status);
+        test_client client(server.port());
+        REQUIRE(client.send(request));
+        const auto response = client.read_response(true);
+        REQUIRE(response);
+        CHECK(response->status == status);
+        CHECK(client.closed_by_server());
     }
     CHECK(server.scrapes() == 0);
 }
