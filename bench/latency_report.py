@@ -126,7 +126,7 @@ def max_rate_table(results):
     for bot, line in lines.items():
         if line.get("capped"):
             failed = "none up to the cap"
-        elif line.get("stopped_by_step_limit"):
+        elif line.get("stopped_by_step_limit") and line.get("first_failed_rate") is None:
             failed = "none before the step limit"
         else:
             failed = number(line.get("first_failed_rate"))

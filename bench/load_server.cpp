@@ -17,16 +17,19 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -240,6 +243,15 @@ json::object latency_json(const latency_histogram& latencies, std::uint64_t upda
     return out;
 }
 
+/// Builds the object of latency_json with every field null.
+json::object null_latency_json() {
+    json::object out;
+    for (const char* key : {"p50", "p90", "p99", "p999", "max", "max_replied", "mean_replied"}) {
+        out[key] = nullptr;
+    }
+    return out;
+}
+
 json::object outcome_json(const session_outcome& outcome) {
     json::object out;
     out["updates"] = outcome.measured;
@@ -257,21 +269,47 @@ json::object outcome_json(const session_outcome& outcome) {
         }
         out["bad_examples"] = std::move(examples);
     }
-    out["latency_us"] = latency_json(outcome.latencies, outcome.measured);
+    out["conflicts"] = outcome.counters.conflicts;
+    // A bot that exited early or never polled was not measured, and zeros would read as
+    // measurements.
+    out["latency_us"] =
+        outcome.error ? null_latency_json() : latency_json(outcome.latencies, outcome.measured);
     if (outcome.counters.answered > 0) {
         const double span =
             std::chrono::duration<double>(outcome.counters.last_answer - outcome.measure_start)
                 .count();
         out["achieved_rate"] = span > 0 ? std::round(outcome.counters.answered / span) : 0.0;
     }
-    out["cpu_us_per_update"] = std::round(outcome.cpu_us_per_update * 10) / 10;
-    out["peak_rss_mib"] = std::round(outcome.peak_rss_mib * 10) / 10;
+    if (outcome.error) {
+        out["cpu_us_per_update"] = nullptr;
+        out["peak_rss_mib"] = nullptr;
+    } else {
+        out["cpu_us_per_update"] = std::round(outcome.cpu_us_per_update * 10) / 10;
+        out["peak_rss_mib"] = std::round(outcome.peak_rss_mib * 10) / 10;
+    }
     out["bot_processes"] = outcome.processes;
     if (outcome.error) {
         out["error"] = *outcome.error;
     }
     return out;
 }
+
+const char* signal_name(int signal_number) {
+    if (signal_number == SIGINT) {
+        return "SIGINT";
+    }
+    if (signal_number == SIGTERM) {
+        return "SIGTERM";
+    }
+    return "a signal";
+}
+
+/// Thrown into the scenario when SIGINT or SIGTERM arrived, so that no result is written and no
+/// further bot starts.
+class interrupted_by_signal : public std::exception {
+public:
+    const char* what() const noexcept override { return "interrupted by a signal"; }
+};
 
 /// Runs scenarios: one bot process per session, with the fake API on the same io_context.
 class scenario_runner {
@@ -298,6 +336,8 @@ public:
             } else if (options_.scenario == "inline") {
                 co_await run_inline();
             }
+        } catch (const interrupted_by_signal&) {
+            // stop_on_signal has reported the signal and sets the exit code.
         } catch (const std::exception& error) {
             std::fprintf(stderr, "load_server: %s\n", error.what());
             failed_ = true;
@@ -305,7 +345,35 @@ public:
         io_.stop();
     }
 
-    bool failed() const { return failed_; }
+    /// Waits for a signal in `signals`, then stops the running bot (SIGTERM to the bot, SIGKILL
+    /// to its process group when it has not exited 10 s later) and stops the io_context. The
+    /// bot runs in a process group of its own, so a Ctrl-C in the terminal does not reach it.
+    asio::awaitable<void> stop_on_signal(asio::signal_set& signals) {
+        const auto [error, signal_number] =
+            co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (error) {
+            co_return;
+        }
+        signal_number_ = signal_number;
+        if (current_bot_ != nullptr) {
+            std::fprintf(stderr, "load_server: received %s, stopping the bot (pid %d)\n",
+                         signal_name(signal_number), static_cast<int>(current_bot_->pid()));
+            co_await stop_bot(*current_bot_);
+        } else {
+            std::fprintf(stderr, "load_server: received %s, no bot is running\n",
+                         signal_name(signal_number));
+        }
+        io_.stop();
+    }
+
+    /// 1 when a scenario failed, 128 plus the signal number when a signal stopped the run, as
+    /// shells report a process killed by that signal, and 0 otherwise.
+    int exit_code() const {
+        if (signal_number_ != 0) {
+            return 128 + signal_number_;
+        }
+        return failed_ ? 1 : 0;
+    }
 
 private:
     using planner = std::function<std::vector<planned_update>(clock_type::time_point)>;
@@ -348,16 +416,43 @@ private:
     }
 
     /// Starts the bot, plans the warm-up and then the measured updates, waits for their
-    /// replies up to `drain` after the last one is due, and stops the bot.
+    /// replies up to `drain` after the last one is due, and stops the bot. Throws
+    /// interrupted_by_signal, and writes no outcome, once SIGINT or SIGTERM has arrived.
     asio::awaitable<session_outcome> run_session(const planner& warmup,
                                                  clock_type::duration warmup_length,
                                                  const planner& measured,
                                                  clock_type::duration measured_length,
                                                  clock_type::duration drain,
                                                  flood_limits_config flood, bool needs_inline) {
-        session_outcome outcome;
+        if (signal_number_ != 0) {
+            throw interrupted_by_signal();
+        }
         api_.reset(flood);
         child_process bot(bot_argv(), options_.bot_log);
+        current_bot_ = &bot;
+        session_outcome outcome;
+        try {
+            outcome = co_await measure_bot(bot, warmup, warmup_length, measured, measured_length,
+                                           drain, needs_inline);
+        } catch (...) {
+            current_bot_ = nullptr;
+            throw;
+        }
+        // Not reached when the io_context stops first: its frame is then destroyed with the
+        // io_context, after this runner, so it must not touch the runner.
+        current_bot_ = nullptr;
+        if (signal_number_ != 0) {
+            throw interrupted_by_signal();
+        }
+        co_return outcome;
+    }
+
+    asio::awaitable<session_outcome> measure_bot(child_process& bot, const planner& warmup,
+                                                 clock_type::duration warmup_length,
+                                                 const planner& measured,
+                                                 clock_type::duration measured_length,
+                                                 clock_type::duration drain, bool needs_inline) {
+        session_outcome outcome;
         const auto startup_deadline = clock_type::now() + seconds(options_.startup_timeout_s);
         while (!co_await api_.wait_ready(100ms)) {
             if (auto status = bot.poll_exit()) {
@@ -507,14 +602,24 @@ private:
                 failed = rate;
             }
         }
+        // The search ends by itself when a rate passed at the maximum, when the passed and the
+        // failed rate are within the precision, or when halving found no rate that passes.
+        const bool reached_maximum = passed >= options_.search_max;
+        const bool search_finished =
+            reached_maximum ||
+            (passed > 0 && failed > 0 && failed / passed <= options_.search_precision) ||
+            (passed == 0 && failed > 0 && failed <= 1);
         json::object line;
         line["scenario"] = "max_rate";
         line["arrivals"] = options_.arrivals;
         line["p99_target_ms"] = options_.p99_target_ms;
         line["step_s"] = options_.search_step_s;
-        line["max_rate"] = std::round(passed);
-        line["first_failed_rate"] = std::round(failed);
-        line["capped"] = failed == 0;
+        line["max_rate"] = passed > 0 ? json::value(std::round(passed)) : nullptr;
+        line["first_failed_rate"] = failed > 0 ? json::value(std::round(failed)) : nullptr;
+        line["capped"] = reached_maximum;
+        if (!search_finished) {
+            line["stopped_by_step_limit"] = true;
+        }
         line["steps"] = std::move(steps);
         write(std::move(line));
     }
@@ -603,7 +708,36 @@ private:
     std::vector<std::string> queries_;
     schedule_maker schedules_;
     bool failed_ = false;
+    /// The bot of the running session, for stop_on_signal. Null between sessions.
+    child_process* current_bot_ = nullptr;
+    int signal_number_ = 0;
 };
+
+/// Maximum of every time option, in seconds. It is far beyond any useful run, and it keeps sums
+/// of steady-clock time points in nanoseconds far from overflow.
+constexpr double max_seconds = 1e6;
+
+/// A CLI11 check that a value is a finite number above `minimum`, or equal to it when
+/// `minimum_allowed`, and at most `maximum`. CLI::PositiveNumber and CLI::Range (CLI11 2.1)
+/// accept "nan" because every comparison with NaN is false.
+CLI::Validator finite_number(double minimum, bool minimum_allowed,
+                             double maximum = std::numeric_limits<double>::infinity()) {
+    std::string range = fmt::format("{} {}", minimum_allowed ? ">=" : ">", minimum);
+    if (std::isfinite(maximum)) {
+        range += fmt::format(" and <= {}", maximum);
+    }
+    return CLI::Validator(
+        [=](std::string& input) -> std::string {
+            double value = 0;
+            const bool parsed = CLI::detail::lexical_cast(input, value) && std::isfinite(value);
+            const bool above_minimum = minimum_allowed ? value >= minimum : value > minimum;
+            if (!parsed || !above_minimum || value > maximum) {
+                return fmt::format("invalid value {}: expected a finite number {}", input, range);
+            }
+            return std::string();
+        },
+        "NUMBER " + range);
+}
 
 int run_load_server(const options& opts) {
     const std::string token = read_token(opts.token_file);
@@ -619,9 +753,11 @@ int run_load_server(const options& opts) {
     load_api api(io, token, queries);
     asio::co_spawn(io, api.serve(std::move(acceptor)), asio::detached);
     scenario_runner runner(io, api, opts, api_url, std::move(queries));
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    asio::co_spawn(io, runner.stop_on_signal(signals), asio::detached);
     asio::co_spawn(io, runner.run(), asio::detached);
     io.run();
-    return runner.failed() ? 1 : 0;
+    return runner.exit_code();
 }
 
 }  // namespace
@@ -640,51 +776,73 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--rates", opts.rates, "Steady rates in updates per second")
         ->delimiter(',')
+        ->check(finite_number(0, false))
         ->capture_default_str();
     app.add_option("--arrivals", opts.arrivals, "poisson or constant")
         ->check(CLI::IsMember({"poisson", "constant"}))
         ->capture_default_str();
     app.add_option("--duration", opts.duration_s, "Measured seconds per scenario")
+        ->check(finite_number(0, false, max_seconds))
         ->capture_default_str();
     app.add_option("--warmup", opts.warmup_s, "Unmeasured seconds at the same rate first")
+        ->check(finite_number(0, true, max_seconds))
         ->capture_default_str();
     app.add_option("--drain", opts.drain_s,
                    "Seconds to wait for late replies after the last "
                    "update is due")
+        ->check(finite_number(0, true, max_seconds))
         ->capture_default_str();
     app.add_option("--startup-timeout", opts.startup_timeout_s,
                    "Seconds the bot may take to call getUpdates after it starts")
+        ->check(finite_number(0, false, max_seconds))
         ->capture_default_str();
     app.add_option("--seed", opts.seed, "Seed of the arrival times and query picks")
         ->capture_default_str();
     app.add_option("--p99-target-ms", opts.p99_target_ms, "max-rate: p99 that a rate must beat")
+        ->check(finite_number(0, false))
         ->capture_default_str();
     app.add_option("--search-start", opts.search_start, "max-rate: first rate, updates/s")
+        ->check(finite_number(0, false))
         ->capture_default_str();
     app.add_option("--search-max", opts.search_max, "max-rate: highest rate tried, updates/s")
+        ->check(finite_number(0, false))
         ->capture_default_str();
     app.add_option("--search-step", opts.search_step_s, "max-rate: measured seconds per step")
+        ->check(finite_number(0, false, max_seconds))
         ->capture_default_str();
     app.add_option("--search-precision", opts.search_precision,
                    "max-rate: stop when the failed rate is within this factor of the passed one")
+        ->check(finite_number(1, false))
         ->capture_default_str();
     app.add_option("--search-max-steps", opts.search_max_steps, "max-rate: steps at most")
+        ->check(finite_number(1, true))
         ->capture_default_str();
     app.add_option("--burst-size", opts.burst_size, "burst: messages, each from its own chat")
+        ->check(finite_number(1, true))
         ->capture_default_str();
     app.add_option("--typists", opts.typists, "inline: users typing at once")
+        ->check(finite_number(1, true))
         ->capture_default_str();
     app.add_option("--keystroke-ms", opts.keystroke_ms, "inline: milliseconds per character")
+        ->check(finite_number(0, false, max_seconds * 1000))
         ->capture_default_str();
     app.add_option("--typing-pause", opts.typing_pause_s, "inline: seconds between two queries")
+        ->check(finite_number(0, true, max_seconds))
         ->capture_default_str();
     app.add_flag("--trivial-bot", opts.trivial_bot,
                  "Act as a bot that replies \"ok\" to every update, for measuring this server");
     app.add_option("--api-url", opts.api_url, "--trivial-bot: the Bot API base URL");
     app.add_option("--senders", opts.senders, "--trivial-bot: connections for replies")
+        ->check(finite_number(1, true))
         ->capture_default_str();
     app.add_option("bot_command", opts.bot_command, "The bot to start, after --");
     CLI11_PARSE(app, argc, argv);
+    if (opts.search_max < opts.search_start) {
+        return app.exit(CLI::ValidationError(
+            "--search-max",
+            fmt::format("invalid value {}: expected a number >= --search-start ({})",
+                        opts.search_max, opts.search_start)));
+    }
 
     try {
         if (opts.trivial_bot) {
