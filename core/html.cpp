@@ -253,8 +253,13 @@ std::size_t utf8_floor(std::string_view text, std::size_t max_bytes) {
     return end;
 }
 
-std::size_t telegram_html_length(std::string_view html) {
-    std::size_t count = 0;
+namespace {
+
+/// Walks the text of Telegram HTML that a reader sees, skipping tags. Calls
+/// `visit(value, is_entity)` with the code point of each entity and with each other byte, and
+/// stops as soon as `visit` returns true. Returns whether it stopped early.
+template <typename Visit>
+bool find_in_shown_text(std::string_view html, Visit visit) {
     for (std::size_t i = 0; i < html.size();) {
         const char c = html[i];
         if (c == '<') {
@@ -265,38 +270,34 @@ std::size_t telegram_html_length(std::string_view html) {
             }
         } else if (c == '&') {
             if (const auto parsed = parse_entity(html, i)) {
-                ++count;
+                if (visit(parsed->code_point, true)) return true;
                 i += parsed->length;
                 continue;
             }
         }
-        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++count;
+        if (visit(static_cast<std::int32_t>(static_cast<unsigned char>(c)), false)) return true;
         ++i;
     }
+    return false;
+}
+
+}  // namespace
+
+std::size_t telegram_html_length(std::string_view html) {
+    std::size_t count = 0;
+    find_in_shown_text(html, [&count](std::int32_t value, bool is_entity) {
+        // An entity is one character, and so is every byte that starts a UTF-8 sequence.
+        if (is_entity || (value & 0xC0) != 0x80) ++count;
+        return false;
+    });
     return count;
 }
 
 bool has_visible_content(std::string_view html) {
-    for (std::size_t i = 0; i < html.size();) {
-        const char c = html[i];
-        if (c == '<') {
-            const std::size_t close = find_tag_end(html, i);
-            if (close != std::string_view::npos) {
-                i = close + 1;
-                continue;
-            }
-        } else if (c == '&') {
-            if (const auto parsed = parse_entity(html, i)) {
-                if (!is_html_space(parsed->code_point)) return true;
-                i += parsed->length;
-                continue;
-            }
-        }
-        // Any other byte starts a character, and only the ASCII spaces are not content.
-        if (!is_html_space(static_cast<unsigned char>(c))) return true;
-        ++i;
-    }
-    return false;
+    // A byte that starts a non-ASCII character is not a space, so the walk stops there and
+    // never sees a continuation byte.
+    return find_in_shown_text(
+        html, [](std::int32_t value, bool /*is_entity*/) { return !is_html_space(value); });
 }
 
 std::string html_to_plain_text(std::string_view html) {
