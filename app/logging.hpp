@@ -18,14 +18,14 @@
 
 namespace tgsearch {
 
-/// How each log line is written: plain text, or one JSON object per line for log shippers.
+/// Format of log lines: plain text, or one JSON object per line for log shippers.
 enum class log_format { text, json };
 
 /// Installs the default spdlog logger: one line per event on stderr, at `level`.
 ///
 /// Text lines read "2024-06-07T12:00:00.123 info message" in local time. Control characters
 /// in a text message are escaped, a newline as \n and any other as \xNN, so that a message
-/// that quotes outside text stays on one line; a backslash is written as it is. JSON lines are
+/// that quotes outside text stays on one line. A backslash is written as it is. JSON lines are
 /// objects with "time" (ISO 8601 in UTC), "level", "message" and, when a line is about them,
 /// "update_id", "chat_id" and "connection" (see log_event).
 ///

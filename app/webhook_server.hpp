@@ -152,9 +152,9 @@ struct http_text_response {
 using http_get_handler = std::function<http_text_response()>;
 
 /// HTTP/1.1 server that serves GET and HEAD requests from handlers by path, such as
-/// "/metrics" and "/healthz", built on the same code as webhook_server and with its limits:
-/// bounded connections, a read timeout per request, keep-alive, and a bound of 16 KiB on
-/// request heads and bodies.
+/// "/metrics" and "/healthz". It runs on the same code as webhook_server, with its limits:
+/// bounded connections, a read timeout per request, keep-alive, and at most 16 KiB of request
+/// head and body.
 ///
 /// Responds to a GET of a path in `routes` (the query part of the target is ignored) with the
 /// handler's response, and to a HEAD with the same status and headers but no body. Other

@@ -8,7 +8,7 @@
 // CORPUS is any file the server loads. QUERIES has one query per line, as
 // bench/peers/prepare.py writes them. The replies come from reply_builder with a page store, as
 // in the Telegram bot. The timings cover the reply to a private chat message and the first page
-// of an inline query. The dump also holds the second page of every reply with buttons.
+// of an inline query. The dump also contains the second page of every reply with buttons.
 
 #include "core/bot_replies.hpp"
 #include "core/corpus_loader.hpp"

@@ -94,7 +94,7 @@ log="$work/bots.log"
 : > "$log"
 
 # tgsearch with Redis keeps every received update there, as the Python design's queue does.
-# One redis-server without persistence serves every session; the wrapper empties it before each
+# One redis-server without persistence serves every session. The wrapper empties it before each
 # bot starts, because each session numbers its updates from the same first id.
 redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no \

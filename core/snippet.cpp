@@ -700,7 +700,7 @@ private:
     }
 
     /// Appends text_[begin, end) to `out` as escaped HTML with every whitespace run shown as
-    /// one space. `in_space` tells whether a space was written last, and is updated.
+    /// one space. `in_space` is true when a space was written last, and is updated.
     void append_collapsed(std::string& out, std::size_t begin, std::size_t end,
                           bool& in_space) const {
         std::size_t run_begin = begin;  // start of bytes not yet written

@@ -67,7 +67,7 @@ SEND_CONNECTIONS = 4
 # after the restart. The bot marks a reply answered in Redis right after Telegram's response;
 # the margin covers a slow scheduler on a loaded test machine.
 DUPLICATE_WINDOW_SECONDS = 1.0
-# The fake stamps a request when its handler thread has read it, which on a loaded machine can
+# The fake stamps a request when its handler thread has read it. On a loaded machine that can
 # be a few milliseconds after the bot sent it, so a reply sent just before a kill may carry a
 # time just after it.
 RECEIVE_LAG_SECONDS = 0.2

@@ -721,7 +721,7 @@ TEST_CASE("metrics server passes the handler status on", "[metrics_server]") {
     REQUIRE(unhealthy);
     CHECK(unhealthy->status == 503);
     CHECK(unhealthy->body == "the last 3 getUpdates calls failed\n");
-    // Retry-After belongs to the webhook's 503, which tells Telegram when to send again.
+    // Only the webhook's 503 carries Retry-After, for Telegram's next delivery attempt.
     CHECK(header_of(*unhealthy, "retry-after").empty());
 }
 
